@@ -1,0 +1,1 @@
+"""The Redis edge: key names, Lua scripts, the store, the embedded launcher."""
