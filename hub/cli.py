@@ -1,0 +1,154 @@
+"""The `vigie` command: serve, token, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import secrets
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from hub.config import ConfigError, load_config
+from hub.core.messages import ROLES
+from hub.core.tokens import issue_token
+from hub.logs import setup_logging
+
+__all__ = ["embedded_or_given_redis", "main", "uvicorn_options"]
+
+log = logging.getLogger("vigie.cli")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vigie", description="Vigie dispatch hub")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the hub")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8765)
+    serve.add_argument(
+        "--config", help="TOML config (default: VIGIE_CONFIG or config/narbonne.toml)"
+    )
+    serve.add_argument(
+        "--redis-url",
+        default=os.environ.get("VIGIE_REDIS_URL"),
+        help="Redis URL (default: VIGIE_REDIS_URL; none: an embedded redis-server)",
+    )
+    serve.add_argument("--data-dir", default="./.vigie", help="embedded Redis data (AOF)")
+    serve.add_argument("--workers", type=int, default=1, help="processes sharing the port")
+    serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="allow running without VIGIE_SECRET (a random one is generated)",
+    )
+    serve.add_argument("--log-level", default="info")
+
+    token = sub.add_parser("token", help="print a signed session token (JWT)")
+    token.add_argument("--role", choices=ROLES, required=True)
+    token.add_argument("--sub", required=True)
+    token.add_argument("--tenant", required=True)
+    token.add_argument("--ttl", type=int, default=3600, help="seconds")
+
+    demo = sub.add_parser("demo", help="hub + embedded Redis + a simulated evening in Narbonne")
+    demo.add_argument("--port", type=int, default=8765)
+    demo.add_argument("--citizens", type=int, default=40)
+    demo.add_argument("--units", type=int, default=5)
+    demo.add_argument("--duration", type=float, default=0, help="seconds (0: until Ctrl-C)")
+    demo.add_argument("--plain", action="store_true", help="plain text instead of a live board")
+    demo.add_argument("--data-dir", default="./.vigie/demo")
+    return p
+
+
+def _secret(dev: bool) -> str | None:
+    secret = os.environ.get("VIGIE_SECRET")
+    if secret:
+        return secret
+    if not dev:
+        return None
+    secret = secrets.token_urlsafe(32)
+    log.warning("dev mode: generated VIGIE_SECRET=%s (tokens die with this process)", secret)
+    return secret
+
+
+@contextmanager
+def embedded_or_given_redis(url: str | None, data_dir: str) -> Iterator[str]:
+    """Yield `url`, or start an embedded redis-server in `data_dir` and yield its URL."""
+    if url:
+        yield url
+        return
+    from hub.store.embedded import EmbeddedRedis
+
+    with EmbeddedRedis(Path(data_dir)) as embedded:
+        log.info("embedded redis-server at %s (data in %s)", embedded.url, data_dir)
+        yield embedded.url
+
+
+def uvicorn_options(max_frame_bytes: int, heartbeat_s: float) -> dict[str, object]:
+    """uvicorn settings that implement the protocol's transport rules."""
+    return {
+        "ws": "websockets-sansio",
+        "ws_max_size": max_frame_bytes,  # over it: close 1009
+        "ws_ping_interval": heartbeat_s,
+        "ws_ping_timeout": heartbeat_s,  # silent for two heartbeats → dropped
+        "ws_per_message_deflate": False,  # small frames: compression costs more than it saves
+        "loop": "uvloop" if sys.platform != "win32" else "asyncio",
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 10,
+    }
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    config = load_config(args.config)
+    secret = _secret(args.dev)
+    if secret is None:
+        print("vigie serve: set VIGIE_SECRET (HS256 key for tokens) or pass --dev", file=sys.stderr)
+        return 2
+    with embedded_or_given_redis(args.redis_url, args.data_dir) as url:
+        # Worker processes build the app from the environment (uvicorn --factory).
+        os.environ.update(VIGIE_SECRET=secret, VIGIE_REDIS_URL=url, VIGIE_CONFIG=config.source)
+        uvicorn.run(
+            "hub.server.app:app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            **uvicorn_options(config.hub.max_frame_bytes, config.hub.heartbeat_s),  # type: ignore[arg-type]
+        )
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    secret = os.environ.get("VIGIE_SECRET")
+    if not secret:
+        print("vigie token: set VIGIE_SECRET to the hub's secret", file=sys.stderr)
+        return 2
+    print(issue_token(secret, sub=args.sub, role=args.role, tenant=args.tenant, ttl_s=args.ttl))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from clients.demo import run_demo  # type: ignore[import-not-found,unused-ignore]
+
+    return int(run_demo(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `vigie` command."""
+    args = _parser().parse_args(argv)
+    setup_logging(getattr(args, "log_level", "info"))
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "token":
+            return _token(args)
+        return _demo(args)
+    except ConfigError as exc:
+        print(f"vigie: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

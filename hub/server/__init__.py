@@ -1,0 +1,1 @@
+"""The network edge: Starlette app, WebSocket sessions, fan-out, handlers."""

@@ -1,0 +1,118 @@
+"""The Starlette application: routes, and the resources its lifespan owns.
+
+Every background task (stream followers) belongs to a TaskGroup owned by the
+lifespan, so a failing task is seen, and stops the process, rather than dying
+silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from hub.config import Config, load_config
+from hub.server.admission import Admission
+from hub.server.endpoint import websocket_endpoint
+from hub.server.node import FOLLOW_BLOCK_MS, Node
+from hub.store.store import Store
+
+__all__ = ["app_from_env", "create_app"]
+
+log = logging.getLogger("vigie.app")
+
+REDIS_TIMEOUT_S = 5.0  # every Redis call is bounded; XREAD blocks for less than this
+
+
+def _redis(url: str) -> Redis:
+    return Redis.from_url(
+        url,
+        socket_timeout=REDIS_TIMEOUT_S,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+        health_check_interval=10,
+        max_connections=256,
+    )
+
+
+def create_app(
+    config: Config, redis_url: str, secret: str, node_id: str | None = None
+) -> Starlette:
+    """Build the hub's ASGI app for one process."""
+    node_id = node_id or f"{socket.gethostname()}:{os.getpid()}"
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        redis = _redis(redis_url)
+        store = Store(
+            redis,
+            stream_maxlen=config.hub.stream_maxlen,
+            idempotency_ttl_s=config.hub.idempotency_ttl_s,
+        )
+        node = Node(config, store, node_id)
+        app.state.node, app.state.secret = node, secret
+        app.state.admission = Admission(config.hub)
+        if config.hub.limits_off:
+            log.warning("VIGIE_LIMITS=off: EVERY ABUSE LIMIT IS OFF (load testing only)")
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                followers = await node.start_followers(tasks)
+                node.redis_ok = True
+                try:
+                    yield
+                finally:
+                    for task in followers:
+                        task.cancel()
+        finally:
+            await redis.aclose()
+
+    return Starlette(
+        routes=[
+            WebSocketRoute("/ws", websocket_endpoint),
+            Route("/healthz", healthz),
+            Route("/metrics", metrics),
+        ],
+        lifespan=lifespan,
+    )
+
+
+async def healthz(request: Request) -> Response:
+    """200 when Redis answers and every stream follower is alive, else 503."""
+    node: Node = request.app.state.node
+    try:
+        redis_ok = await asyncio.wait_for(node.store.ping(), 2.0)
+    except (RedisError, OSError, TimeoutError):
+        redis_ok = False
+    streams_ok = node.followers_alive(max_age_s=3 * FOLLOW_BLOCK_MS / 1000 + REDIS_TIMEOUT_S)
+    body: dict[str, Any] = {
+        "status": "ok" if redis_ok and streams_ok else "unhealthy",
+        "redis": redis_ok,
+        "streams": streams_ok,
+        "node": node.node_id,
+        "sessions": dict(node.metrics.sessions),
+    }
+    return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+
+async def metrics(request: Request) -> Response:
+    """Prometheus text format."""
+    node: Node = request.app.state.node
+    return PlainTextResponse(node.metrics.render())
+
+
+def app_from_env() -> Starlette:
+    """App factory for `uvicorn --factory` and `--workers N` (config from VIGIE_* env)."""
+    secret = os.environ.get("VIGIE_SECRET") or secrets.token_urlsafe(32)
+    redis_url = os.environ.get("VIGIE_REDIS_URL", "redis://127.0.0.1:6379/0")
+    return create_app(load_config(), redis_url, secret)

@@ -1,0 +1,70 @@
+"""Message type → handler registry, and the one place that maps failures to errors.
+
+Handlers are `async def handler(node, session, msg) -> dict | None`: the reply
+to send to the sender (None: send `ok` if the message carried a `ref`).
+They raise `ProtocolError` for client-facing failures; a Redis failure
+becomes `unavailable` (nothing was stored: retry with the same `ref`), and
+anything else `internal`, logged, its text never sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from redis.exceptions import RedisError
+
+from hub.core.errors import ErrorCode, ProtocolError, error_for_exception
+from hub.core.messages import ClientMessage
+from hub.server.node import Node
+from hub.server.session import Session
+
+__all__ = ["Handler", "handle", "handles"]
+
+log = logging.getLogger("vigie.dispatch")
+
+M = TypeVar("M", bound=ClientMessage)
+Handler = Callable[[Node, Session, Any], Awaitable[dict[str, Any] | None]]
+_HANDLERS: dict[type[Any], Handler] = {}
+RETRY_AFTER_S = 2
+
+
+def handles(
+    msg_type: type[M],
+) -> Callable[[Callable[[Node, Session, M], Awaitable[dict[str, Any] | None]]], Handler]:
+    """Register the decorated coroutine as the handler of `msg_type`."""
+
+    def register(fn: Callable[[Node, Session, M], Awaitable[dict[str, Any] | None]]) -> Handler:
+        _HANDLERS[msg_type] = fn
+        return fn
+
+    return register
+
+
+async def handle(node: Node, session: Session, msg: ClientMessage) -> dict[str, Any] | None:
+    """Run the handler of `msg` and return the reply for the sender, if any."""
+    ref = getattr(msg, "ref", None)
+    handler = _HANDLERS.get(type(msg))
+    try:
+        if handler is None:
+            raise ProtocolError(ErrorCode.UNKNOWN_TYPE, "not supported by this hub", ref=ref)
+        reply = await handler(node, session, msg)
+    except ProtocolError as exc:
+        node.metrics.errors[exc.code.value] += 1
+        return exc.to_message(ref)
+    except (RedisError, OSError) as exc:
+        node.metrics.errors[ErrorCode.UNAVAILABLE.value] += 1
+        log.warning("%s from %s: Redis unavailable: %s", type(msg).__name__, session.id, exc)
+        return ProtocolError(
+            ErrorCode.UNAVAILABLE,
+            "storage unavailable, nothing was stored; retry",
+            retry_after_s=RETRY_AFTER_S,
+        ).to_message(ref)
+    except Exception as exc:
+        node.metrics.errors[ErrorCode.INTERNAL.value] += 1
+        log.exception("handler for %s failed", type(msg).__name__)
+        return error_for_exception(exc).to_message(ref)
+    if reply is None and ref is not None:
+        return {"type": "ok", "ref": ref}
+    return reply

@@ -1,0 +1,117 @@
+"""Handlers of citizen and patrol-unit messages (console commands: commands.py)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import h3
+
+from hub.core.errors import ErrorCode, ProtocolError
+from hub.core.geo import cell_of, ring_cells
+from hub.core.messages import AlertSubmit, CitizenFollow, Cover, UnitPosition, UnitStatus
+from hub.core.priority import corroboration_ladder
+from hub.server.dispatch import handles
+from hub.server.node import Node
+from hub.server.session import Session
+
+__all__: list[str] = []
+
+POSITION_THROTTLE_MS = 1000  # consoles get at most one position per unit per second
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds since the epoch (the protocol's `at`)."""
+    return time.time_ns() // 1_000_000
+
+
+# -- citizens ---------------------------------------------------------------------------
+
+
+@handles(AlertSubmit)
+async def submit_alert(node: Node, session: Session, msg: AlertSubmit) -> dict[str, Any]:
+    """Validate against the tenant, store atomically, then ack."""
+    rt = node.runtime(session)
+    tenant = rt.config
+    category = tenant.categories.get(msg.category)
+    if category is None:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"category: unknown {msg.category[:40]!r}")
+    if len(msg.text) > tenant.text_max_chars:
+        raise ProtocolError(ErrorCode.TOO_LARGE, f"text: longer than {tenant.text_max_chars}")
+    if not rt.area.contains(msg.lat, msg.lon):
+        raise ProtocolError(ErrorCode.OUT_OF_AREA, f"the point is outside {tenant.name}")
+    cell = cell_of(msg.lat, msg.lon, node.config.hub.h3_resolution)
+    rate = tenant.alert_rate_limit
+    outcome = await node.store.submit_alert(
+        rt.keys,
+        citizen=session.sub, ref=msg.ref, category=msg.category, lat=msg.lat, lon=msg.lon,
+        cell=cell, text=msg.text, accuracy_m=msg.accuracy_m, now_ms=now_ms(),
+        candidates=ring_cells(cell, tenant.group_k), group_window_s=tenant.group_window_s,
+        rate=(rate.count, rate.per_s), ladder=corroboration_ladder(category.priority),
+    )  # fmt: skip
+    if outcome.kind == "rate":
+        raise ProtocolError(
+            ErrorCode.RATE_LIMITED,
+            "too many alerts; try again later",
+            retry_after_s=outcome.retry_after_s,
+        )
+    node.metrics.alerts_acked += 1
+    return {
+        "type": "alert.ack", "ref": msg.ref, "alert": outcome.alert,
+        "incident": outcome.incident, "status": "received", "at": outcome.at,
+    }  # fmt: skip
+
+
+@handles(CitizenFollow)
+async def follow(node: Node, session: Session, msg: CitizenFollow) -> None:
+    """Remember which cells a citizen wants notices for (this connection only)."""
+    rt = node.runtime(session)
+    if msg.cells and not any(rt.area.contains_cell(c) for c in msg.cells):
+        raise ProtocolError(ErrorCode.OUT_OF_AREA, "none of these cells is in the town")
+    node.set_follow(session, msg.cells)
+
+
+# -- patrol units -----------------------------------------------------------------------
+
+
+@handles(UnitPosition)
+async def unit_position(node: Node, session: Session, msg: UnitPosition) -> None:
+    """Save the position (never refused for being out of town); coverage follows."""
+    rt = node.runtime(session)
+    cell = cell_of(msg.lat, msg.lon, node.config.hub.h3_resolution)
+    at = msg.at or now_ms()
+    await node.store.unit_update(
+        rt.keys, session.sub, "position",
+        {"lat": repr(msg.lat), "lon": repr(msg.lon), "cell": cell, "last_seen": at},
+        throttle_ms=POSITION_THROTTLE_MS,
+    )  # fmt: skip
+    node.set_unit_state(rt, session.sub, None, cell)
+
+
+@handles(UnitStatus)
+async def unit_status(node: Node, session: Session, msg: UnitStatus) -> None:
+    """Save and broadcast a unit's status."""
+    rt = node.runtime(session)
+    await node.store.unit_update(
+        rt.keys, session.sub, "status", {"status": msg.status, "last_seen": now_ms()}
+    )
+
+
+@handles(Cover)
+async def cover(node: Node, session: Session, msg: Cover) -> None:
+    """Set the unit's sector (cells at any resolution up to the hub's)."""
+    rt = node.runtime(session)
+    hub_res = node.config.hub.h3_resolution
+    finer = [c for c in msg.cells if h3.get_resolution(c) > hub_res]
+    if finer:
+        raise ProtocolError(
+            ErrorCode.BAD_REQUEST, f"cells: {finer[0]} is finer than the hub resolution {hub_res}"
+        )
+    if msg.cells and not any(rt.area.contains_cell(c) for c in msg.cells):
+        raise ProtocolError(ErrorCode.OUT_OF_AREA, "none of these cells is in the town")
+    sector = list(msg.cells)
+    await node.store.unit_update(
+        rt.keys, session.sub, "coverage", {"sector": json.dumps(sector), "last_seen": now_ms()}
+    )
+    node.set_unit_state(rt, session.sub, sector, None, has_cell=False)

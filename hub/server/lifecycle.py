@@ -1,0 +1,73 @@
+"""What happens when a session opens (welcome, presence, resume) and closes."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from redis.exceptions import RedisError
+
+from hub.core.messages import Hello
+from hub.server.handlers import now_ms
+from hub.server.node import Node
+from hub.server.resume import synchronise
+from hub.server.session import Session
+
+__all__ = ["TRY_AGAIN_LATER", "session_closed", "session_opened"]
+
+log = logging.getLogger("vigie.lifecycle")
+
+TRY_AGAIN_LATER = 1013  # RFC 6455: Redis is away, so no session can be brought up to date
+
+
+async def session_opened(node: Node, session: Session, hello: Hello) -> bool:
+    """Register, welcome and synchronise a session; False if it had to be closed."""
+    node.register(session)
+    try:
+        if session.role == "unit":
+            await _unit_online(node, session)
+        session.send_message(
+            {
+                "type": "welcome",
+                "session": session.id,
+                "role": session.role,
+                "sub": session.sub,
+                "tenant": session.tenant.id,
+                "heartbeat_s": node.config.hub.heartbeat_s,
+                "at": now_ms(),
+            }
+        )
+        await synchronise(node, session, hello.resume)
+    except (RedisError, OSError) as exc:
+        log.warning("session %s: Redis unavailable during open: %s", session.id, exc)
+        session.close(TRY_AGAIN_LATER, "storage unavailable, retry")
+        return False
+    return session.close_code is None
+
+
+async def session_closed(node: Node, session: Session) -> None:
+    """Unregister a session; a unit's last session going away marks it offline."""
+    node.unregister(session)
+    if session.close_code is not None:
+        node.metrics.closes[session.close_code] += 1
+    if session.role != "unit":
+        return
+    try:
+        rt = node.runtime(session)
+        await node.store.unit_update(
+            rt.keys, session.sub, "offline", {"last_seen": now_ms()}, sessions_delta=-1
+        )
+    except (RedisError, OSError) as exc:
+        log.warning("unit %s offline not recorded: %s", session.sub, exc)
+
+
+async def _unit_online(node: Node, session: Session) -> None:
+    """Restore the unit's coverage from Redis and announce it online."""
+    rt = node.runtime(session)
+    state = await node.store.unit_state(rt.keys, session.sub)
+    sector = json.loads(state["sector"]) if state.get("sector") else []
+    node.set_unit_state(rt, session.sub, sector, state.get("cell") or None)
+    fields: dict[str, str | int | float] = {"last_seen": now_ms(), "node": node.node_id}
+    if "status" not in state:
+        fields["status"] = "available"
+    await node.store.unit_update(rt.keys, session.sub, "online", fields, sessions_delta=1)

@@ -1,0 +1,265 @@
+"""This process's view of the cluster: local sessions, stream followers, fan-out.
+
+Rule: every event reaches sessions through here, from the tenant's Redis
+stream. A process follows each served tenant's stream with one blocking
+reader, and routes each entry through in-memory indexes (consoles, cell →
+unit sessions, identity → sessions), encoding it once per codec. Whether a
+session was connected here or to another process, it sees the same thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from redis.exceptions import RedisError
+
+from hub.config import Config, TenantConfig
+from hub.core.codec import EncodedEvent
+from hub.core.coverage import CoverageIndex, unit_coverage
+from hub.core.geo import TenantArea
+from hub.core.offsets import offset_key
+from hub.server.metrics import Metrics
+from hub.server.session import PENDING_MAX, Session
+from hub.store.keys import TenantKeys
+from hub.store.store import Store, StreamEntry
+
+__all__ = ["EVENTS", "INBOX", "Node", "TenantRuntime"]
+
+log = logging.getLogger("vigie.node")
+
+EVENTS = "events"  # client-facing name of the tenant's shared stream
+INBOX = "inbox"  # client-facing name of a session's personal stream
+FOLLOW_BLOCK_MS = 1000
+
+
+@dataclass(slots=True)
+class TenantRuntime:
+    """Per-tenant state of this process."""
+
+    config: TenantConfig
+    keys: TenantKeys
+    area: TenantArea
+    consoles: set[Session] = field(default_factory=set)
+    units: CoverageIndex[Session] = field(default_factory=CoverageIndex)
+    followers: CoverageIndex[Session] = field(default_factory=CoverageIndex)
+    by_identity: dict[tuple[str, str], set[Session]] = field(default_factory=dict)
+    sectors: dict[str, list[str]] = field(default_factory=dict)  # unit id → sector
+    unit_cells: dict[str, str | None] = field(default_factory=dict)  # unit id → position cell
+    read_offset: str = "0-0"
+    last_read_at: float = 0.0
+
+
+class Node:
+    """Local sessions and the fan-out of this hub process."""
+
+    def __init__(self, config: Config, store: Store, node_id: str) -> None:
+        self.config = config
+        self.store = store
+        self.node_id = node_id
+        self.metrics = Metrics()
+        self.tenants = {
+            tid: TenantRuntime(
+                t, TenantKeys(tid), TenantArea.from_polygon(t.area, config.hub.h3_resolution)
+            )
+            for tid, t in config.tenants.items()
+        }
+        self.sessions: dict[str, Session] = {}
+        self.redis_ok = False
+
+    # -- registry -------------------------------------------------------------------
+
+    def runtime(self, session: Session) -> TenantRuntime:
+        """The tenant runtime of a session."""
+        return self.tenants[session.tenant.id]
+
+    def register(self, session: Session) -> None:
+        """Index a session so that live entries reach it (buffered while syncing)."""
+        rt = self.runtime(session)
+        self.sessions[session.id] = session
+        rt.by_identity.setdefault(session.identity, set()).add(session)
+        if session.role == "console":
+            rt.consoles.add(session)
+        self.metrics.sessions[session.role] += 1
+
+    def unregister(self, session: Session) -> None:
+        """Remove a session from every index."""
+        rt = self.runtime(session)
+        if self.sessions.pop(session.id, None) is None:
+            return
+        peers = rt.by_identity.get(session.identity)
+        if peers is not None:
+            peers.discard(session)
+            if not peers:
+                del rt.by_identity[session.identity]
+        rt.consoles.discard(session)
+        rt.units.remove(session)
+        rt.followers.remove(session)
+        self.metrics.sessions[session.role] -= 1
+
+    def set_unit_state(
+        self,
+        rt: TenantRuntime,
+        unit_id: str,
+        sector: list[str] | None,
+        cell: str | None,
+        *,
+        has_cell: bool = True,
+    ) -> None:
+        """Record a unit's sector/position and re-index its local sessions' coverage."""
+        if sector is not None:
+            rt.sectors[unit_id] = sector
+        if has_cell:
+            rt.unit_cells[unit_id] = cell
+        sessions = rt.by_identity.get(("unit", unit_id))
+        if not sessions:
+            return
+        cells = unit_coverage(
+            rt.sectors.get(unit_id, ()), rt.unit_cells.get(unit_id), rt.config.cover_k
+        )
+        for session in sessions:
+            rt.units.assign(session, cells)
+
+    def set_follow(self, session: Session, cells: Iterable[str]) -> None:
+        """The cells a citizen follows for notices."""
+        session.follow_cells = frozenset(cells)
+        self.runtime(session).followers.assign(session, session.follow_cells)
+
+    # -- routing --------------------------------------------------------------------
+
+    def recipients(self, rt: TenantRuntime, entry: StreamEntry) -> Iterator[Session]:
+        """The local sessions an entry is for."""
+        if entry.to is not None:
+            role, _, sub = entry.to.partition(":")
+            yield from rt.by_identity.get((role, sub), ())
+        elif entry.kind == "incident":
+            yield from rt.consoles
+            if entry.cell is not None:
+                yield from rt.units.lookup(entry.cell)
+        elif entry.kind == "notice":
+            yield from {s for c in entry.body.get("cells", ()) for s in rt.followers.lookup(c)}
+        elif entry.kind != "canary":
+            yield from rt.consoles
+
+    def wants(self, session: Session, entry: StreamEntry) -> bool:
+        """True when a replayed `entry` is for `session` (the rule of `recipients`)."""
+        rt = self.runtime(session)
+        if entry.to is not None:
+            return entry.to == f"{session.role}:{session.sub}"
+        if entry.kind == "incident":
+            if session.role == "console":
+                return True
+            return entry.cell is not None and rt.units.covers(session, entry.cell)
+        if entry.kind in ("notice", "canary"):
+            return False  # notices are live-only; canaries are for the hub itself
+        return session.role == "console"
+
+    def fan_out(self, rt: TenantRuntime, entry: StreamEntry) -> None:
+        """Deliver one tenant-stream entry to its local recipients."""
+        if entry.kind == "unit":
+            self._observe_unit(rt, entry)
+        targets = list(self.recipients(rt, entry))
+        if not targets:
+            return
+        event = self.event_for(entry)
+        coalesce: tuple[str, object] | None = None
+        if entry.kind == "unit" and self._ephemeral(entry):
+            coalesce = ("unit", entry.body.get("unit", {}).get("id"))
+        for session in targets:
+            if session.syncing:
+                if len(session.pending) >= PENDING_MAX:
+                    session.close(4408, "too many live events during resume")
+                else:
+                    session.pending.append(entry)
+                continue
+            self.deliver(session, entry, event, coalesce)
+
+    def deliver(
+        self,
+        session: Session,
+        entry: StreamEntry,
+        event: EncodedEvent,
+        coalesce: tuple[str, object] | None = None,
+    ) -> None:
+        """Push an entry to one session unless its floor says it already has it."""
+        key = offset_key(event.message["offset"]) if "offset" in event.message else None
+        if key is not None:
+            personal = entry.to is not None
+            floor = session.inbox_floor if personal else session.events_floor
+            if key <= floor:
+                self.metrics.duplicates_suppressed += 1
+                return
+            if personal:
+                session.inbox_floor = key
+            else:
+                session.events_floor = key
+        durable = key is not None or entry.to is not None
+        session.push(event.frame(session.codec), durable=durable, key=coalesce)
+        self.metrics.messages_out += 1
+
+    @staticmethod
+    def _ephemeral(entry: StreamEntry) -> bool:
+        # Positions are state, not history: no offset, coalesced in the outbox.
+        # Notices reach whoever is connected now: no offset either.
+        if entry.kind == "notice":
+            return True
+        return entry.kind == "unit" and entry.body.get("change") == "position"
+
+    def event_for(self, entry: StreamEntry) -> EncodedEvent:
+        """The message an entry becomes on the wire (stream and offset added)."""
+        if entry.to is not None or self._ephemeral(entry):
+            return EncodedEvent(entry.body)  # a poke already carries its inbox offset
+        return EncodedEvent({**entry.body, "stream": EVENTS, "offset": entry.offset})
+
+    def _observe_unit(self, rt: TenantRuntime, entry: StreamEntry) -> None:
+        unit = entry.body.get("unit") or {}
+        unit_id = unit.get("id")
+        if not isinstance(unit_id, str):
+            return
+        sector = unit.get("sector")
+        self.set_unit_state(
+            rt, unit_id, sector if isinstance(sector, list) else None, unit.get("cell")
+        )
+
+    # -- followers ------------------------------------------------------------------
+
+    async def start_followers(self, tasks: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
+        """Start one stream reader per tenant, from the stream's current end."""
+        started = []
+        for rt in self.tenants.values():
+            rt.read_offset = await self.store.last_offset(rt.keys.events)
+            rt.last_read_at = time.monotonic()
+            started.append(tasks.create_task(self._follow(rt), name=f"follow:{rt.config.id}"))
+        return started
+
+    async def _follow(self, rt: TenantRuntime) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                batches = await self.store.read_events(
+                    {rt.keys.events: rt.read_offset}, block_ms=FOLLOW_BLOCK_MS
+                )
+            except (RedisError, OSError) as exc:
+                self.redis_ok = False
+                log.warning("stream %s: Redis unavailable (%s); retrying", rt.keys.events, exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
+                continue
+            self.redis_ok, backoff = True, 0.1
+            rt.last_read_at = time.monotonic()
+            for _, entries in batches:
+                for entry in entries:
+                    rt.read_offset = entry.offset
+                    self.metrics.entries_read += 1
+                    try:
+                        self.fan_out(rt, entry)
+                    except Exception:  # one bad entry must not stop the tenant's feed
+                        log.exception("fan-out of %s failed", entry.offset)
+
+    def followers_alive(self, max_age_s: float) -> bool:
+        """True when every tenant reader returned within `max_age_s` (not silently dead)."""
+        now = time.monotonic()
+        return all(now - rt.last_read_at <= max_age_s for rt in self.tenants.values())

@@ -1,0 +1,97 @@
+"""Bringing a new session up to date without a gap or a duplicate.
+
+Order (the session is registered, and so buffers live entries, before this runs):
+
+1. personal inbox: replay entries after ``resume["inbox"]`` (from the start
+   when absent: a citizen offline when its alert was acknowledged still gets it);
+2. tenant stream: replay after ``resume["events"]``; when absent, a snapshot
+   (consoles: open incidents and unit board; units: open incidents they cover)
+   read atomically with the stream's last offset; when the offset is older
+   than the retained history, ``reset`` then a snapshot;
+3. the live entries buffered meanwhile, each deduplicated by offset.
+
+Live pokes of personal messages (tenant-stream entries with ``to``) are skipped
+in step 2: the inbox replay of step 1 is their history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hub.core.offsets import is_offset, offset_key
+from hub.server.node import EVENTS, INBOX, Node, TenantRuntime
+from hub.server.session import Session
+
+__all__ = ["REPLAY_MAX", "synchronise"]
+
+REPLAY_MAX = 20_000  # tenant-stream entries scanned at most; beyond, reset + snapshot
+PAGE = 1000
+
+
+async def synchronise(node: Node, session: Session, resume: Mapping[str, str]) -> None:
+    """Replay what the session missed, then switch it to live delivery."""
+    rt = node.runtime(session)
+    await _replay_inbox(node, session, rt, resume.get(INBOX, "0"))
+    if session.role != "citizen":
+        after = resume.get(EVENTS)
+        if (
+            after is None
+            or not is_offset(after)
+            or not await _replay_events(node, session, rt, after)
+        ):
+            if after is not None:
+                session.send_message({"type": "reset", "stream": EVENTS})
+            await send_snapshot(node, session, rt)
+    pending, session.pending = session.pending, []
+    session.syncing = False
+    for entry in pending:
+        node.deliver(session, entry, node.event_for(entry))
+
+
+async def _replay_inbox(node: Node, session: Session, rt: TenantRuntime, after: str) -> None:
+    stream = rt.keys.inbox(session.role, session.sub)
+    after = after if is_offset(after) else "0"
+    while True:
+        entries = await node.store.range_after(stream, after, PAGE)
+        for entry in entries:
+            session.inbox_floor = offset_key(entry.offset)
+            session.send_message({**entry.body, "stream": INBOX, "offset": entry.offset})
+        if len(entries) < PAGE:
+            return
+        after = entries[-1].offset
+
+
+async def _replay_events(node: Node, session: Session, rt: TenantRuntime, after: str) -> bool:
+    """Replay the tenant stream after `after`; False when history is not retained."""
+    first = await node.store.first_offset(rt.keys.events)
+    if first is not None and offset_key(after) < offset_key(first) and offset_key(after) != (0, 0):
+        return False  # the client's last entry was trimmed: entries after it may be too
+    session.events_floor = offset_key(after)
+    scanned = 0
+    while scanned < REPLAY_MAX:
+        entries = await node.store.range_after(rt.keys.events, after, PAGE)
+        scanned += len(entries)
+        for entry in entries:
+            if entry.to is None and node.wants(session, entry):
+                node.deliver(session, entry, node.event_for(entry))
+        if len(entries) < PAGE:
+            return True
+        after = entries[-1].offset
+    return False
+
+
+async def send_snapshot(node: Node, session: Session, rt: TenantRuntime) -> None:
+    """Send a snapshot and move the session's floor to the snapshot's offset."""
+    last, snapshot = await node.store.snapshot(rt.keys)
+    if session.role == "unit":
+        snapshot = _unit_view(rt, session, snapshot)
+    snapshot["stream"], snapshot["offset"] = EVENTS, last
+    session.events_floor = max(session.events_floor, offset_key(last))
+    session.send_message(snapshot)
+
+
+def _unit_view(rt: TenantRuntime, session: Session, snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A unit sees the open incidents of its coverage, and no unit board."""
+    mine = [i for i in snapshot["incidents"] if rt.units.covers(session, i["cell"])]
+    return {"type": "snapshot", "incidents": mine, "units": []}

@@ -1,0 +1,133 @@
+"""One client connection: identity, codec, bounded outbox and its writer.
+
+The writer task exists only while there is something to write, so an idle
+session costs no task of its own (uvicorn already runs one per connection).
+A durable frame that does not fit the outbox closes the session with 4408:
+the client resumes from its offsets, so slowness costs it a reconnect, never
+a message, and costs the hub no unbounded memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Hashable, MutableMapping
+from typing import Any
+
+from hub.config import HubSettings, TenantConfig
+from hub.core.codec import Codec, Frame, frame_for
+from hub.core.errors import CloseCode
+from hub.core.offsets import ZERO
+from hub.core.outbox import Outbox, PushResult
+from hub.core.ratelimit import TokenBucket
+from hub.core.tokens import Claims
+from hub.store.store import StreamEntry
+
+__all__ = ["Session"]
+
+log = logging.getLogger("vigie.session")
+
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+PENDING_MAX = 10_000  # live entries buffered while a resume replays; beyond it: 4408
+
+
+class Session:
+    """A connected, authenticated client."""
+
+    def __init__(
+        self,
+        session_id: str,
+        claims: Claims,
+        codec: Codec,
+        tenant: TenantConfig,
+        settings: HubSettings,
+        send: Send,
+    ) -> None:
+        self.id = session_id
+        self.claims = claims
+        self.codec = codec
+        self.tenant = tenant
+        self._send = send
+        self.outbox = Outbox(settings.outbox_max_messages, settings.outbox_max_bytes)
+        rate = settings.session_msg_rate
+        self.bucket = TokenBucket(0 if rate.unlimited else rate.count, rate.count / rate.per_s)
+        self.syncing = True
+        self.pending: list[StreamEntry] = []
+        self.events_floor = ZERO  # last tenant-stream offset delivered
+        self.inbox_floor = ZERO  # last personal-stream offset delivered
+        self.follow_cells: frozenset[str] = frozenset()
+        self.close_code: int | None = None
+        self.closed = asyncio.Event()
+        self.connected_at = time.monotonic()
+        self.sent = 0
+        self._writer: asyncio.Task[None] | None = None
+
+    @property
+    def role(self) -> str:
+        """citizen, unit or console."""
+        return self.claims.role
+
+    @property
+    def sub(self) -> str:
+        """The user or unit id."""
+        return self.claims.sub
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """(role, sub): the owner of the personal inbox."""
+        return (self.claims.role, self.claims.sub)
+
+    def send_message(self, message: dict[str, Any], *, durable: bool = True) -> None:
+        """Encode and queue one message for this session only."""
+        self.push(frame_for(message, self.codec), durable=durable)
+
+    def push(self, frame: Frame, *, durable: bool = True, key: Hashable | None = None) -> None:
+        """Queue an encoded frame; overflow of a durable frame closes with 4408."""
+        if self.close_code is not None:
+            return
+        result = self.outbox.push(frame, durable=durable, key=key)
+        if result is PushResult.OVERFLOW:
+            log.warning("session %s too slow: outbox full, closing 4408", self.id)
+            self.close(CloseCode.TOO_SLOW, "outbox overflow")
+            return
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        frame = self.outbox.pop()
+        try:
+            while frame is not None:
+                if isinstance(frame, str):
+                    await self._send({"type": "websocket.send", "text": frame})
+                else:
+                    await self._send({"type": "websocket.send", "bytes": frame})
+                self.sent += 1
+                frame = self.outbox.pop()
+        except (OSError, RuntimeError) as exc:  # the peer went away mid-send
+            log.debug("session %s send failed: %s", self.id, exc)
+            self.close(CloseCode.GOING_AWAY, "send failed", send_close=False)
+
+    async def flush(self, timeout_s: float) -> None:
+        """Wait until the outbox is written (graceful shutdown), at most `timeout_s`."""
+        writer = self._writer
+        if writer is not None and not writer.done():
+            await asyncio.wait([writer], timeout=timeout_s)
+
+    def close(self, code: int, reason: str = "", *, send_close: bool = True) -> None:
+        """Close the session (idempotent). Queued frames are dropped."""
+        if self.close_code is not None:
+            return
+        self.close_code = code
+        self.outbox.clear()
+        self.pending.clear()
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
+        self.closed.set()
+        if send_close:
+            asyncio.get_running_loop().create_task(self._send_close(code, reason))
+
+    async def _send_close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(OSError, RuntimeError):  # already closed by the peer
+            await self._send({"type": "websocket.close", "code": code, "reason": reason})

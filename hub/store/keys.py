@@ -1,0 +1,73 @@
+"""Every Redis key name of the hub, in one place.
+
+Every key of a tenant carries the hash tag ``{tenant}`` so that one tenant's
+keys live on one Redis Cluster slot and multi-key Lua scripts work there.
+Scripts that reach keys they are not passed (an incident found by grouping)
+build them from ``prefix`` with the same scheme as below.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TenantKeys"]
+
+
+class TenantKeys:
+    """Key names for one tenant."""
+
+    __slots__ = ("prefix", "tenant")
+
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+        self.prefix = f"vg:{{{tenant}}}:"
+
+    @property
+    def seq(self) -> str:
+        """Hash of id counters (alert, incident, assignment, notice)."""
+        return self.prefix + "seq"
+
+    @property
+    def events(self) -> str:
+        """The tenant's event stream: the ordered, durable record consoles/units resume from."""
+        return self.prefix + "events"
+
+    @property
+    def open_queue(self) -> str:
+        """Sorted set: open incident id → queue score."""
+        return self.prefix + "open"
+
+    @property
+    def units(self) -> str:
+        """Set of known unit ids."""
+        return self.prefix + "units"
+
+    def idempotency(self, citizen: str, ref: str) -> str:
+        """String: the alert id an (citizen, ref) produced."""
+        return f"{self.prefix}idem:{citizen}:{ref}"
+
+    def alert_rate(self, citizen: str) -> str:
+        """Sorted set of a citizen's recent alert times (sliding-window rate limit)."""
+        return f"{self.prefix}rate:{citizen}"
+
+    def cell(self, cell: str) -> str:
+        """Sorted set of a cell's open incidents, ``category|id`` → last report time."""
+        return f"{self.prefix}cell:{cell}"
+
+    def incident(self, incident_id: str) -> str:
+        """Hash of one incident."""
+        return f"{self.prefix}inc:{incident_id}"
+
+    def alert(self, alert_id: str) -> str:
+        """Hash of one alert."""
+        return f"{self.prefix}alert:{alert_id}"
+
+    def unit(self, unit_id: str) -> str:
+        """Hash of one unit's state (status, position, sector, presence)."""
+        return f"{self.prefix}unit:{unit_id}"
+
+    def unit_throttle(self, unit_id: str) -> str:
+        """Expiring marker: a position event was emitted for this unit in the last second."""
+        return f"{self.prefix}unitpos:{unit_id}"
+
+    def inbox(self, role: str, sub: str) -> str:
+        """A recipient's personal durable stream (alert statuses, assignments)."""
+        return f"{self.prefix}inbox:{role}:{sub}"

@@ -1,0 +1,25 @@
+-- The console snapshot: open incidents (highest score first) and the unit board,
+-- with the stream's last id, read in one atomic step so that a console can go
+-- live from exactly that offset without a gap.
+--
+-- KEYS[1] open queue zset   KEYS[2] units set   KEYS[3] events stream
+-- ARGV: 1 prefix, 2 max incidents
+-- Returns {last stream id or '0-0', snapshot JSON}
+local prefix = ARGV[1]
+local incidents, units = {}, {}
+for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
+  local v = incident_view(prefix, id)
+  if v then table.insert(incidents, v) end
+end
+for _, id in ipairs(redis.call('SORT', KEYS[2], 'ALPHA')) do
+  local v = unit_view(prefix, id)
+  if v then table.insert(units, v) end
+end
+local last = '0-0'
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  local info = redis.call('XINFO', 'STREAM', KEYS[3])
+  for i = 1, #info, 2 do if info[i] == 'last-generated-id' then last = info[i + 1] end end
+end
+-- cjson encodes an empty table as {}: mark the lists so Python can fix them up.
+return {last, cjson.encode({type = 'snapshot', incidents = incidents, units = units,
+  n_incidents = #incidents, n_units = #units})}

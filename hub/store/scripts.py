@@ -1,0 +1,29 @@
+"""The hub's Lua scripts: loaded from lua/*.lua with lib.lua prepended."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+__all__ = ["ScriptSet", "script_source"]
+
+_NAMES = ("submit_alert", "unit_update", "snapshot")
+
+
+@cache
+def script_source(name: str) -> str:
+    """The full source of a script: lib.lua followed by `name`.lua."""
+    lua = resources.files("hub.store") / "lua"
+    return (lua / "lib.lua").read_text("utf-8") + "\n" + (lua / f"{name}.lua").read_text("utf-8")
+
+
+class ScriptSet:
+    """The registered scripts of one Redis client (EVALSHA, falling back to EVAL)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self.submit_alert: AsyncScript = redis.register_script(script_source("submit_alert"))
+        self.unit_update: AsyncScript = redis.register_script(script_source("unit_update"))
+        self.snapshot: AsyncScript = redis.register_script(script_source("snapshot"))

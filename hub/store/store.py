@@ -1,0 +1,187 @@
+"""The hub's Redis store: every read and write of shared state goes through here.
+
+Multi-key changes are Lua scripts (hub/store/lua); this module only marshals
+arguments and results. Bytes come back from Redis (no decode_responses); the
+few strings we need are decoded here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+
+from hub.store.keys import TenantKeys
+from hub.store.scripts import ScriptSet
+
+__all__ = ["Store", "StreamEntry", "SubmitOutcome", "decode_entry"]
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOutcome:
+    """What `submit_alert` did: stored ('ok'), found a duplicate ('dup') or refused ('rate')."""
+
+    kind: str
+    alert: str = ""
+    incident: str = ""
+    at: int = 0
+    offset: str = ""
+    event: dict[str, Any] | None = None
+    retry_after_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEntry:
+    """One entry of a tenant or inbox stream."""
+
+    offset: str
+    kind: str
+    body: dict[str, Any]
+    cell: str | None = None
+    to: str | None = None
+
+
+def _s(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def decode_entry(entry_id: bytes | str, fields: dict[bytes, bytes]) -> StreamEntry:
+    """Turn a raw XRANGE/XREAD entry into a StreamEntry."""
+    cell, to = fields.get(b"c"), fields.get(b"to")
+    return StreamEntry(
+        offset=_s(entry_id),
+        kind=_s(fields.get(b"k")),
+        body=orjson.loads(fields.get(b"d", b"{}")),
+        cell=_s(cell) if cell else None,
+        to=_s(to) if to else None,
+    )
+
+
+class Store:
+    """Async access to one Redis (or Redis Cluster) for all tenants."""
+
+    def __init__(self, redis: Redis, *, stream_maxlen: int, idempotency_ttl_s: int) -> None:
+        self.redis = redis
+        self.scripts = ScriptSet(redis)
+        self.stream_maxlen = stream_maxlen
+        self.idempotency_ttl_s = idempotency_ttl_s
+
+    async def ping(self) -> bool:
+        """True when Redis answers."""
+        return bool(await self.redis.ping())
+
+    async def submit_alert(
+        self,
+        keys: TenantKeys,
+        *,
+        citizen: str,
+        ref: str,
+        category: str,
+        lat: float,
+        lon: float,
+        cell: str,
+        text: str,
+        accuracy_m: float | None,
+        now_ms: int,
+        candidates: Sequence[str],
+        group_window_s: int,
+        rate: tuple[int, float],
+        ladder: list[tuple[int, float]],
+    ) -> SubmitOutcome:
+        """Store an alert and its incident event atomically (see submit_alert.lua)."""
+        script_keys = [
+            keys.seq,
+            keys.idempotency(citizen, ref),
+            keys.alert_rate(citizen),
+            keys.events,
+            keys.open_queue,
+            *(keys.cell(c) for c in candidates),
+        ]
+        args: list[str | int | bytes] = [
+            keys.prefix, citizen, ref, category, repr(lat), repr(lon), cell, text,
+            "" if accuracy_m is None else repr(accuracy_m), now_ms, group_window_s * 1000,
+            rate[0], int(rate[1] * 1000), self.idempotency_ttl_s, self.stream_maxlen,
+            orjson.dumps(ladder),
+        ]  # fmt: skip
+        result = await self.scripts.submit_alert(keys=script_keys, args=args)
+        kind = _s(result[0])
+        if kind == "rate":
+            return SubmitOutcome("rate", retry_after_s=int(result[1]) / 1000)
+        if kind == "dup":
+            return SubmitOutcome("dup", _s(result[1]), _s(result[2]), int(result[3] or 0))
+        return SubmitOutcome(
+            "ok", _s(result[1]), _s(result[2]), now_ms, _s(result[3]), orjson.loads(result[4])
+        )
+
+    async def unit_update(
+        self,
+        keys: TenantKeys,
+        unit_id: str,
+        change: str,
+        fields: dict[str, str | int | float],
+        *,
+        throttle_ms: int = 0,
+        sessions_delta: int = 0,
+    ) -> str | None:
+        """Save unit state and emit a `unit` event; None when the event was throttled."""
+        args: list[Any] = [keys.prefix, unit_id, change, self.stream_maxlen, throttle_ms]
+        args.append(sessions_delta)
+        for name, value in fields.items():
+            args += [name, value]
+        result = await self.scripts.unit_update(
+            keys=[keys.unit(unit_id), keys.events, keys.units, keys.unit_throttle(unit_id)],
+            args=args,
+        )
+        offset = _s(result)
+        return offset or None
+
+    async def unit_state(self, keys: TenantKeys, unit_id: str) -> dict[str, str]:
+        """A unit's saved state (sector, position, status); empty if unknown."""
+        raw = await self.redis.hgetall(keys.unit(unit_id))
+        return {_s(k): _s(v) for k, v in raw.items()}
+
+    async def snapshot(
+        self, keys: TenantKeys, max_incidents: int = 500
+    ) -> tuple[str, dict[str, Any]]:
+        """(last event offset, snapshot message) read atomically."""
+        last, body = await self.scripts.snapshot(
+            keys=[keys.open_queue, keys.units, keys.events], args=[keys.prefix, max_incidents]
+        )
+        snap: dict[str, Any] = orjson.loads(body)
+        # Lua's cjson encodes empty tables as objects: restore the lists.
+        if not snap.pop("n_incidents", 0):
+            snap["incidents"] = []
+        if not snap.pop("n_units", 0):
+            snap["units"] = []
+        for unit in snap["units"]:
+            if unit.get("sector") == {}:
+                unit["sector"] = []
+        return _s(last), snap
+
+    async def read_events(
+        self, streams: dict[str, str], *, count: int = 500, block_ms: int = 1000
+    ) -> list[tuple[str, list[StreamEntry]]]:
+        """Blocking XREAD over tenant streams: [(stream key, entries)]."""
+        raw: Any = await self.redis.xread(streams, count=count, block=block_ms)  # type: ignore[arg-type]
+        return [(_s(key), [decode_entry(i, f) for i, f in entries]) for key, entries in raw or []]
+
+    async def range_after(self, stream: str, after: str, count: int = 1000) -> list[StreamEntry]:
+        """Entries strictly after `after` ('0' or '0-0' for all), oldest first."""
+        start = "-" if after in ("", "0", "0-0") else f"({after}"
+        raw: Any = await self.redis.xrange(stream, min=start, max="+", count=count)
+        return [decode_entry(i, f) for i, f in raw]
+
+    async def first_offset(self, stream: str) -> str | None:
+        """The oldest retained entry's id, None when the stream is empty."""
+        raw = await self.redis.xrange(stream, min="-", max="+", count=1)
+        return _s(raw[0][0]) if raw else None
+
+    async def last_offset(self, stream: str) -> str:
+        """The newest entry's id, '0-0' when the stream is empty or missing."""
+        raw = await self.redis.xrevrange(stream, max="+", min="-", count=1)
+        return _s(raw[0][0]) if raw else "0-0"
