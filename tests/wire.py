@@ -41,7 +41,9 @@ class Peer:
         self.seen.append(message)
         return message
 
-    async def expect(self, msg_type: str, timeout: float = TIMEOUT, **fields: Any) -> dict[str, Any]:
+    async def expect(
+        self, msg_type: str, timeout: float = TIMEOUT, **fields: Any
+    ) -> dict[str, Any]:
         """The next message of `msg_type` (others are skipped but kept in `seen`)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -77,9 +79,7 @@ def token(role: str, sub: str, tenant: str = "narbonne", ttl_s: int = 3600) -> s
     return issue_token(SECRET, sub=sub, role=role, tenant=tenant, ttl_s=ttl_s)
 
 
-async def open_peer(
-    url: str, codec: str = "json", subprotocols: list[str] | None = None
-) -> Peer:
+async def open_peer(url: str, codec: str = "json", subprotocols: list[str] | None = None) -> Peer:
     if subprotocols is None:
         subprotocols = [f"vigie.v1.{codec}"]
     ws = await websockets.connect(url, subprotocols=subprotocols, max_size=None)  # type: ignore[arg-type]
