@@ -34,6 +34,7 @@ __all__ = ["websocket_endpoint"]
 log = logging.getLogger("vigie.endpoint")
 
 FLOOD_CLOSE_AFTER = 20  # consecutive refused frames (undecodable or rate-limited) → 4429
+CLOSE_SEND_TIMEOUT_S = 5.0  # how long a session's close frame may take to go out
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
@@ -78,6 +79,9 @@ async def _serve(websocket: WebSocket, node: Node, codec: Codec, peer: str) -> N
     finally:
         admission.release_token(claims)
         await session_closed(node, session)
+        # Returning drops the transport: a close the session started (4429 flood,
+        # 4408 slow, 1013 storage away) must be on the wire first.
+        await session.wait_close_sent(CLOSE_SEND_TIMEOUT_S)
 
 
 async def _read_hello(websocket: WebSocket, node: Node, codec: Codec) -> Hello | None:

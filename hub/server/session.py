@@ -63,6 +63,7 @@ class Session:
         self.connected_at = time.monotonic()
         self.sent = 0
         self._writer: asyncio.Task[None] | None = None
+        self._closer: asyncio.Task[None] | None = None
 
     @property
     def role(self) -> str:
@@ -126,7 +127,17 @@ class Session:
             self._writer.cancel()
         self.closed.set()
         if send_close:
-            asyncio.get_running_loop().create_task(self._send_close(code, reason))
+            self._closer = asyncio.get_running_loop().create_task(self._send_close(code, reason))
+
+    async def wait_close_sent(self, timeout_s: float) -> None:
+        """Wait until the close frame queued by `close` is written, at most `timeout_s`.
+
+        The connection's handler must not return before: the server then drops the
+        transport, and the client sees an abnormal closure (1006), not our code.
+        """
+        closer = self._closer
+        if closer is not None and not closer.done():
+            await asyncio.wait([closer], timeout=timeout_s)
 
     async def _send_close(self, code: int, reason: str) -> None:
         with contextlib.suppress(OSError, RuntimeError):  # already closed by the peer
