@@ -20,7 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from hub.core.codec import Codec, choose_codec, decode
 from hub.core.errors import CloseCode, ErrorCode, ProtocolError
-from hub.core.messages import Hello, parse_message, read_ref
+from hub.core.messages import ClientMessage, Hello, parse_message, read_ref
 from hub.core.tokens import Claims, TokenError, verify_token
 from hub.server import commands as _commands  # noqa: F401  (registers console handlers)
 from hub.server import handlers as _handlers  # noqa: F401  (registers handlers)
@@ -89,13 +89,31 @@ async def _read_hello(websocket: WebSocket, node: Node, codec: Codec) -> Hello |
         frame = await asyncio.wait_for(_receive(websocket), node.config.hub.hello_timeout_s)
         if frame is None:
             return None
-        msg = parse_message(decode(frame, codec))
+        msg = _parse_hello(decode(frame, codec))
     except (TimeoutError, ProtocolError):
         msg = None
     if not isinstance(msg, Hello):
         await _close(websocket, node, CloseCode.BAD_HELLO, "first frame must be a valid hello")
         return None
     return msg
+
+
+def _parse_hello(raw: Any) -> ClientMessage:
+    """Parse the first frame; a hello without a usable token fails authentication.
+
+    protocol.md: "a bad, expired or missing token ... closes with 4401"; 4400 is
+    for a first frame that is not a hello. So a hello whose token is missing,
+    empty or not a string becomes a hello with an empty token, which
+    `_authenticate` refuses.
+    """
+    try:
+        return parse_message(raw)
+    except ProtocolError:
+        if isinstance(raw, dict) and raw.get("type") == "hello":
+            token = raw.get("token")
+            if not isinstance(token, str) or not token:
+                return Hello("", {})
+        raise
 
 
 def _authenticate(websocket: WebSocket, token: str) -> Claims | None:
