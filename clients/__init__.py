@@ -1,0 +1,71 @@
+"""Vigie's asyncio client library: one resilient connection and the three roles.
+
+Example:
+    >>> async with Citizen(url, token) as citizen:  # doctest: +SKIP
+    ...     ack = await citizen.submit_alert("noise", 43.1839, 3.0042, text="loud music")
+
+The demo (`vigie demo`, `clients.demo`) is not imported here: it needs the hub.
+"""
+
+from clients.citizen import Citizen
+from clients.codec import DecodeError, Encoding, Message
+from clients.connection import Connection, Listener, TokenProvider
+from clients.console import Console
+from clients.errors import (
+    ClientClosed,
+    ClientError,
+    ConnectionLost,
+    HubError,
+    ProtocolViolation,
+    RequestTimeout,
+    Unauthorized,
+    raise_for_error,
+)
+from clients.mailbox import Mailbox, Overflow
+from clients.model import (
+    TERMINAL_STATUSES,
+    AssignmentState,
+    ConsoleModel,
+    Incident,
+    UnitState,
+    object_id,
+)
+from clients.offsets import OffsetTracker, offset_key
+from clients.recovery import Action, Backoff, action_for_close
+from clients.tokens import mint_token, token_source
+from clients.unit import Unit
+
+__all__ = [
+    "TERMINAL_STATUSES",
+    "Action",
+    "AssignmentState",
+    "Backoff",
+    "Citizen",
+    "ClientClosed",
+    "ClientError",
+    "Connection",
+    "ConnectionLost",
+    "Console",
+    "ConsoleModel",
+    "DecodeError",
+    "Encoding",
+    "HubError",
+    "Incident",
+    "Listener",
+    "Mailbox",
+    "Message",
+    "OffsetTracker",
+    "Overflow",
+    "ProtocolViolation",
+    "RequestTimeout",
+    "TokenProvider",
+    "Unauthorized",
+    "Unit",
+    "UnitState",
+    "action_for_close",
+    "mint_token",
+    "object_id",
+    "offset_key",
+    "raise_for_error",
+    "token_source",
+]

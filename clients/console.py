@@ -1,0 +1,128 @@
+"""The control-room console role: a live local model and the operator's commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from clients.codec import Message
+from clients.connection import Connection
+from clients.errors import raise_for_error
+from clients.model import ConsoleModel, Incident, object_id
+
+__all__ = ["Console"]
+
+IncidentRef = str | Mapping[str, Any] | Incident
+
+
+class Console(Connection):
+    """A control-room console: `Connection` plus a `ConsoleModel` and commands.
+
+    The model is fed by a listener, so it is up to date with every message
+    delivered, whether or not anyone reads the mailbox.
+
+    Attributes:
+        model: Open incidents, unit board, assignments, recommendations.
+    """
+
+    expected_role = "console"
+    snapshot_on_start = True
+
+    def __init__(self, url: str, token: str, **options: Any) -> None:
+        super().__init__(url, token, **options)
+        self.model = ConsoleModel()
+        self.add_listener(self.model.apply)
+
+    async def assign(
+        self,
+        incident: IncidentRef,
+        unit: str,
+        *,
+        timeout_s: int | None = None,
+        timeout: float | None = None,
+    ) -> Message:
+        """Assign an incident to a unit, which must accept within `timeout_s`.
+
+        Raises:
+            HubError: The hub refused it.
+        """
+        message: Message = {
+            "type": "dispatch.assign",
+            "incident": object_id(incident),
+            "unit": unit,
+        }
+        if timeout_s is not None:
+            message["timeout_s"] = timeout_s
+        return raise_for_error(await self.request(message, timeout))
+
+    async def update(
+        self,
+        incident: IncidentRef,
+        *,
+        priority: int | None = None,
+        status: str | None = None,
+        note: str = "",
+        timeout: float | None = None,
+    ) -> Message:
+        """Change an incident's priority, status (acknowledged, closed, rejected) or note.
+
+        Raises:
+            HubError: The hub refused it.
+        """
+        message: Message = {"type": "incident.update", "incident": object_id(incident)}
+        if priority is not None:
+            message["priority"] = priority
+        if status is not None:
+            message["status"] = status
+        if note:
+            message["note"] = note
+        return raise_for_error(await self.request(message, timeout))
+
+    async def merge(
+        self, into: IncidentRef, sources: Iterable[IncidentRef], timeout: float | None = None
+    ) -> Message:
+        """Merge duplicate incidents `sources` into `into`.
+
+        Raises:
+            HubError: The hub refused it.
+        """
+        message = {
+            "type": "incident.merge", "into": object_id(into),
+            "from": [object_id(s) for s in sources],
+        }  # fmt: skip
+        return raise_for_error(await self.request(message, timeout))
+
+    async def notice(
+        self,
+        cells: Iterable[str],
+        text: str,
+        severity: str = "info",
+        timeout: float | None = None,
+    ) -> Message:
+        """Broadcast a notice (info, warning, danger) to citizens in `cells`.
+
+        Raises:
+            HubError: The hub refused it.
+        """
+        message = {"type": "notice", "cells": list(cells), "text": text, "severity": severity}
+        return raise_for_error(await self.request(message, timeout))
+
+    async def recommend(self, incident: IncidentRef, timeout: float | None = None) -> Message:
+        """Ask for the best units for an incident; returns the `recommendation`.
+
+        Raises:
+            HubError: The hub refused it.
+        """
+        message = {"type": "incident.recommend", "incident": object_id(incident)}
+        reply = raise_for_error(await self.request(message, timeout))
+        self.model.apply(reply)  # replies skip the listeners: keep the model complete
+        return reply
+
+    async def history(self, incident: IncidentRef, timeout: float | None = None) -> Message:
+        """An incident's audit trail; returns the `incident.history` message.
+
+        Raises:
+            HubError: The hub refused it.
+        """
+        message = {"type": "incident.history", "incident": object_id(incident)}
+        return raise_for_error(await self.request(message, timeout))
