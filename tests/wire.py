@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import msgpack
@@ -23,6 +24,9 @@ class Peer:
         self.ws = ws
         self.codec = codec
         self.seen: list[dict[str, Any]] = []
+        # Messages received while waiting for something else (a reply, another type):
+        # kept, in order, for the next `expect`, since events may overtake replies.
+        self.backlog: list[dict[str, Any]] = []
 
     async def send(self, message: dict[str, Any]) -> None:
         if self.codec == "msgpack":
@@ -42,17 +46,31 @@ class Peer:
         return message
 
     async def expect(
-        self, msg_type: str, timeout: float = TIMEOUT, **fields: Any
+        self,
+        msg_type: str,
+        timeout: float = TIMEOUT,
+        where: Callable[[dict[str, Any]], bool] | None = None,
+        **fields: Any,
     ) -> dict[str, Any]:
-        """The next message of `msg_type` (others are skipped but kept in `seen`)."""
+        """The first message of `msg_type` with `fields` (and `where`), received or backlogged."""
+
+        def matches(message: dict[str, Any]) -> bool:
+            return (
+                message.get("type") == msg_type
+                and all(message.get(k) == v for k, v in fields.items())
+                and (where is None or where(message))
+            )
+
+        for i, message in enumerate(self.backlog):
+            if matches(message):
+                return self.backlog.pop(i)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             message = await self.recv(max(0.01, deadline - loop.time()))
-            if message.get("type") == msg_type and all(
-                message.get(k) == v for k, v in fields.items()
-            ):
+            if matches(message):
                 return message
+            self.backlog.append(message)
 
     async def nothing(self, within: float = 0.3) -> None:
         """Assert that no message arrives within `within` seconds."""
@@ -62,14 +80,29 @@ class Peer:
             return
         raise AssertionError(f"unexpected message {message}")
 
+    async def collect(self, within: float) -> list[dict[str, Any]]:
+        """Every message that arrives within `within` seconds."""
+        out = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while (left := deadline - loop.time()) > 0:
+            try:
+                out.append(await self.recv(left))
+            except TimeoutError:
+                break
+        return out
+
     async def request(self, message: dict[str, Any]) -> dict[str, Any]:
         """Send a message with a ref and return the reply carrying that ref."""
         await self.send(message)
         ref = message["ref"]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + TIMEOUT
         while True:
-            reply = await self.recv()
-            if reply.get("ref") == ref and reply.get("type") != "incident":
+            reply = await self.recv(max(0.01, deadline - loop.time()))
+            if reply.get("ref") == ref:
                 return reply
+            self.backlog.append(reply)
 
     async def close(self) -> None:
         await self.ws.close()

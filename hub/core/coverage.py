@@ -16,7 +16,7 @@ import h3
 
 from hub.core.geo import ring_cells
 
-__all__ = ["CoverageIndex", "unit_coverage"]
+__all__ = ["CoverageIndex", "cells_overlap", "unit_coverage"]
 
 K = TypeVar("K", bound=Hashable)
 
@@ -87,3 +87,17 @@ class CoverageIndex(Generic[K]):
 def _ancestors(cell: str, resolutions: Iterable[int]) -> list[str]:
     res = h3.get_resolution(cell)
     return [cell if r == res else str(h3.cell_to_parent(cell, r)) for r in resolutions if r <= res]
+
+
+def cells_overlap(a: Iterable[str], b: Iterable[str]) -> bool:
+    """True when some cell of `a` and some cell of `b` overlap (one contains the other)."""
+    b_cells = list(b)
+    for x in a:
+        rx = h3.get_resolution(x)
+        for y in b_cells:
+            r = min(rx, h3.get_resolution(y))
+            px = x if rx == r else h3.cell_to_parent(x, r)
+            py = y if h3.get_resolution(y) == r else h3.cell_to_parent(y, r)
+            if px == py:
+                return True
+    return False

@@ -25,8 +25,10 @@ from starlette.routing import Route, WebSocketRoute
 
 from hub.config import Config, load_config
 from hub.server.admission import Admission
+from hub.server.api import get_incident
 from hub.server.endpoint import websocket_endpoint
 from hub.server.node import FOLLOW_BLOCK_MS, Node
+from hub.server.timers import run_timers
 from hub.store.store import Store
 
 __all__ = ["app_from_env", "create_app"]
@@ -67,12 +69,14 @@ def create_app(
             log.warning("VIGIE_LIMITS=off: EVERY ABUSE LIMIT IS OFF (load testing only)")
         try:
             async with asyncio.TaskGroup() as tasks:
-                followers = await node.start_followers(tasks)
+                loops = await node.start_followers(tasks)
+                loops += await run_timers(node, tasks)
                 node.redis_ok = True
                 try:
                     yield
                 finally:
-                    for task in followers:
+                    node.cancel_background()
+                    for task in loops:
                         task.cancel()
         finally:
             await redis.aclose()
@@ -82,6 +86,7 @@ def create_app(
             WebSocketRoute("/ws", websocket_endpoint),
             Route("/healthz", healthz),
             Route("/metrics", metrics),
+            Route("/api/v1/incidents/{incident}", get_incident),
         ],
         lifespan=lifespan,
     )

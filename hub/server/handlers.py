@@ -14,6 +14,7 @@ from hub.core.messages import AlertSubmit, CitizenFollow, Cover, UnitPosition, U
 from hub.core.priority import corroboration_ladder
 from hub.server.dispatch import handles
 from hub.server.node import Node
+from hub.server.recommending import needs_recommendation, recommend_and_dispatch
 from hub.server.session import Session
 
 __all__: list[str] = []
@@ -57,6 +58,10 @@ async def submit_alert(node: Node, session: Session, msg: AlertSubmit) -> dict[s
             retry_after_s=outcome.retry_after_s,
         )
     node.metrics.alerts_acked += 1
+    node.set_follow(session, session.follow_cells | {cell})  # notices for where it reported
+    if outcome.event is not None and needs_recommendation(outcome.event["incident"]):
+        job = recommend_and_dispatch(node, rt, outcome.event["incident"], outcome.at)
+        node.background(job, f"recommend:{outcome.incident}")
     return {
         "type": "alert.ack", "ref": msg.ref, "alert": outcome.alert,
         "incident": outcome.incident, "status": "received", "at": outcome.at,

@@ -12,18 +12,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Coroutine, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from redis.exceptions import RedisError
 
 from hub.config import Config, TenantConfig
 from hub.core.codec import EncodedEvent
-from hub.core.coverage import CoverageIndex, unit_coverage
+from hub.core.coverage import CoverageIndex, cells_overlap, unit_coverage
 from hub.core.geo import TenantArea
 from hub.core.offsets import offset_key
 from hub.server.metrics import Metrics
 from hub.server.session import PENDING_MAX, Session
+from hub.store.dispatch import DispatchStore
 from hub.store.keys import TenantKeys
 from hub.store.store import Store, StreamEntry
 
@@ -45,7 +47,7 @@ class TenantRuntime:
     area: TenantArea
     consoles: set[Session] = field(default_factory=set)
     units: CoverageIndex[Session] = field(default_factory=CoverageIndex)
-    followers: CoverageIndex[Session] = field(default_factory=CoverageIndex)
+    citizens_following: set[Session] = field(default_factory=set)  # notice recipients
     by_identity: dict[tuple[str, str], set[Session]] = field(default_factory=dict)
     sectors: dict[str, list[str]] = field(default_factory=dict)  # unit id → sector
     unit_cells: dict[str, str | None] = field(default_factory=dict)  # unit id → position cell
@@ -69,6 +71,8 @@ class Node:
         }
         self.sessions: dict[str, Session] = {}
         self.redis_ok = False
+        self.dispatch = DispatchStore(store.redis, store.scripts)
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- registry -------------------------------------------------------------------
 
@@ -97,7 +101,7 @@ class Node:
                 del rt.by_identity[session.identity]
         rt.consoles.discard(session)
         rt.units.remove(session)
-        rt.followers.remove(session)
+        rt.citizens_following.discard(session)
         self.metrics.sessions[session.role] -= 1
 
     def set_unit_state(
@@ -124,9 +128,33 @@ class Node:
             rt.units.assign(session, cells)
 
     def set_follow(self, session: Session, cells: Iterable[str]) -> None:
-        """The cells a citizen follows for notices."""
+        """The cells a citizen follows for notices (its home area, its last alert's cell)."""
         session.follow_cells = frozenset(cells)
-        self.runtime(session).followers.assign(session, session.follow_cells)
+        following = self.runtime(session).citizens_following
+        if session.follow_cells:
+            following.add(session)
+        else:
+            following.discard(session)
+
+    def background(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Run follow-up work (recommendations) without holding up the reply.
+
+        The task set is owned by the node and cancelled at shutdown; a failure
+        is logged, never lost.
+        """
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task %s failed", task.get_name(), exc_info=task.exception())
+
+    def cancel_background(self) -> None:
+        """Cancel follow-up work still running (shutdown)."""
+        for task in list(self._background):
+            task.cancel()
 
     # -- routing --------------------------------------------------------------------
 
@@ -140,7 +168,8 @@ class Node:
             if entry.cell is not None:
                 yield from rt.units.lookup(entry.cell)
         elif entry.kind == "notice":
-            yield from {s for c in entry.body.get("cells", ()) for s in rt.followers.lookup(c)}
+            cells = entry.body.get("cells", ())
+            yield from (s for s in rt.citizens_following if cells_overlap(s.follow_cells, cells))
         elif entry.kind != "canary":
             yield from rt.consoles
 

@@ -40,6 +40,23 @@ class TenantKeys:
         """Set of known unit ids."""
         return self.prefix + "units"
 
+    @property
+    def deadlines(self) -> str:
+        """Sorted set: offered assignment id → deadline (ms)."""
+        return self.prefix + "deadlines"
+
+    def assignment(self, assignment_id: str) -> str:
+        """Hash of one assignment."""
+        return f"{self.prefix}asg:{assignment_id}"
+
+    def history(self, incident_id: str) -> str:
+        """List of an incident's audit entries (JSON)."""
+        return f"{self.prefix}inc:{incident_id}:history"
+
+    def job_lock(self, job: str) -> str:
+        """Expiring lock of a periodic job (one process runs it per period)."""
+        return f"{self.prefix}lock:{job}"
+
     def idempotency(self, citizen: str, ref: str) -> str:
         """String: the alert id an (citizen, ref) produced."""
         return f"{self.prefix}idem:{citizen}:{ref}"

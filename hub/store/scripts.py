@@ -10,7 +10,18 @@ from redis.commands.core import AsyncScript
 
 __all__ = ["ScriptSet", "script_source"]
 
-_NAMES = ("submit_alert", "unit_update", "snapshot")
+_NAMES = (
+    "submit_alert",
+    "unit_update",
+    "snapshot",
+    "incident_update",
+    "assign",
+    "assignment_end",
+    "unit_incident_status",
+    "merge",
+    "alert_cancel",
+    "incident_get",
+)
 
 
 @cache
@@ -24,6 +35,13 @@ class ScriptSet:
     """The registered scripts of one Redis client (EVALSHA, falling back to EVAL)."""
 
     def __init__(self, redis: Redis) -> None:
-        self.submit_alert: AsyncScript = redis.register_script(script_source("submit_alert"))
-        self.unit_update: AsyncScript = redis.register_script(script_source("unit_update"))
-        self.snapshot: AsyncScript = redis.register_script(script_source("snapshot"))
+        self._scripts: dict[str, AsyncScript] = {
+            name: redis.register_script(script_source(name)) for name in _NAMES
+        }
+        self.submit_alert = self._scripts["submit_alert"]
+        self.unit_update = self._scripts["unit_update"]
+        self.snapshot = self._scripts["snapshot"]
+
+    def __getitem__(self, name: str) -> AsyncScript:
+        """The script called `name` (a file lua/<name>.lua)."""
+        return self._scripts[name]

@@ -17,7 +17,8 @@ local function incident_view(prefix, id)
     score = tonumber(h.score), cell = h.cell, lat = tonumber(h.lat), lon = tonumber(h.lon),
     status = h.status, reports = tonumber(h.reports), reporters = tonumber(h.reporters),
     text = h.text, opened_at = tonumber(h.opened_at), updated_at = tonumber(h.updated_at),
-    merged_into = h.merged_into, unit = h.unit,
+    merged_into = h.merged_into, unit = h.unit, assignment = h.assignment,
+    closed_at = tonumber(h.closed_at),
   }
 end
 
@@ -39,4 +40,116 @@ local function emit(stream, maxlen, kind, cell, to, body)
   if cell and cell ~= '' then table.insert(args, 'c'); table.insert(args, cell) end
   if to and to ~= '' then table.insert(args, 'to'); table.insert(args, to) end
   return redis.call(unpack(args))
+end
+
+-- ---- dispatch lifecycle helpers ------------------------------------------------------
+-- `ctx` (ARGV[1] of the lifecycle scripts, JSON) carries: prefix, now, by, session,
+-- maxlen, inbox_maxlen, retention_s; the script sets ctx.events = KEYS[1].
+
+local function contains(list, value)
+  for _, v in ipairs(list or {}) do if v == value then return true end end
+  return false
+end
+
+local function fail(code, message) return {'err', code, message} end
+
+local function history(ctx, id, action, status, note, extra)
+  local entry = {at = ctx.now, by = ctx.by, session = ctx.session, action = action,
+                 status = status}
+  if note and note ~= '' then entry.note = note end
+  for k, v in pairs(extra or {}) do entry[k] = v end
+  redis.call('RPUSH', ctx.prefix .. 'inc:' .. id .. ':history', cjson.encode(entry))
+end
+
+-- A message for one recipient: appended to its durable inbox (what a resume
+-- replays), and poked through the tenant stream (how live processes learn of it).
+local function send_personal(ctx, role, sub, body)
+  local inbox = ctx.prefix .. 'inbox:' .. role .. ':' .. sub
+  local id = redis.call('XADD', inbox, 'MAXLEN', '~', ctx.inbox_maxlen, '*',
+    'k', body.type, 'd', cjson.encode(body))
+  redis.call('EXPIRE', inbox, ctx.retention_s)
+  body.stream = 'inbox'; body.offset = id
+  emit(ctx.events, ctx.maxlen, body.type, nil, role .. ':' .. sub, body)
+  body.stream = nil; body.offset = nil
+  return id
+end
+
+local function notify_reporters(ctx, id, alert_status, note)
+  if not alert_status then return end
+  for _, alert in ipairs(redis.call('LRANGE', ctx.prefix .. 'inc:' .. id .. ':alerts', 0, -1)) do
+    local akey = ctx.prefix .. 'alert:' .. alert
+    local a = redis.call('HMGET', akey, 'citizen', 'status')
+    if a[1] and a[2] ~= 'cancelled' and a[2] ~= alert_status then
+      redis.call('HSET', akey, 'status', alert_status)
+      send_personal(ctx, 'citizen', a[1],
+        {type = 'alert.status', alert = alert, status = alert_status, at = ctx.now, note = note})
+    end
+  end
+end
+
+local function emit_incident(ctx, id)
+  local view = incident_view(ctx.prefix, id)
+  emit(ctx.events, ctx.maxlen, 'incident', view.cell, nil, {type = 'incident', incident = view})
+  return view
+end
+
+local function set_unit_status(ctx, unit, status)
+  if not status then return end
+  local ukey = ctx.prefix .. 'unit:' .. unit
+  redis.call('HSET', ukey, 'status', status)
+  local view = unit_view(ctx.prefix, unit)
+  view.sector = nil
+  emit(ctx.events, ctx.maxlen, 'unit', view.cell, nil, {type = 'unit', change = 'status', unit = view})
+end
+
+-- Terminal incident: out of the queue and of grouping; its data and its alerts'
+-- (reporters' personal data) expire after the retention period.
+local function retire_incident(ctx, id)
+  local ikey = ctx.prefix .. 'inc:' .. id
+  local h = redis.call('HMGET', ikey, 'cell', 'category')
+  redis.call('ZREM', ctx.prefix .. 'open', id)
+  redis.call('ZREM', ctx.prefix .. 'cell:' .. h[1], h[2] .. '|' .. id)
+  redis.call('HSET', ikey, 'closed_at', ctx.now)
+  for _, alert in ipairs(redis.call('LRANGE', ikey .. ':alerts', 0, -1)) do
+    redis.call('EXPIRE', ctx.prefix .. 'alert:' .. alert, ctx.retention_s)
+  end
+  for _, suffix in ipairs({'', ':reporters', ':alerts', ':history'}) do
+    redis.call('EXPIRE', ikey .. suffix, ctx.retention_s)
+  end
+end
+
+-- End an offered assignment (declined, expired, cancelled) or accept it; false
+-- when it is not offered any more (so concurrent enders act exactly once).
+local function end_assignment(ctx, asg, state, reason)
+  local akey = ctx.prefix .. 'asg:' .. asg
+  local a = hash_table(akey)
+  if a.state ~= 'offered' then return false end
+  redis.call('HSET', akey, 'state', state, 'ended_at', ctx.now, 'reason', reason or '')
+  redis.call('ZREM', ctx.prefix .. 'deadlines', asg)
+  local ikey = ctx.prefix .. 'inc:' .. a.incident
+  if state ~= 'accepted' and redis.call('HGET', ikey, 'assignment') == asg then
+    redis.call('HDEL', ikey, 'assignment')
+  end
+  redis.call('EXPIRE', akey, ctx.retention_s)
+  local msg = {type = 'assignment.state', assignment = asg, incident = a.incident, unit = a.unit,
+               state = state, reason = reason, at = ctx.now}
+  emit(ctx.events, ctx.maxlen, 'assignment.state', nil, nil, msg)
+  send_personal(ctx, 'unit', a.unit, msg)
+  history(ctx, a.incident, 'assignment.' .. state, nil, reason, {assignment = asg, unit = a.unit})
+  return a
+end
+
+-- Priority and score after a change of reporters (unless an operator set it).
+local function reprioritise(ctx, id, ladder)
+  local ikey = ctx.prefix .. 'inc:' .. id
+  local reporters = redis.call('SCARD', ikey .. ':reporters')
+  redis.call('HSET', ikey, 'reporters', reporters)
+  if redis.call('HGET', ikey, 'priority_locked') ~= '1' and reporters > 0 then
+    local step = ladder[math.min(reporters, #ladder)]
+    redis.call('HSET', ikey, 'priority', step[1], 'score', step[2])
+  end
+  local status = redis.call('HGET', ikey, 'status')
+  if status == 'open' or status == 'acknowledged' then
+    redis.call('ZADD', ctx.prefix .. 'open', tonumber(redis.call('HGET', ikey, 'score')), id)
+  end
 end

@@ -1,0 +1,100 @@
+"""The incident and assignment state machines, as tables.
+
+Rule: every allowed transition is an entry below; a missing entry is an error
+that names the state and the action (h11's way). The Lua scripts that change
+state atomically are handed the allowed source states from here, so the rules
+live in one place and Redis only enforces them.
+
+Incident::
+
+    open ──acknowledge──▶ acknowledged ──accept──▶ dispatched ──on_scene──▶ on_scene
+      │                        │                       │                       │
+      └──────── close / reject / merge ────────────────┴──── resolve ──────────┴─▶ resolved
+    (close/merge from any live state; reject before dispatch; resolve once dispatched)
+
+Assignment: offered ──▶ accepted | declined | expired | cancelled (all final).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+__all__ = [
+    "ALERT_STATUS_FOR",
+    "ALERT_STATUS_NOTES",
+    "ASSIGNMENT_ENDS",
+    "INCIDENT_TRANSITIONS",
+    "LIVE",
+    "TERMINAL",
+    "UNIT_STATUS_AFTER",
+    "TransitionError",
+    "next_status",
+    "sources",
+]
+
+LIVE: Final = frozenset({"open", "acknowledged", "dispatched", "on_scene"})
+TERMINAL: Final = frozenset({"resolved", "closed", "rejected", "merged"})
+WAITING: Final = frozenset({"open", "acknowledged"})  # in the queue, not yet dispatched
+
+# action → (allowed source states, target state)
+INCIDENT_TRANSITIONS: Final[dict[str, tuple[frozenset[str], str]]] = {
+    "acknowledge": (frozenset({"open"}), "acknowledged"),
+    "accept": (WAITING, "dispatched"),
+    "on_scene": (frozenset({"dispatched"}), "on_scene"),
+    "resolve": (frozenset({"dispatched", "on_scene"}), "resolved"),
+    "close": (LIVE, "closed"),
+    "reject": (WAITING, "rejected"),
+    "merge": (LIVE, "merged"),
+}
+
+# Assignment endings and who may cause them.
+ASSIGNMENT_ENDS: Final = {
+    "accept": "accepted",
+    "decline": "declined",
+    "expire": "expired",
+    "cancel": "cancelled",
+}
+
+# What a reporter's alert says when its incident reaches a state. Operators'
+# "closed" reads "resolved" to the citizen: the control room dealt with it.
+ALERT_STATUS_FOR: Final = {
+    "acknowledged": "acknowledged",
+    "dispatched": "dispatched",
+    "on_scene": "on_scene",
+    "resolved": "resolved",
+    "closed": "resolved",
+    "rejected": "rejected",
+    "merged": "merged",
+}
+
+# Notes sent to citizens are fixed texts: a unit's or operator's free-text note
+# may name an officer or another reporter, so it goes to the audit trail only.
+ALERT_STATUS_NOTES: Final = {
+    "acknowledged": "Votre signalement a été lu par le centre de supervision.",
+    "dispatched": "Une patrouille a été envoyée.",
+    "on_scene": "Une patrouille est sur place.",
+    "resolved": "L'intervention est terminée. Merci de votre signalement.",
+    "rejected": "Ce signalement n'a pas donné lieu à une intervention.",
+    "merged": "Votre signalement a été regroupé avec un autre portant sur le même fait.",
+    "cancelled": "Votre signalement a été retiré.",
+}
+
+# The unit's status after it does something to an incident.
+UNIT_STATUS_AFTER: Final = {"accept": "en_route", "on_scene": "on_scene", "resolve": "available"}
+
+
+class TransitionError(ValueError):
+    """An action that the incident's current state does not allow."""
+
+
+def sources(action: str) -> frozenset[str]:
+    """The states an incident may be in for `action`."""
+    return INCIDENT_TRANSITIONS[action][0]
+
+
+def next_status(current: str, action: str) -> str:
+    """The incident's status after `action`; raises TransitionError naming both."""
+    allowed, target = INCIDENT_TRANSITIONS[action]
+    if current not in allowed:
+        raise TransitionError(f"cannot {action} an incident that is {current}")
+    return target

@@ -1,0 +1,94 @@
+"""Periodic work shared by every process: assignment deadlines and queue aging.
+
+Deadlines live in a Redis sorted set; every process polls it, and the
+`assignment_end` script only ends an *offered* assignment, so when two
+processes race for the same deadline exactly one wins and only the winner
+recommends the next unit. Aging runs once per period per tenant: the process
+that takes the period's lock does it. One loop per process, not one timer per
+assignment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from redis.exceptions import RedisError
+
+from hub.core import priority
+from hub.core.errors import ProtocolError
+from hub.server.handlers import now_ms
+from hub.server.node import Node, TenantRuntime
+from hub.server.recommending import lifecycle_context, recommend_and_dispatch
+
+__all__ = ["AGING_PERIOD_S", "DEADLINE_POLL_S", "age_queue", "expire_due", "run_timers"]
+
+log = logging.getLogger("vigie.timers")
+
+DEADLINE_POLL_S = 0.25
+AGING_PERIOD_S = 30.0
+
+
+async def expire_due(node: Node, rt: TenantRuntime) -> int:
+    """End every offered assignment past its deadline; returns how many this process ended."""
+    now = now_ms()
+    ended = 0
+    for assignment in await node.dispatch.due_assignments(rt.keys, now):
+        ctx = lifecycle_context(node, rt, "hub", "hub", now)
+        params = {"assignment": assignment, "state": "expired", "reason": "no answer in time"}
+        try:
+            incident_id, unit = await node.dispatch.run("assignment_end", ctx, params)
+        except ProtocolError:
+            continue  # another process expired it, or the unit answered just in time
+        ended += 1
+        found = await node.dispatch.incident(rt.keys, incident_id)
+        if found is not None:
+            await recommend_and_dispatch(node, rt, found[0], now, exclude=(unit,))
+    return ended
+
+
+async def age_queue(node: Node, rt: TenantRuntime, now: int | None = None) -> bool:
+    """Raise waiting incidents' scores by their waiting time and tell consoles the order.
+
+    Returns False when another process holds this period's lock.
+    """
+    now = now_ms() if now is None else now
+    lock_ms = int(AGING_PERIOD_S * 1000 * 0.9)
+    if not await node.dispatch.claim(rt.keys.job_lock("aging"), lock_ms):
+        return False
+    waiting = await node.dispatch.waiting_incidents(rt.keys)
+    scores = {
+        w["id"]: priority.score(
+            int(w["priority"]), int(w["reporters"]), (now - int(w["opened_at"])) / 1000
+        )
+        for w in waiting
+    }
+    if not scores:
+        return True
+    await node.dispatch.set_scores(rt.keys, scores)
+    order = sorted(scores.items(), key=lambda kv: -kv[1])
+    body = {"type": "queue", "incidents": [{"id": i, "score": s} for i, s in order], "at": now}
+    await node.dispatch.emit(rt.keys, node.config.hub.stream_maxlen, "queue", body)
+    return True
+
+
+Job = Callable[[Node, TenantRuntime], Awaitable[object]]
+
+
+async def _every(period_s: float, name: str, node: Node, job: Job) -> None:
+    while True:
+        for rt in node.tenants.values():
+            try:
+                await job(node, rt)
+            except (RedisError, OSError) as exc:
+                log.warning("%s for %s: Redis unavailable: %s", name, rt.config.id, exc)
+        await asyncio.sleep(period_s)
+
+
+async def run_timers(node: Node, tasks: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
+    """Start this process's deadline and aging loops in the app's task group."""
+    return [
+        tasks.create_task(_every(DEADLINE_POLL_S, "deadlines", node, expire_due), name="deadlines"),
+        tasks.create_task(_every(AGING_PERIOD_S, "aging", node, age_queue), name="aging"),
+    ]

@@ -1,0 +1,41 @@
+-- A citizen withdraws its alert. The incident loses a report (and a reporter if
+-- it was that citizen's only one); an incident left without reports closes.
+-- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
+--   alert, citizen, ladders {category: ladder}, note (the citizen's), final (terminal
+--   alert statuses), close_note
+-- Returns {'ok', incident} or {'err', code, message}.
+local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
+local p = cjson.decode(ARGV[2])
+local akey = ctx.prefix .. 'alert:' .. p.alert
+local a = hash_table(akey)
+-- Another citizen's alert is "not found": existence is not revealed.
+if not a.id or a.citizen ~= p.citizen then return fail('not_found', 'no such alert') end
+if contains(p.final, a.status) then return fail('conflict', 'the alert is ' .. a.status) end
+redis.call('HSET', akey, 'status', 'cancelled')
+send_personal(ctx, 'citizen', p.citizen,
+  {type = 'alert.status', alert = p.alert, status = 'cancelled', at = ctx.now, note = p.note})
+local id = a.incident
+local ikey = ctx.prefix .. 'inc:' .. id
+local status = redis.call('HGET', ikey, 'status')
+if not status or not contains(p.live, status) then return {'ok', id} end
+redis.call('LREM', ikey .. ':alerts', 0, p.alert)
+redis.call('HINCRBY', ikey, 'reports', -1)
+local still = false
+for _, other in ipairs(redis.call('LRANGE', ikey .. ':alerts', 0, -1)) do
+  local o = redis.call('HMGET', ctx.prefix .. 'alert:' .. other, 'citizen', 'status')
+  if o[1] == p.citizen and o[2] ~= 'cancelled' then still = true end
+end
+if not still then redis.call('SREM', ikey .. ':reporters', p.citizen) end
+redis.call('HSET', ikey, 'updated_at', ctx.now)
+history(ctx, id, 'alert.cancel', status, nil, {alert = p.alert})
+if redis.call('SCARD', ikey .. ':reporters') == 0 then
+  redis.call('HSET', ikey, 'status', 'closed')
+  local asg = redis.call('HGET', ikey, 'assignment')
+  if asg then end_assignment(ctx, asg, 'cancelled', 'withdrawn by its reporter') end
+  retire_incident(ctx, id)
+  history(ctx, id, 'close', 'closed', p.close_note)
+else
+  reprioritise(ctx, id, p.ladders[redis.call('HGET', ikey, 'category')])
+end
+emit_incident(ctx, id)
+return {'ok', id}

@@ -1,0 +1,33 @@
+-- A console (or auto-dispatch) offers an incident to a unit, with a deadline.
+-- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
+--   incident, unit, timeout_ms, allowed (states an incident may be offered in)
+-- Returns {'ok', assignment, expires_at} or {'err', code, message}.
+local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
+local p = cjson.decode(ARGV[2])
+local ikey = ctx.prefix .. 'inc:' .. p.incident
+local current = redis.call('HGET', ikey, 'status')
+if not current then return fail('not_found', 'no such incident') end
+if not contains(p.allowed, current) then
+  return fail('conflict', 'cannot assign an incident that is ' .. current)
+end
+if redis.call('SISMEMBER', ctx.prefix .. 'units', p.unit) == 0 then
+  return fail('not_found', 'no such unit')
+end
+local previous = redis.call('HGET', ikey, 'assignment')
+if previous then end_assignment(ctx, previous, 'cancelled', 'reassigned') end
+local asg = 'as' .. redis.call('HINCRBY', ctx.prefix .. 'seq', 'assignment', 1)
+local expires_at = ctx.now + p.timeout_ms
+redis.call('HSET', ctx.prefix .. 'asg:' .. asg, 'id', asg, 'incident', p.incident,
+  'unit', p.unit, 'state', 'offered', 'created_at', ctx.now, 'expires_at', expires_at,
+  'by', ctx.by)
+redis.call('ZADD', ctx.prefix .. 'deadlines', expires_at, asg)
+redis.call('HSET', ikey, 'assignment', asg, 'updated_at', ctx.now)
+local view = incident_view(ctx.prefix, p.incident)
+send_personal(ctx, 'unit', p.unit,
+  {type = 'assignment', assignment = asg, incident = view, expires_at = expires_at})
+emit(ctx.events, ctx.maxlen, 'assignment.state', nil, nil,
+  {type = 'assignment.state', assignment = asg, incident = p.incident, unit = p.unit,
+   state = 'offered', at = ctx.now, expires_at = expires_at})
+history(ctx, p.incident, 'assignment.offered', current, nil, {assignment = asg, unit = p.unit})
+emit_incident(ctx, p.incident)
+return {'ok', asg, tostring(expires_at)}

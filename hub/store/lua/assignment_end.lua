@@ -1,0 +1,32 @@
+-- An offered assignment ends: accepted or declined by its unit, expired by the
+-- hub (any process: the state check makes the first one win), cancelled by a console.
+-- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
+--   assignment, state, reason?, unit? (the unit answering: must be the assignee),
+--   and for acceptance: allowed, target, alert_status, alert_note, unit_status
+-- Returns {'ok', incident, unit} or {'err', code, message}.
+local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
+local p = cjson.decode(ARGV[2])
+local akey = ctx.prefix .. 'asg:' .. p.assignment
+local a = hash_table(akey)
+if not a.id or (p.unit and a.unit ~= p.unit) then return fail('not_found', 'no such assignment') end
+if a.state ~= 'offered' then return fail('conflict', 'the assignment is ' .. a.state) end
+local ikey = ctx.prefix .. 'inc:' .. a.incident
+if p.state == 'accepted' then
+  if ctx.now > tonumber(a.expires_at) then return fail('conflict', 'the assignment has expired') end
+  local current = redis.call('HGET', ikey, 'status')
+  if not contains(p.allowed, current) then
+    return fail('conflict', 'the incident is ' .. tostring(current))
+  end
+end
+end_assignment(ctx, p.assignment, p.state, p.reason)
+if p.state == 'accepted' then
+  redis.call('HSET', ikey, 'status', p.target, 'unit', a.unit, 'updated_at', ctx.now)
+  redis.call('ZREM', ctx.prefix .. 'open', a.incident)
+  history(ctx, a.incident, 'dispatch', p.target, nil, {unit = a.unit})
+  set_unit_status(ctx, a.unit, p.unit_status)
+  emit_incident(ctx, a.incident)
+  notify_reporters(ctx, a.incident, p.alert_status, p.alert_note)
+else
+  emit_incident(ctx, a.incident)  -- back in the queue, without an assignment
+end
+return {'ok', a.incident, a.unit}

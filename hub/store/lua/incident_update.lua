@@ -1,0 +1,49 @@
+-- A console changes an incident: priority, status (acknowledge/close/reject), note.
+-- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
+--   incident, note, priority?, scores? (score by reporters for that priority),
+--   action?, allowed? (source states), target?, retire?, alert_status?, alert_note?
+-- Returns {'ok'} or {'err', code, message}.
+local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
+local p = cjson.decode(ARGV[2])
+local ikey = ctx.prefix .. 'inc:' .. p.incident
+local current = redis.call('HGET', ikey, 'status')
+if not current then return fail('not_found', 'no such incident') end
+if p.action then
+  if current == p.target then return {'ok'} end  -- already there: idempotent
+  if not contains(p.allowed, current) then
+    return fail('conflict', 'cannot ' .. p.action .. ' an incident that is ' .. current)
+  end
+elseif not contains(p.live, current) then
+  return fail('conflict', 'the incident is ' .. current)
+end
+redis.call('HSET', ikey, 'updated_at', ctx.now)
+if p.priority then
+  local reporters = tonumber(redis.call('HGET', ikey, 'reporters'))
+  redis.call('HSET', ikey, 'priority', p.priority, 'priority_locked', 1,
+    'score', p.scores[math.min(reporters, #p.scores)])
+  if current == 'open' or current == 'acknowledged' then
+    redis.call('ZADD', ctx.prefix .. 'open', tonumber(redis.call('HGET', ikey, 'score')), p.incident)
+  end
+end
+local status = current
+if p.action then
+  status = p.target
+  redis.call('HSET', ikey, 'status', status)
+  if p.retire then
+    local asg = redis.call('HGET', ikey, 'assignment')
+    if asg then end_assignment(ctx, asg, 'cancelled', 'incident ' .. status) end
+    local unit = redis.call('HGET', ikey, 'unit')
+    if unit and (current == 'dispatched' or current == 'on_scene') then
+      send_personal(ctx, 'unit', unit, {type = 'assignment.state', assignment = asg,
+        incident = p.incident, unit = unit, state = 'cancelled',
+        reason = 'incident ' .. status, at = ctx.now})
+      set_unit_status(ctx, unit, 'available')
+    end
+    retire_incident(ctx, p.incident)
+  end
+end
+history(ctx, p.incident, p.action or 'update', status, p.note,
+  p.priority and {priority = p.priority} or nil)
+emit_incident(ctx, p.incident)
+notify_reporters(ctx, p.incident, p.alert_status, p.alert_note)
+return {'ok'}

@@ -1,0 +1,40 @@
+-- A console merges duplicate incidents into one: the sources' alerts and
+-- reporters move to the target, whose priority follows its new reporters.
+-- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
+--   into, from (list), live (states that may be merged), ladders {category: ladder},
+--   alert_note
+-- Returns {'ok'} or {'err', code, message}.
+local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
+local p = cjson.decode(ARGV[2])
+local into_key = ctx.prefix .. 'inc:' .. p.into
+for _, id in ipairs(p.from) do
+  if id == p.into then return fail('bad_request', 'cannot merge an incident into itself') end
+end
+for _, id in ipairs({p.into, unpack(p.from)}) do
+  local status = redis.call('HGET', ctx.prefix .. 'inc:' .. id, 'status')
+  if not status then return fail('not_found', 'no such incident: ' .. id) end
+  if not contains(p.live, status) then
+    return fail('conflict', 'incident ' .. id .. ' is ' .. status)
+  end
+end
+for _, id in ipairs(p.from) do
+  local key = ctx.prefix .. 'inc:' .. id
+  notify_reporters(ctx, id, 'merged', p.alert_note)
+  local asg = redis.call('HGET', key, 'assignment')
+  if asg then end_assignment(ctx, asg, 'cancelled', 'merged into ' .. p.into) end
+  for _, alert in ipairs(redis.call('LRANGE', key .. ':alerts', 0, -1)) do
+    redis.call('RPUSH', into_key .. ':alerts', alert)
+    redis.call('HSET', ctx.prefix .. 'alert:' .. alert, 'incident', p.into)
+  end
+  redis.call('SUNIONSTORE', into_key .. ':reporters', into_key .. ':reporters', key .. ':reporters')
+  redis.call('HINCRBY', into_key, 'reports', tonumber(redis.call('HGET', key, 'reports')))
+  redis.call('HSET', key, 'status', 'merged', 'merged_into', p.into, 'updated_at', ctx.now)
+  retire_incident(ctx, id)
+  history(ctx, id, 'merge', 'merged', nil, {into = p.into})
+  emit_incident(ctx, id)
+end
+redis.call('HSET', into_key, 'updated_at', ctx.now)
+reprioritise(ctx, p.into, p.ladders[redis.call('HGET', into_key, 'category')])
+history(ctx, p.into, 'merge', redis.call('HGET', into_key, 'status'), nil, {from = p.from})
+emit_incident(ctx, p.into)
+return {'ok'}
