@@ -9,6 +9,7 @@ resolution) live in the handlers that own that context.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -49,6 +50,9 @@ MAX_CELLS: Final = 2000
 MAX_RESUME_STREAMS: Final = 8
 UNIT_STATUSES: Final = ("available", "en_route", "on_scene", "busy", "off_duty")
 SEVERITIES: Final = ("info", "warning", "danger")
+# h3 parses cell strings with int(s, 16), which also takes upper case, a sign,
+# whitespace, underscores and leading zeros; the hub indexes the canonical form only.
+_CELL_FORM: Final = re.compile(r"[0-9a-f]{15}")
 
 
 # -- field readers: each raises ProtocolError(bad_request) naming the field ---------
@@ -93,7 +97,10 @@ def _number(
     # bool is an int subclass: true/false are not coordinates.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _bad(key, "must be a number", ref)
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range
+        number = math.inf
     if not math.isfinite(number) or not lo <= number <= hi:
         raise _bad(key, f"must be a finite number in [{lo}, {hi}]", ref)
     return number
@@ -120,7 +127,11 @@ def _cells(raw: Mapping[str, Any], key: str, ref: str | None) -> tuple[str, ...]
     if len(value) > MAX_CELLS:
         raise ProtocolError(ErrorCode.TOO_LARGE, f"{key}: more than {MAX_CELLS} cells", ref=ref)
     for cell in value:
-        if not isinstance(cell, str) or len(cell) > 16 or not h3.is_valid_cell(cell):
+        if (
+            not isinstance(cell, str)
+            or not _CELL_FORM.fullmatch(cell)
+            or not h3.is_valid_cell(cell)
+        ):
             raise _bad(key, f"{str(cell)[:20]!r} is not a valid H3 cell", ref)
     return tuple(dict.fromkeys(value))  # dedupe, keep order
 
