@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 CORROBORATION_STEPS: Final = (3, 6)  # distinct reporters at which priority rises one step
-AGING_PER_MIN: Final = {1: 1.0, 2: 0.75, 3: 0.5, 4: 0.35, 5: 0.25}
+AGING_PER_MIN: Final = {1: 1.0, 2: 0.75, 3: 0.6, 4: 0.4, 5: 0.3}
 AGING_CAP: Final = 30.0
 LADDER_LEN: Final = 12  # reporters beyond this count as this many
 

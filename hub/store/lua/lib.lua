@@ -58,7 +58,11 @@ local function history(ctx, id, action, status, note, extra)
                  status = status}
   if note and note ~= '' then entry.note = note end
   for k, v in pairs(extra or {}) do entry[k] = v end
-  redis.call('RPUSH', ctx.prefix .. 'inc:' .. id .. ':history', cjson.encode(entry))
+  local ikey = ctx.prefix .. 'inc:' .. id
+  redis.call('RPUSH', ikey .. ':history', cjson.encode(entry))
+  -- A retired incident's trail expires with it, even when written after retirement.
+  local ttl = redis.call('TTL', ikey)
+  if ttl > 0 then redis.call('EXPIRE', ikey .. ':history', ttl) end
 end
 
 -- A message for one recipient: appended to its durable inbox (what a resume

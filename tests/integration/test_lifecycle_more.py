@@ -1,0 +1,106 @@
+"""Lifecycle details: aging re-orders the queue, the HTTP incident API, retention,
+auto-dispatch."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from hub.server.runner import RunningHub
+from hub.server.timers import age_queue
+from tests.integration.test_lifecycle import CENTRE, _report, _unit_covering
+from tests.wire import connect, token
+
+
+async def test_aging_lifts_an_old_incident_above_fresh_ones(
+    hub: RunningHub, redis_url: str
+) -> None:
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+    old = await _report(citizen, "old", "vandalism")  # priority 3
+    fresh = await _report(citizen, "fresh", "theft", at=(43.16, 3.16))  # priority 2
+    redis = Redis.from_url(redis_url)
+    forty_min_ago = int(old["at"]) - 40 * 60 * 1000
+    await redis.hset(f"vg:{{narbonne}}:inc:{old['incident']}", "opened_at", forty_min_ago)
+    rt = hub.node.tenants["narbonne"]
+    await redis.delete("vg:{narbonne}:lock:aging")  # the hub's own loop ran at start-up
+    assert await age_queue(hub.node, rt)
+    queue = await console.expect("queue")
+    assert [i["id"] for i in queue["incidents"]] == [old["incident"], fresh["incident"]]
+    assert not await age_queue(hub.node, rt)  # this period's lock is taken: runs once
+    top = await redis.zrevrange("vg:{narbonne}:open", 0, 0)
+    assert top == [old["incident"].encode()]
+    await redis.aclose()
+    for peer in (console, citizen):
+        await peer.close()
+
+
+async def test_http_incident_api(hub: RunningHub) -> None:
+    citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+    ack = await _report(citizen, "r", "noise")
+    url = f"{hub.http_url}/api/v1/incidents/{ack['incident']}"
+    async with httpx.AsyncClient() as http:
+        ok = await http.get(url, headers={"Authorization": f"Bearer {token('console', 'op1')}"})
+        assert ok.status_code == 200
+        body = ok.json()
+        assert body["incident"]["id"] == ack["incident"] and body["history"] == []
+        assert "c1" not in ok.text  # reporters' identities are not exposed
+        assert (await http.get(url)).status_code == 401
+        bad = await http.get(url, headers={"Authorization": "Bearer forged.token.here"})
+        assert bad.status_code == 401
+        unit = await http.get(url, headers={"Authorization": f"Bearer {token('unit', 'u1')}"})
+        assert unit.status_code == 403
+        missing = await http.get(
+            f"{hub.http_url}/api/v1/incidents/in999",
+            headers={"Authorization": f"Bearer {token('console', 'op1')}"},
+        )
+        assert missing.status_code == 404
+    await citizen.close()
+
+
+async def test_closed_incident_and_its_alerts_expire_after_retention(
+    hub: RunningHub, redis_url: str
+) -> None:
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+    ack = await _report(citizen, "r", "noise")
+    redis = Redis.from_url(redis_url)
+    prefix = "vg:{narbonne}:"
+    assert await redis.ttl(f"{prefix}alert:{ack['alert']}") == -1  # live: kept
+    await console.request(
+        {"type": "incident.update", "ref": "c", "incident": ack["incident"], "status": "closed"}
+    )
+    ninety_days = 90 * 86_400
+    for key in (
+        f"{prefix}inc:{ack['incident']}",
+        f"{prefix}alert:{ack['alert']}",
+        f"{prefix}inc:{ack['incident']}:history",
+    ):
+        assert ninety_days - 5 <= await redis.ttl(key) <= ninety_days, key
+    assert await redis.zscore(f"{prefix}open", ack["incident"]) is None
+    await redis.aclose()
+    for peer in (console, citizen):
+        await peer.close()
+
+
+@pytest.mark.parametrize("auto", [True, False])
+async def test_auto_dispatch_of_priority_one(hub_factory: Any, config: Any, auto: bool) -> None:
+    narbonne = replace(config.tenants["narbonne"], auto_dispatch=auto)
+    async with hub_factory(replace(config, tenants={"narbonne": narbonne})) as hub:
+        unit = await _unit_covering(hub, "u1")
+        citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+        await _report(citizen, "r", "fire", at=CENTRE)
+        if auto:
+            offer = await unit.expect("assignment")
+            assert offer["incident"]["category"] == "fire"
+        else:
+            later = await unit.collect(0.7)
+            assert not [m for m in later if m["type"] == "assignment"]
+        for peer in (unit, citizen):
+            await peer.close()
