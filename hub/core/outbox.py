@@ -70,12 +70,13 @@ class Outbox:
                 queued.frame = frame
                 return PushResult.COALESCED
         size = len(frame)
+        fits = len(self._frames) < self.max_frames and self.bytes + size <= self.max_bytes
         if not durable and (
-            len(self._frames) * 2 >= self.max_frames or self.bytes * 2 >= self.max_bytes
+            not fits or len(self._frames) * 2 >= self.max_frames or self.bytes * 2 >= self.max_bytes
         ):
             self.shed += 1
             return PushResult.SHED
-        if len(self._frames) >= self.max_frames or self.bytes + size > self.max_bytes:
+        if not fits:
             return PushResult.OVERFLOW
         item = QueuedFrame(frame, key)
         self._frames.append(item)
