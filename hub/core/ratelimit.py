@@ -22,7 +22,8 @@ class TokenBucket:
             return 0.0
         if self.tokens < 0:  # first use: start full
             self.tokens, self.updated = self.capacity, now
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate_per_s)
+        elapsed = max(0.0, now - self.updated)  # a clock stepping back refills nothing
+        self.tokens = min(self.capacity, self.tokens + elapsed * self.rate_per_s)
         self.updated = now
         if self.tokens >= cost:
             self.tokens -= cost
