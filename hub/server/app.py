@@ -26,8 +26,9 @@ from starlette.routing import Route, WebSocketRoute
 from hub.config import Config, load_config
 from hub.server.admission import Admission
 from hub.server.api import get_incident
+from hub.server.drain import install_drain_on_sigterm
 from hub.server.endpoint import websocket_endpoint
-from hub.server.node import FOLLOW_BLOCK_MS, Node
+from hub.server.node import Node
 from hub.server.timers import run_timers
 from hub.store.store import Store
 
@@ -49,9 +50,18 @@ def _redis(url: str) -> Redis:
 
 
 def create_app(
-    config: Config, redis_url: str, secret: str, node_id: str | None = None
+    config: Config,
+    redis_url: str,
+    secret: str,
+    node_id: str | None = None,
+    *,
+    drain_on_sigterm: bool = False,
 ) -> Starlette:
-    """Build the hub's ASGI app for one process."""
+    """Build the hub's ASGI app for one process.
+
+    `drain_on_sigterm` (for `vigie serve`, not for hubs embedded in tests) makes
+    SIGTERM drain outboxes and close sessions with 1012 before uvicorn exits.
+    """
     node_id = node_id or f"{socket.gethostname()}:{os.getpid()}"
 
     @contextlib.asynccontextmanager
@@ -72,9 +82,12 @@ def create_app(
                 loops = await node.start_followers(tasks)
                 loops += await run_timers(node, tasks)
                 node.redis_ok = True
+                uninstall = install_drain_on_sigterm(node) if drain_on_sigterm else None
                 try:
                     yield
                 finally:
+                    if uninstall is not None:
+                        uninstall()
                     node.cancel_background()
                     for task in loops:
                         task.cancel()
@@ -99,13 +112,15 @@ async def healthz(request: Request) -> Response:
         redis_ok = await asyncio.wait_for(node.store.ping(), 2.0)
     except (RedisError, OSError, TimeoutError):
         redis_ok = False
-    streams_ok = node.followers_alive(max_age_s=3 * FOLLOW_BLOCK_MS / 1000 + REDIS_TIMEOUT_S)
+    streams_ok = node.feeds_alive()
     body: dict[str, Any] = {
         "status": "ok" if redis_ok and streams_ok else "unhealthy",
         "redis": redis_ok,
         "streams": streams_ok,
         "node": node.node_id,
         "sessions": dict(node.metrics.sessions),
+        "canary_lag_ms": {t: round(rt.canary_lag_ms, 1) for t, rt in node.tenants.items()},
+        "draining": node.draining,
     }
     return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
@@ -113,11 +128,13 @@ async def healthz(request: Request) -> Response:
 async def metrics(request: Request) -> Response:
     """Prometheus text format."""
     node: Node = request.app.state.node
-    return PlainTextResponse(node.metrics.render())
+    extra = {f'canary_lag_ms{{tenant="{t}"}}': rt.canary_lag_ms for t, rt in node.tenants.items()}
+    extra["connections_refused_total"] = request.app.state.admission.refused
+    return PlainTextResponse(node.metrics.render(extra))
 
 
 def app_from_env() -> Starlette:
     """App factory for `uvicorn --factory` and `--workers N` (config from VIGIE_* env)."""
     secret = os.environ.get("VIGIE_SECRET") or secrets.token_urlsafe(32)
     redis_url = os.environ.get("VIGIE_REDIS_URL", "redis://127.0.0.1:6379/0")
-    return create_app(load_config(), redis_url, secret)
+    return create_app(load_config(), redis_url, secret, drain_on_sigterm=True)

@@ -7,6 +7,7 @@ import logging
 
 from redis.exceptions import RedisError
 
+from hub.core.errors import CloseCode
 from hub.core.messages import Hello
 from hub.server.handlers import now_ms
 from hub.server.node import Node
@@ -22,6 +23,9 @@ TRY_AGAIN_LATER = 1013  # RFC 6455: Redis is away, so no session can be brought 
 
 async def session_opened(node: Node, session: Session, hello: Hello) -> bool:
     """Register, welcome and synchronise a session; False if it had to be closed."""
+    if node.draining:  # shutting down: go to another process straight away
+        session.close(CloseCode.SERVICE_RESTART, "hub restarting: reconnect elsewhere")
+        return False
     node.register(session)
     try:
         if session.role == "unit":

@@ -42,5 +42,5 @@ class Metrics:
         lines.append("# TYPE vigie_closes_total counter")
         lines += [f'vigie_closes_total{{code="{c}"}} {n}' for c, n in sorted(self.closes.items())]
         for name, value in (extra or {}).items():
-            lines += [f"# TYPE vigie_{name} gauge", f"vigie_{name} {value}"]
+            lines += [f"# TYPE vigie_{name.split('{')[0]} gauge", f"vigie_{name} {value}"]
         return "\n".join(lines) + "\n"

@@ -36,6 +36,8 @@ log = logging.getLogger("vigie.node")
 EVENTS = "events"  # client-facing name of the tenant's shared stream
 INBOX = "inbox"  # client-facing name of a session's personal stream
 FOLLOW_BLOCK_MS = 1000
+CANARY_PERIOD_S = 2.0  # each process writes a canary to each tenant stream this often
+CANARY_STALE_S = 10.0  # no canary read back for this long: the feed is dead, say so
 
 
 @dataclass(slots=True)
@@ -53,6 +55,8 @@ class TenantRuntime:
     unit_cells: dict[str, str | None] = field(default_factory=dict)  # unit id → position cell
     read_offset: str = "0-0"
     last_read_at: float = 0.0
+    canary_seen_at: float = 0.0  # when this process last read back its own canary
+    canary_lag_ms: float = 0.0
 
 
 class Node:
@@ -72,6 +76,7 @@ class Node:
         self.sessions: dict[str, Session] = {}
         self.redis_ok = False
         self.dispatch = DispatchStore(store.redis, store.scripts)
+        self.draining = False  # SIGTERM received: no new sessions
         self._background: set[asyncio.Task[None]] = set()
 
     # -- registry -------------------------------------------------------------------
@@ -188,6 +193,9 @@ class Node:
 
     def fan_out(self, rt: TenantRuntime, entry: StreamEntry) -> None:
         """Deliver one tenant-stream entry to its local recipients."""
+        if entry.kind == "canary":
+            self._observe_canary(rt, entry)
+            return
         if entry.kind == "unit":
             self._observe_unit(rt, entry)
         targets = list(self.recipients(rt, entry))
@@ -243,6 +251,11 @@ class Node:
             return EncodedEvent(entry.body)  # a poke already carries its inbox offset
         return EncodedEvent({**entry.body, "stream": EVENTS, "offset": entry.offset})
 
+    def _observe_canary(self, rt: TenantRuntime, entry: StreamEntry) -> None:
+        if entry.body.get("node") == self.node_id:
+            rt.canary_seen_at = time.monotonic()
+            rt.canary_lag_ms = max(0.0, time.time() * 1000 - float(entry.body.get("sent_at", 0)))
+
     def _observe_unit(self, rt: TenantRuntime, entry: StreamEntry) -> None:
         unit = entry.body.get("unit") or {}
         unit_id = unit.get("id")
@@ -260,9 +273,25 @@ class Node:
         started = []
         for rt in self.tenants.values():
             rt.read_offset = await self.store.last_offset(rt.keys.events)
-            rt.last_read_at = time.monotonic()
+            rt.last_read_at = rt.canary_seen_at = time.monotonic()
             started.append(tasks.create_task(self._follow(rt), name=f"follow:{rt.config.id}"))
+            started.append(tasks.create_task(self._canary(rt), name=f"canary:{rt.config.id}"))
         return started
+
+    async def _canary(self, rt: TenantRuntime) -> None:
+        """Write a canary through Redis and expect to read it back (see `feeds_alive`).
+
+        A health check that only pings Redis cannot see a reader that silently
+        stopped receiving; reading our own canary back through the same stream
+        and reader as every event can.
+        """
+        while True:
+            body = {"type": "canary", "node": self.node_id, "sent_at": time.time() * 1000}
+            try:
+                await self.dispatch.emit(rt.keys, self.config.hub.stream_maxlen, "canary", body)
+            except (RedisError, OSError) as exc:
+                log.debug("canary for %s not written: %s", rt.config.id, exc)
+            await asyncio.sleep(CANARY_PERIOD_S)
 
     async def _follow(self, rt: TenantRuntime) -> None:
         backoff = 0.1
@@ -288,7 +317,7 @@ class Node:
                     except Exception:  # one bad entry must not stop the tenant's feed
                         log.exception("fan-out of %s failed", entry.offset)
 
-    def followers_alive(self, max_age_s: float) -> bool:
-        """True when every tenant reader returned within `max_age_s` (not silently dead)."""
+    def feeds_alive(self) -> bool:
+        """True when every tenant reader read back this process's canary recently."""
         now = time.monotonic()
-        return all(now - rt.last_read_at <= max_age_s for rt in self.tenants.values())
+        return all(now - rt.canary_seen_at <= CANARY_STALE_S for rt in self.tenants.values())
