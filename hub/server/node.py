@@ -36,7 +36,8 @@ log = logging.getLogger("vigie.node")
 EVENTS = "events"  # client-facing name of the tenant's shared stream
 INBOX = "inbox"  # client-facing name of a session's personal stream
 FOLLOW_BLOCK_MS = 1000
-CANARY_PERIOD_S = 2.0  # each process writes a canary to each tenant stream this often
+CANARY_PERIOD_S = 2.0  # each process writes a canary to each tenant's canary stream
+CANARY_MAXLEN = 100  # the canary stream keeps only the last few
 CANARY_STALE_S = 10.0  # no canary read back for this long: the feed is dead, say so
 
 
@@ -54,6 +55,7 @@ class TenantRuntime:
     sectors: dict[str, list[str]] = field(default_factory=dict)  # unit id → sector
     unit_cells: dict[str, str | None] = field(default_factory=dict)  # unit id → position cell
     read_offset: str = "0-0"
+    canary_offset: str = "0-0"
     last_read_at: float = 0.0
     canary_seen_at: float = 0.0  # when this process last read back its own canary
     canary_lag_ms: float = 0.0
@@ -175,7 +177,7 @@ class Node:
         elif entry.kind == "notice":
             cells = entry.body.get("cells", ())
             yield from (s for s in rt.citizens_following if cells_overlap(s.follow_cells, cells))
-        elif entry.kind != "canary":
+        else:
             yield from rt.consoles
 
     def wants(self, session: Session, entry: StreamEntry) -> bool:
@@ -187,15 +189,12 @@ class Node:
             if session.role == "console":
                 return True
             return entry.cell is not None and rt.units.covers(session, entry.cell)
-        if entry.kind in ("notice", "canary"):
-            return False  # notices are live-only; canaries are for the hub itself
+        if entry.kind == "notice":
+            return False  # notices are live-only
         return session.role == "console"
 
     def fan_out(self, rt: TenantRuntime, entry: StreamEntry) -> None:
         """Deliver one tenant-stream entry to its local recipients."""
-        if entry.kind == "canary":
-            self._observe_canary(rt, entry)
-            return
         if entry.kind == "unit":
             self._observe_unit(rt, entry)
         targets = list(self.recipients(rt, entry))
@@ -273,6 +272,7 @@ class Node:
         started = []
         for rt in self.tenants.values():
             rt.read_offset = await self.store.last_offset(rt.keys.events)
+            rt.canary_offset = await self.store.last_offset(rt.keys.canary)
             rt.last_read_at = rt.canary_seen_at = time.monotonic()
             started.append(tasks.create_task(self._follow(rt), name=f"follow:{rt.config.id}"))
             started.append(tasks.create_task(self._canary(rt), name=f"canary:{rt.config.id}"))
@@ -288,7 +288,9 @@ class Node:
         while True:
             body = {"type": "canary", "node": self.node_id, "sent_at": time.time() * 1000}
             try:
-                await self.dispatch.emit(rt.keys, self.config.hub.stream_maxlen, "canary", body)
+                await self.dispatch.emit(
+                    rt.keys, CANARY_MAXLEN, "canary", body, stream=rt.keys.canary
+                )
             except (RedisError, OSError) as exc:
                 log.debug("canary for %s not written: %s", rt.config.id, exc)
             await asyncio.sleep(CANARY_PERIOD_S)
@@ -296,10 +298,11 @@ class Node:
     async def _follow(self, rt: TenantRuntime) -> None:
         backoff = 0.1
         while True:
+            # One XREAD over the events and the canary stream (same hash slot): the
+            # canary proves this very reader still receives.
+            streams = {rt.keys.events: rt.read_offset, rt.keys.canary: rt.canary_offset}
             try:
-                batches = await self.store.read_events(
-                    {rt.keys.events: rt.read_offset}, block_ms=FOLLOW_BLOCK_MS
-                )
+                batches = await self.store.read_events(streams, block_ms=FOLLOW_BLOCK_MS)
             except (RedisError, OSError) as exc:
                 self.redis_ok = False
                 log.warning("stream %s: Redis unavailable (%s); retrying", rt.keys.events, exc)
@@ -308,7 +311,12 @@ class Node:
                 continue
             self.redis_ok, backoff = True, 0.1
             rt.last_read_at = time.monotonic()
-            for _, entries in batches:
+            for key, entries in batches:
+                if key == rt.keys.canary:
+                    for entry in entries:
+                        rt.canary_offset = entry.offset
+                        self._observe_canary(rt, entry)
+                    continue
                 for entry in entries:
                     rt.read_offset = entry.offset
                     self.metrics.entries_read += 1

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
 from hub.core.errors import ErrorCode, ProtocolError
 from hub.core.recommend import UnitInfo
+from hub.store.client import RedisLike
 from hub.store.keys import TenantKeys
 from hub.store.scripts import ScriptSet
 
@@ -62,7 +62,7 @@ def _params(params: Mapping[str, Any]) -> bytes:
 class DispatchStore:
     """Calls the lifecycle scripts and maps their refusals to protocol errors."""
 
-    def __init__(self, redis: Redis, scripts: ScriptSet) -> None:
+    def __init__(self, redis: RedisLike, scripts: ScriptSet) -> None:
         self.redis = redis
         self.scripts = scripts
 
@@ -154,12 +154,18 @@ class DispatchStore:
         kind: str,
         body: Mapping[str, Any],
         cell: str | None = None,
+        stream: str | None = None,
     ) -> str:
-        """Append one event to the tenant stream (a single XADD is atomic)."""
+        """Append one event to the tenant stream (or `stream`); a single XADD is atomic."""
         fields: dict[str, bytes | str] = {"k": kind, "d": orjson.dumps(body)}
         if cell:
             fields["c"] = cell
-        offset = await self.redis.xadd(keys.events, fields, maxlen=maxlen, approximate=True)  # type: ignore[arg-type]
+        offset = await self.redis.xadd(
+            stream or keys.events,
+            fields,  # type: ignore[arg-type]
+            maxlen=maxlen,
+            approximate=True,
+        )
         return _s(offset)
 
     async def claim(self, key: str, ttl_ms: int) -> bool:

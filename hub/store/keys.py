@@ -31,6 +31,11 @@ class TenantKeys:
         return self.prefix + "events"
 
     @property
+    def canary(self) -> str:
+        """Stream each process writes to and reads back, to prove its reader is alive."""
+        return self.prefix + "canary"
+
+    @property
     def open_queue(self) -> str:
         """Sorted set: open incident id → queue score."""
         return self.prefix + "open"
