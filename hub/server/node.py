@@ -202,7 +202,7 @@ class Node:
             return
         event = self.event_for(entry)
         coalesce: tuple[str, object] | None = None
-        if entry.kind == "unit" and self._ephemeral(entry):
+        if entry.kind == "unit" and self.ephemeral(entry):
             coalesce = ("unit", entry.body.get("unit", {}).get("id"))
         for session in targets:
             if session.syncing:
@@ -237,16 +237,19 @@ class Node:
         self.metrics.messages_out += 1
 
     @staticmethod
-    def _ephemeral(entry: StreamEntry) -> bool:
-        # Positions are state, not history: no offset, coalesced in the outbox.
-        # Notices reach whoever is connected now: no offset either.
+    def ephemeral(entry: StreamEntry) -> bool:
+        """Live-only entries: sent without an offset, never replayed.
+
+        Positions are state, not history (coalesced in the outbox; the snapshot
+        carries the latest); notices reach whoever is connected now.
+        """
         if entry.kind == "notice":
             return True
         return entry.kind == "unit" and entry.body.get("change") == "position"
 
     def event_for(self, entry: StreamEntry) -> EncodedEvent:
         """The message an entry becomes on the wire (stream and offset added)."""
-        if entry.to is not None or self._ephemeral(entry):
+        if entry.to is not None or self.ephemeral(entry):
             return EncodedEvent(entry.body)  # a poke already carries its inbox offset
         return EncodedEvent({**entry.body, "stream": EVENTS, "offset": entry.offset})
 

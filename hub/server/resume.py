@@ -73,7 +73,8 @@ async def _replay_events(node: Node, session: Session, rt: TenantRuntime, after:
         entries = await node.store.range_after(rt.keys.events, after, PAGE)
         scanned += len(entries)
         for entry in entries:
-            if entry.to is None and node.wants(session, entry):
+            # Pokes are replayed from the inbox; live-only entries are not replayed.
+            if entry.to is None and not node.ephemeral(entry) and node.wants(session, entry):
                 node.deliver(session, entry, node.event_for(entry))
         if len(entries) < PAGE:
             return True
