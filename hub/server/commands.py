@@ -38,6 +38,15 @@ def _ctx(node: Node, session: Session) -> tuple[TenantRuntime, LifecycleContext]
     return rt, lifecycle_context(node, rt, session.sub, session.id, now_ms())
 
 
+async def _incident(
+    node: Node, rt: TenantRuntime, incident_id: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    found = await node.dispatch.incident(rt.keys, incident_id)
+    if found is None:
+        raise ProtocolError(ErrorCode.NOT_FOUND, "no such incident")
+    return found
+
+
 def ladders(rt: TenantRuntime) -> dict[str, list[tuple[int, float]]]:
     """Every category's corroboration ladder (for scripts that regroup reporters)."""
     return {cid: corroboration_ladder(c.priority) for cid, c in rt.config.categories.items()}
@@ -131,10 +140,8 @@ async def notice(node: Node, session: Session, msg: Notice) -> dict[str, Any]:
 async def recommend(node: Node, session: Session, msg: IncidentRecommend) -> dict[str, Any]:
     """Rank units for an incident, answered to the asking console only."""
     rt = node.runtime(session)
-    found = await node.dispatch.incident(rt.keys, msg.incident)
-    if found is None:
-        raise ProtocolError(ErrorCode.NOT_FOUND, "no such incident")
-    ranked = await rank_for(node, rt, found[0])
+    incident, _ = await _incident(node, rt, msg.incident)
+    ranked = await rank_for(node, rt, incident)
     return {
         "type": "recommendation",
         "ref": msg.ref,
@@ -147,13 +154,10 @@ async def recommend(node: Node, session: Session, msg: IncidentRecommend) -> dic
 @handles(IncidentHistory)
 async def history(node: Node, session: Session, msg: IncidentHistory) -> dict[str, Any]:
     """The incident's audit trail, oldest first."""
-    rt = node.runtime(session)
-    found = await node.dispatch.incident(rt.keys, msg.incident)
-    if found is None:
-        raise ProtocolError(ErrorCode.NOT_FOUND, "no such incident")
+    _, entries = await _incident(node, node.runtime(session), msg.incident)
     return {
         "type": "incident.history",
         "ref": msg.ref,
         "incident": msg.incident,
-        "entries": found[1],
+        "entries": entries,
     }
