@@ -6,12 +6,15 @@ environment once, at start-up, and hands out frozen dataclasses.
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from hub.core.messages import TEXT_MAX
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -59,8 +62,8 @@ def parse_rate(text: str, key: str = "rate") -> Rate:
         rate = Rate(int(count_s), float(per_s))
     except ValueError as exc:
         raise ConfigError(f"{key}: expected 'N/SECONDS' or '0', got {text!r}") from exc
-    if rate.count < 0 or rate.per_s <= 0:
-        raise ConfigError(f"{key}: count must be >= 0 and seconds > 0, got {text!r}")
+    if rate.count < 0 or not 0 < rate.per_s < math.inf:
+        raise ConfigError(f"{key}: count must be >= 0 and seconds finite and > 0, got {text!r}")
     return rate
 
 
@@ -137,60 +140,140 @@ class Config:
         return self.tenants.get(tenant_id)
 
 
-def _category(cid: str, raw: Mapping[str, Any]) -> Category:
-    prio = int(raw["priority"])
-    if not 1 <= prio <= 5:
-        raise ConfigError(f"categories.{cid}.priority must be 1..5, got {prio}")
-    return Category(cid, prio, str(raw.get("fr", cid)), str(raw.get("en", cid)))
+# -- typed readers: a bad value raises ConfigError naming its key ---------------------
 
 
-def _tenant(tid: str, raw: Mapping[str, Any], hub: HubSettings) -> TenantConfig:
-    area = tuple((float(p[0]), float(p[1])) for p in raw.get("area", ()))
-    if len(area) < 3:
-        raise ConfigError(f"tenants.{tid}.area needs at least 3 [lat, lon] points")
-    cats = {cid: _category(cid, c) for cid, c in raw.get("categories", {}).items()}
+def _table(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table, got {value!r}")
+    return value
+
+
+def _int(raw: Mapping[str, Any], key: str, where: str, default: int, lo: int, hi: int) -> int:
+    value = raw.get(key, default)
+    # TOML has real integers and booleans: 9.0, "9" and true are mistakes, not 9.
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise ConfigError(f"{where}.{key} must be an integer in {lo}..{hi}, got {value!r}")
+    return value
+
+
+def _float(raw: Mapping[str, Any], key: str, where: str, default: float, lo: float) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}.{key} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < lo:
+        raise ConfigError(f"{where}.{key} must be a finite number >= {lo}, got {value!r}")
+    return float(value)
+
+
+def _text(raw: Mapping[str, Any], key: str, where: str, default: str) -> str:
+    value = raw.get(key, default)
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}.{key} must be a string, got {value!r}")
+    return value
+
+
+def _flag(raw: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+    value = raw.get(key, default)
+    if not isinstance(value, bool):  # bool("false") is True
+        raise ConfigError(f"{where}.{key} must be true or false, got {value!r}")
+    return value
+
+
+def _rate(raw: Mapping[str, Any], key: str, where: str, default: str) -> Rate:
+    return parse_rate(str(raw.get(key, default)), f"{where}.{key}")
+
+
+def _point(point: Any, where: str) -> tuple[float, float]:
+    if not isinstance(point, list) or len(point) != 2:
+        raise ConfigError(f"{where}: each point must be [lat, lon], got {point!r}")
+    pair = {"lat": point[0], "lon": point[1]}
+    return (_float(pair, "lat", where, 0, -90), _float(pair, "lon", where, 0, -180))
+
+
+def _area(raw: Mapping[str, Any], where: str) -> tuple[tuple[float, float], ...]:
+    points = raw.get("area", [])
+    if not isinstance(points, list) or len(points) < 3:
+        raise ConfigError(f"{where}.area needs at least 3 [lat, lon] points")
+    area = tuple(_point(p, f"{where}.area") for p in points)
+    if any(lat > 90 or lon > 180 for lat, lon in area):
+        raise ConfigError(f"{where}.area: a point is out of range")
+    return area
+
+
+def _category(cid: str, value: Any, where: str) -> Category:
+    where = f"{where}.categories.{cid}"
+    raw = _table(value, where)
+    if "priority" not in raw:
+        raise ConfigError(f"{where}.priority is required")
+    prio = _int(raw, "priority", where, 0, 1, 5)
+    return Category(cid, prio, _text(raw, "fr", where, cid), _text(raw, "en", where, cid))
+
+
+def _sector(name: str, value: Any, where: str, hub: HubSettings) -> Sector:
+    where = f"{where}.sectors.{name}"
+    raw = _table(value, where)
+    if "lat" not in raw or "lon" not in raw:
+        raise ConfigError(f"{where} needs lat and lon")
+    return Sector(
+        name,
+        _float(raw, "lat", where, 0, -90),
+        _float(raw, "lon", where, 0, -180),
+        _int(raw, "resolution", where, 7, 0, hub.h3_resolution),
+    )
+
+
+def _tenant(tid: str, value: Any, hub: HubSettings) -> TenantConfig:
+    where = f"tenants.{tid}"
+    raw = _table(value, where)
+    categories = _table(raw.get("categories", {}), f"{where}.categories")
+    cats = {cid: _category(cid, c, where) for cid, c in categories.items()}
     if not cats:
-        raise ConfigError(f"tenants.{tid}.categories is empty")
-    sectors = {
-        name: Sector(name, float(s["lat"]), float(s["lon"]), int(s.get("resolution", 7)))
-        for name, s in raw.get("sectors", {}).items()
-    }
-    for s in sectors.values():
-        if not 0 <= s.resolution <= hub.h3_resolution:
-            raise ConfigError(f"tenants.{tid}.sectors.{s.name}: resolution out of range")
+        raise ConfigError(f"{where}.categories is empty")
+    sectors = _table(raw.get("sectors", {}), f"{where}.sectors")
     return TenantConfig(
         id=tid,
-        name=str(raw.get("name", tid)),
-        area=area,
+        name=_text(raw, "name", where, tid),
+        area=_area(raw, where),
         categories=cats,
-        sectors=sectors,
-        group_k=int(raw.get("group_k", 1)),
-        group_window_s=int(raw.get("group_window_s", 1800)),
-        cover_k=int(raw.get("cover_k", 1)),
-        alert_rate_limit=parse_rate(str(raw.get("alert_rate_limit", "5/600")), "alert_rate_limit"),
-        text_max_chars=int(raw.get("text_max_chars", 1000)),
-        timezone=str(raw.get("timezone", "Europe/Paris")),
-        assignment_timeout_s=int(raw.get("assignment_timeout_s", 60)),
-        auto_dispatch=bool(raw.get("auto_dispatch", False)),
-        retention_days=int(raw.get("retention_days", 90)),
+        sectors={name: _sector(name, s, where, hub) for name, s in sectors.items()},
+        group_k=_int(raw, "group_k", where, 1, 0, 10),
+        group_window_s=_int(raw, "group_window_s", where, 1800, 1, 7 * 86_400),
+        cover_k=_int(raw, "cover_k", where, 1, 0, 10),
+        alert_rate_limit=_rate(raw, "alert_rate_limit", where, "5/600"),
+        text_max_chars=_int(raw, "text_max_chars", where, TEXT_MAX, 1, TEXT_MAX),
+        timezone=_text(raw, "timezone", where, "Europe/Paris"),
+        assignment_timeout_s=_int(raw, "assignment_timeout_s", where, 60, 1, 86_400),
+        auto_dispatch=_flag(raw, "auto_dispatch", where, False),
+        retention_days=_int(raw, "retention_days", where, 90, 1, 36_500),
     )
 
 
 _HUB_RATES = {"session_msg_rate", "connect_rate"}
+_HUB_ZERO_IS_OFF = {"connections_per_ip", "connections_per_token"}
+_INT_MAX = 2**53
 
 
-def _hub(raw: Mapping[str, Any]) -> HubSettings:
-    known = set(HubSettings.__dataclass_fields__)
-    unknown = set(raw) - known
+def _hub_value(raw: Mapping[str, Any], key: str, default: Any) -> Any:
+    if key in _HUB_RATES:
+        return _rate(raw, key, "hub", "0")
+    if key == "h3_resolution":
+        return _int(raw, key, "hub", default, 0, 15)
+    if isinstance(default, bool):
+        return _flag(raw, key, "hub", default)
+    lo = 0 if key in _HUB_ZERO_IS_OFF else 1
+    if isinstance(default, int):
+        return _int(raw, key, "hub", default, lo, _INT_MAX)
+    return _float(raw, key, "hub", default, 0.001)
+
+
+def _hub(value: Any) -> HubSettings:
+    raw = _table(value, "[hub]")
+    defaults = HubSettings()
+    unknown = set(raw) - set(HubSettings.__dataclass_fields__)
     if unknown:
         raise ConfigError(f"[hub]: unknown keys {sorted(unknown)}")
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        values[key] = parse_rate(str(value), key) if key in _HUB_RATES else value
-    hub = HubSettings(**values)
-    if not 0 <= hub.h3_resolution <= 15:
-        raise ConfigError("[hub] h3_resolution must be 0..15")
-    return hub
+    return HubSettings(**{key: _hub_value(raw, key, getattr(defaults, key)) for key in raw})
 
 
 def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
@@ -222,7 +305,8 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read config {path}: {exc}") from exc
     hub = _hub(raw.get("hub", {}))
-    tenants = {tid: _tenant(tid, t, hub) for tid, t in raw.get("tenants", {}).items()}
+    tables = _table(raw.get("tenants", {}), "[tenants]")
+    tenants = {tid: _tenant(tid, t, hub) for tid, t in tables.items()}
     if not tenants:
         raise ConfigError(f"{path}: no [tenants.*] table")
     return _apply_env(Config(hub, tenants, str(path)), env)
