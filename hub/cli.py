@@ -20,6 +20,8 @@ __all__ = ["embedded_or_given_redis", "main", "uvicorn_options"]
 
 log = logging.getLogger("vigie.cli")
 
+MIN_SECRET_BYTES = 32
+
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vigie", description="Vigie dispatch hub")
@@ -106,6 +108,12 @@ def _serve(args: argparse.Namespace) -> int:
     secret = _secret(args.dev)
     if secret is None:
         print("vigie serve: set VIGIE_SECRET (HS256 key for tokens) or pass --dev", file=sys.stderr)
+        return 2
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        # RFC 7518 §3.2: an HS256 key shorter than the hash output is guessable.
+        print(
+            f"vigie serve: VIGIE_SECRET must be at least {MIN_SECRET_BYTES} bytes", file=sys.stderr
+        )
         return 2
     with embedded_or_given_redis(args.redis_url, args.data_dir) as url:
         # Worker processes build the app from the environment (uvicorn --factory).
