@@ -9,8 +9,9 @@ The demo (`vigie demo`, `clients.demo`) is not imported here: it needs the hub.
 
 from clients.citizen import Citizen
 from clients.codec import DecodeError, Encoding, Message
-from clients.connection import Connection, Listener, TokenProvider
+from clients.connection import Connection, TokenProvider
 from clients.console import Console
+from clients.delivery import Delivery, Listener
 from clients.errors import (
     ClientClosed,
     ClientError,
@@ -32,6 +33,7 @@ from clients.model import (
 )
 from clients.offsets import OffsetTracker, offset_key
 from clients.recovery import Action, Backoff, action_for_close
+from clients.requests import PendingRequests
 from clients.tokens import mint_token, token_source
 from clients.unit import Unit
 
@@ -48,6 +50,7 @@ __all__ = [
     "Console",
     "ConsoleModel",
     "DecodeError",
+    "Delivery",
     "Encoding",
     "HubError",
     "Incident",
@@ -56,6 +59,7 @@ __all__ = [
     "Message",
     "OffsetTracker",
     "Overflow",
+    "PendingRequests",
     "ProtocolViolation",
     "RequestTimeout",
     "TokenProvider",

@@ -10,12 +10,9 @@ first, or stop. Consumers see one ordered, duplicate-free message flow:
 * the mailbox (`async for message in connection`) is bounded, with a named
   overflow policy (`clients.mailbox`);
 * replies to `request` (messages carrying its `ref`) resolve its future and
-  are not queued.
+  are not queued (`clients.requests`).
 
-A message that carries `stream` and `offset` is delivered once: an offset at
-or below the last one seen on its stream is a duplicate and is dropped. A
-`reset` forgets the stream's offset; the `snapshot` that follows sets it, and
-listeners must rebuild that stream's state from that snapshot.
+Duplicates (by offset), `reset` and `snapshot` are handled in `clients.delivery`.
 """
 
 from __future__ import annotations
@@ -24,7 +21,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -35,6 +31,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from websockets.typing import Subprotocol
 
 from clients.codec import DecodeError, Encoding, Message, decode, encode
+from clients.delivery import Delivery, Listener
 from clients.errors import (
     ClientClosed,
     ClientError,
@@ -46,27 +43,17 @@ from clients.errors import (
 from clients.mailbox import Mailbox, Overflow
 from clients.offsets import OffsetTracker
 from clients.recovery import ABNORMAL_CLOSURE, Action, Backoff, action_for_close
+from clients.requests import PendingRequest, PendingRequests
 
 __all__ = ["Connection", "Listener", "TokenProvider"]
 
 log = logging.getLogger("vigie.client")
 
 TokenProvider = Callable[[], Awaitable[str | None]]
-Listener = Callable[[Message], object]  # the result is ignored
 
 MAX_INCOMING_BYTES: Final = 16 * 1024 * 1024  # snapshots of busy towns exceed 1 MiB
 MAX_REAUTH_IN_A_ROW: Final = 3  # fresh tokens refused this often: stop, don't loop
 CLOSE_TIMEOUT_S: Final = 2.0
-
-
-@dataclass(slots=True)
-class _Pending:
-    """A request waiting for the reply that carries its `ref`."""
-
-    message: Message
-    future: asyncio.Future[Message]
-    resend: bool
-    session: int = 0  # the session it was last sent on (0: not sent yet)
 
 
 @dataclass(slots=True)
@@ -129,25 +116,21 @@ class Connection:
     ) -> None:
         self.url = url
         self.encoding = Encoding(encoding)
-        self.offsets = OffsetTracker(resume)
-        self.mailbox = Mailbox(queue_size, overflow)
+        self.delivery = Delivery(resume, queue_size, overflow)
         self.backoff = backoff or Backoff()
         self.request_timeout = request_timeout
         self.hello_timeout = hello_timeout
         self.ping_interval = ping_interval
         self.welcome: Message | None = None  # the current (or last) session's welcome
         self.sessions = 0  # sessions opened so far
-        self.duplicates = 0  # messages dropped because their offset was already seen
         self.close_codes: list[int | None] = []  # how each session ended, oldest first
         self.error: ClientError | None = None  # why the connection stopped, if it did
         self._token = token
         self._token_provider = token_provider
-        self._listeners: list[Listener] = []
-        self._pending: dict[str, _Pending] = {}
+        self._pending = PendingRequests()
         self._session: _Session | None = None
         self._live = asyncio.Event()
         self._first_welcome: asyncio.Future[Message] | None = None
-        self._snapshot_seen = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -168,13 +151,13 @@ class Connection:
         if self._runner is not None:
             raise RuntimeError("the connection was already started")
         self._first_welcome = asyncio.get_running_loop().create_future()
-        wait_snapshot = self.snapshot_on_start and self.offsets.last("events") is None
+        wait_snapshot = self.snapshot_on_start and self.delivery.offsets.last("events") is None
         self._runner = asyncio.create_task(self._run(), name=f"vigie-client:{self.url}")
         try:
             async with asyncio.timeout(timeout):
                 welcome = await self._first_welcome
                 if wait_snapshot:
-                    await self._snapshot_seen.wait()
+                    await self.delivery.snapshot_seen.wait()
                 if self.error is not None:
                     raise self.error
                 return welcome
@@ -219,7 +202,7 @@ class Connection:
     @property
     def closed(self) -> bool:
         """True once the connection stopped (closed by its owner or by a fatal error)."""
-        return self.mailbox.closed
+        return self.delivery.mailbox.closed
 
     # -- receiving --------------------------------------------------------------------
 
@@ -229,7 +212,22 @@ class Connection:
         Listeners run in the reader: they must be quick and must not block. An
         exception in a listener is logged and does not stop the connection.
         """
-        self._listeners.append(listener)
+        self.delivery.add_listener(listener)
+
+    @property
+    def offsets(self) -> OffsetTracker:
+        """The last offset processed per stream (sent as `hello.resume`)."""
+        return self.delivery.offsets
+
+    @property
+    def mailbox(self) -> Mailbox:
+        """The bounded queue that `receive` and iteration read."""
+        return self.delivery.mailbox
+
+    @property
+    def duplicates(self) -> int:
+        """Messages dropped because their offset was already seen."""
+        return self.delivery.duplicates
 
     async def receive(self, timeout: float | None = None) -> Message:
         """The next queued message.
@@ -239,7 +237,7 @@ class Connection:
             ClientError: The connection stopped (the reason) and the mailbox is empty.
         """
         async with asyncio.timeout(timeout):
-            message = await self.mailbox.get()
+            message = await self.delivery.mailbox.get()
         if message is None:
             raise self.error or ClientClosed("the connection was closed")
         return message
@@ -248,7 +246,7 @@ class Connection:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[Message]:
-        while (message := await self.mailbox.get()) is not None:
+        while (message := await self.delivery.mailbox.get()) is not None:
             yield message
         if self.error is not None and not isinstance(self.error, ClientClosed):
             raise self.error
@@ -286,27 +284,21 @@ class Connection:
             ConnectionLost: The session ended before the reply (resend=False).
             ClientError: The connection stopped.
         """
-        ref = message.get("ref") or uuid.uuid4().hex
-        if ref in self._pending:
-            raise ValueError(f"a request with ref {ref!r} is already waiting")
         if self.error is not None:
             raise self.error
-        outgoing = {**message, "ref": ref}
-        pending = _Pending(outgoing, asyncio.get_running_loop().create_future(), resend)
-        self._pending[ref] = pending
+        pending = self._pending.open(message, resend=resend)
         timeout = self.request_timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(timeout):
                 await self._send_first(pending)
                 return await pending.future
         except TimeoutError as exc:
-            raise RequestTimeout(f"no reply to {message.get('type')} {ref} in {timeout}s") from exc
+            what = f"{message.get('type')} {pending.ref}"
+            raise RequestTimeout(f"no reply to {what} in {timeout}s") from exc
         finally:
-            del self._pending[ref]
-            if pending.future.done() and not pending.future.cancelled():
-                pending.future.exception()  # retrieved: no "never retrieved" report
+            self._pending.forget(pending)
 
-    async def _send_first(self, pending: _Pending) -> None:
+    async def _send_first(self, pending: PendingRequest) -> None:
         if not pending.resend:
             await self._send_pending(pending)
         elif self._live.is_set():
@@ -323,7 +315,7 @@ class Connection:
                 return self._session
             await self._live.wait()
 
-    async def _send_pending(self, pending: _Pending) -> None:
+    async def _send_pending(self, pending: PendingRequest) -> None:
         session = await self._live_session()
         if pending.session == session.number:
             return  # already sent on this session
@@ -406,7 +398,7 @@ class Connection:
         """Say hello, then read until the session ends; returns the close code."""
         ws = session.ws
         hello: Message = {"type": "hello", "token": self._token}
-        if resume := self.offsets.resume():
+        if resume := self.delivery.offsets.resume():
             hello["resume"] = resume
         try:
             async with asyncio.timeout(self.hello_timeout):
@@ -447,8 +439,8 @@ class Connection:
         self._live.set()
         if self._first_welcome is not None and not self._first_welcome.done():
             self._first_welcome.set_result(welcome)
-        await self._deliver(welcome)
-        for pending in list(self._pending.values()):
+        await self.delivery.deliver(welcome)
+        for pending in self._pending:
             if pending.resend:
                 # Lost or slow now: the next session sends it again; its request times out.
                 with contextlib.suppress(ConnectionLost, TimeoutError):
@@ -459,10 +451,7 @@ class Connection:
         if self._session is session:
             self._session = None
         self._live.clear()
-        lost = ConnectionLost(f"session {session.number} ended before the reply")
-        for pending in self._pending.values():
-            if not (pending.resend or pending.future.done()) and pending.session == session.number:
-                pending.future.set_exception(lost)
+        self._pending.session_lost(session.number)
 
     def _stop(self, error: ClientError) -> None:
         """Stop for good: fail waiting requests, wake senders, close the mailbox."""
@@ -472,14 +461,12 @@ class Connection:
         self._live.clear()
         if self._first_welcome is not None and not self._first_welcome.done():
             self._first_welcome.set_exception(self.error)
-        for pending in self._pending.values():
-            if not pending.future.done():
-                pending.future.set_exception(self.error)
+        self._pending.fail_all(self.error)
         # Senders waiting for a live session, and `start`, re-check `error` once woken.
         self._live.set()
         self._live.clear()
-        self._snapshot_seen.set()
-        self.mailbox.close()
+        self.delivery.snapshot_seen.set()
+        self.delivery.mailbox.close()
 
     # -- the reader -------------------------------------------------------------------
 
@@ -489,28 +476,5 @@ class Connection:
         except DecodeError as exc:
             log.warning("dropping a frame from the hub: %s", exc)
             return
-        ref = message.get("ref")
-        if isinstance(ref, str) and "offset" not in message:
-            pending = self._pending.get(ref)
-            if pending is not None and not pending.future.done():
-                pending.future.set_result(message)
-                return
-        await self._deliver(message)
-
-    async def _deliver(self, message: Message) -> None:
-        stream, offset = message.get("stream"), message.get("offset")
-        if message["type"] == "reset" and isinstance(stream, str):
-            self.offsets.forget(stream)
-        elif isinstance(stream, str) and isinstance(offset, str):
-            if message["type"] == "snapshot":
-                self.offsets.force(stream, offset)  # state as of this offset: always applied
-                self._snapshot_seen.set()
-            elif not self.offsets.accept(stream, offset):
-                self.duplicates += 1
-                return
-        for listener in self._listeners:
-            try:
-                listener(message)
-            except Exception:
-                log.exception("listener %r failed on %s", listener, message["type"])
-        await self.mailbox.put(message)
+        if not self._pending.answer(message):
+            await self.delivery.deliver(message)
