@@ -325,3 +325,37 @@ async def test_console_commands_get_an_answer_to_their_ref(
             assert refused.ref and refused.code in ("unknown_type", "not_found", "conflict")
         else:
             assert reply["type"] in ("ok", "recommendation", "incident.history")
+
+
+async def test_dispatch_lifecycle_through_the_role_classes(hub: RunningHub) -> None:
+    async with (
+        Console(hub.ws_url, token("console", "op1")) as console,
+        Unit(hub.ws_url, token("unit", "u1")) as unit,
+        Citizen(hub.ws_url, token("citizen", "c1")) as citizen,
+    ):
+        await unit.cover([SECTOR])
+        await unit.position(*CENTRE)
+        ack = await citizen.submit_alert("violence", *CENTRE, text="fight")
+        await eventually(lambda: ack["incident"] in console.model.incidents)
+        try:
+            await console.update(ack["incident"], status="acknowledged", note="seen")
+        except HubError as refused:
+            if refused.code == "unknown_type":
+                pytest.skip("this hub does not implement console commands yet")
+            raise
+        recommended = await console.recommend(ack["incident"])
+        assert recommended["incident"] == ack["incident"]
+        offer = await console.assign(ack["incident"], "u1", timeout_s=30)
+        await eventually(lambda: offer["assignment"] in unit.assignments)
+        await unit.accept(unit.assignments[offer["assignment"]])
+        await eventually(lambda: citizen.alerts[ack["alert"]] == "dispatched")
+        assignments = console.model.assignments
+        await eventually(lambda: assignments[offer["assignment"]].state == "accepted")
+        await unit.incident_status(ack["incident"], "on_scene", "arrived")
+        await unit.incident_status(ack["incident"], "resolved", "calm again")
+        await eventually(lambda: citizen.alerts[ack["alert"]] == "resolved")
+        await eventually(lambda: ack["incident"] not in console.model.incidents)
+        history = await console.history(ack["incident"])
+    assert assignments[offer["assignment"]].unit == "u1"
+    assert ack["incident"] not in unit.incidents
+    assert history["incident"] == ack["incident"] and history["entries"]
