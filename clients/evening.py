@@ -114,8 +114,8 @@ class Patrol:
     """A patrol unit covering one beat."""
 
     TICK_S: Final = 1.0
-    SPEED_M_S: Final = 250.0  # sped up: a demo cannot wait for real driving times
-    MAX_DRIVE_TICKS: Final = 20
+    SPEED_M_S: Final = 400.0  # sped up: a demo cannot wait for real driving times
+    MAX_DRIVE_TICKS: Final = 8
 
     def __init__(
         self, unit: Unit, beat: Beat, town: Town, journal: Journal, stats: DemoStats
@@ -190,7 +190,7 @@ class Patrol:
             self.here = self.target
             await self.unit.incident_status(incident, "on_scene", "sur place")
             self.journal.note(f"{self.name} on scene at {incident.id}")
-            await asyncio.sleep(self.town.rng.uniform(3, 8))
+            await asyncio.sleep(self.town.rng.uniform(2, 5))
             await self.unit.incident_status(incident, "resolved", "situation réglée")
             self.stats.resolved += 1
             self.journal.note(f"{self.name} resolved {incident.id}")
