@@ -16,6 +16,8 @@ import time
 from collections.abc import Awaitable, Callable, Hashable, MutableMapping
 from typing import Any
 
+from starlette.websockets import WebSocketDisconnect
+
 from hub.config import HubSettings, TenantConfig
 from hub.core.codec import Codec, Frame, frame_for
 from hub.core.errors import CloseCode
@@ -106,7 +108,7 @@ class Session:
                     await self._send({"type": "websocket.send", "bytes": frame})
                 self.sent += 1
                 frame = self.outbox.pop()
-        except (OSError, RuntimeError) as exc:  # the peer went away mid-send
+        except (OSError, RuntimeError, WebSocketDisconnect) as exc:  # the peer went away
             log.debug("session %s send failed: %s", self.id, exc)
             self.close(CloseCode.GOING_AWAY, "send failed", send_close=False)
 
@@ -140,5 +142,5 @@ class Session:
             await asyncio.wait([closer], timeout=timeout_s)
 
     async def _send_close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(OSError, RuntimeError):  # already closed by the peer
+        with contextlib.suppress(OSError, RuntimeError, WebSocketDisconnect):  # already closed by the peer
             await self._send({"type": "websocket.close", "code": code, "reason": reason})
