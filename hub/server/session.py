@@ -142,5 +142,6 @@ class Session:
             await asyncio.wait([closer], timeout=timeout_s)
 
     async def _send_close(self, code: int, reason: str) -> None:
-        with contextlib.suppress(OSError, RuntimeError, WebSocketDisconnect):  # already closed by the peer
+        # The peer may already be gone: then there is nobody to tell.
+        with contextlib.suppress(OSError, RuntimeError, WebSocketDisconnect):
             await self._send({"type": "websocket.close", "code": code, "reason": reason})
