@@ -38,7 +38,7 @@ def redis_url(redis_server: EmbeddedRedis) -> Iterator[str]:
 
 @pytest.fixture
 def config() -> Config:
-    """The Narbonne config with abuse limits off unless a test sets them."""
+    """The Narbonne config as shipped (limits on), ignoring VIGIE_* variables."""
     return load_config(env={})
 
 
