@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Fan-out benchmark: one event to N recipients (default 1,000), as fast as possible.
+
+Runs twice in one invocation, with the same load-generator processes and the
+same recipients' code: first against a minimal baseline written here (a bare
+`websockets` server calling `websockets.broadcast`, no Redis), then against the
+hub (`vigie serve` on an embedded redis-server: citizen submit → Lua → stream
+→ routing to the N units covering the cell). Reports deliveries/s of both and
+the ratio hub / baseline (target: >= 0.6).
+
+    .venv/bin/python scripts/bench_fanout.py
+    .venv/bin/python scripts/bench_fanout.py --recipients 1000 --duration 10 --profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+import time
+from typing import Any
+
+import h3
+from bench.fanout import FanoutPlan, run_fanout, serve_baseline
+from bench.report import Progress, check, print_table
+from bench.session import Run, add_common_args, open_run
+from bench.system import CpuMeter, free_port, rss_bytes
+
+TARGET_RATIO = 0.6
+CENTRE = (43.1839, 3.0042)  # Narbonne, place de l'Hôtel de Ville
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--recipients", type=int, default=1000)
+    p.add_argument("--duration", type=float, default=10.0, help="seconds of publishing")
+    p.add_argument("--max-events", type=int, default=100_000, help="stop publishing after")
+    p.add_argument("--window", type=int, default=20, help="events ahead of the sentinel")
+    p.add_argument("--skip-baseline", action="store_true")
+    add_common_args(p)
+    return p.parse_args(argv)
+
+
+def plan_for(args: argparse.Namespace, mode: str, url: str, secret: str = "") -> FanoutPlan:
+    """The fan-out plan of one side."""
+    return FanoutPlan(
+        mode=mode, url=url, recipients=args.recipients, workers=args.workers, window=args.window,
+        duration_s=args.duration, max_events=args.max_events,
+        cell=str(h3.latlng_to_cell(*CENTRE, 9)), secret=secret,
+    )  # fmt: skip
+
+
+def measured(plan: FanoutPlan, pids: dict[str, int], run: Run | None = None) -> dict[str, Any]:
+    """Run one side, with CPU (and the hub's profile) taken over the publishing window."""
+    meter = CpuMeter(pids)
+    cpu: dict[str, float] = {}
+
+    def start(workers: dict[str, int]) -> None:
+        meter.pids = {**pids, **workers}
+        meter.start()
+        if run is not None:
+            run.start_profile()
+
+    def end() -> None:
+        cpu.update(meter.percent())
+        if run is not None:
+            run.stop_profile()
+
+    result = run_fanout(plan, on_start=start, on_end=end)
+    generators = sum(v for k, v in cpu.items() if k.startswith("generator"))
+    result["cpu_percent"] = {
+        **{k: v for k, v in cpu.items() if not k.startswith("generator")},
+        "generators": round(generators, 1),
+    }
+    result["server_rss_mib"] = round(rss_bytes(pids["server"]) / 2**20, 1)
+    return result
+
+
+def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
+    """The bare websockets + broadcast server, in its own process."""
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    port = free_port()
+    server = context.Process(target=serve_baseline, args=(port, ready), daemon=True)
+    server.start()
+    try:
+        if not ready.wait(30):
+            raise RuntimeError("the baseline server did not start")
+        assert server.pid is not None
+        return measured(
+            plan_for(args, "baseline", f"ws://127.0.0.1:{port}/"), {"server": server.pid}
+        )
+    finally:
+        server.terminate()
+        server.join(10)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Baseline, then hub; exit 1 when a delivery was lost or duplicated."""
+    args = parse_args(argv)
+    progress = Progress()
+    params = {k: getattr(args, k) for k in ("recipients", "duration", "window", "workers", "codec")}
+    params["aof"] = not args.no_aof
+    baseline = None
+    if not args.skip_baseline:
+        progress.show(f"baseline: websockets.broadcast to {args.recipients}...", force=True)
+        progress.done()
+        baseline = run_baseline(args)
+        time.sleep(1.0)
+    with open_run("fanout", args, params) as run:
+        progress.show(f"hub: {args.recipients} units covering one cell...", force=True)
+        progress.done()
+        hub_plan = plan_for(args, "hub", run.tut.hub.ws_url, run.tut.hub.secret)
+        hub = measured(hub_plan, {"server": run.hub_pid, "redis": run.tut.redis_pid}, run)
+        ratio = hub["deliveries_per_s"] / baseline["deliveries_per_s"] if baseline else None
+        run.results.update(
+            baseline=baseline,
+            hub=hub,
+            ratio=None if ratio is None else round(ratio, 3),
+            target_ratio=TARGET_RATIO,
+            lost=hub["lost"] + (baseline["lost"] if baseline else 0),
+        )
+        table(baseline, hub, ratio)
+        run.write()
+    return 1 if run.results["lost"] or hub["duplicates"] else 0
+
+
+def table(baseline: dict[str, Any] | None, hub: dict[str, Any], ratio: float | None) -> None:
+    """Side by side."""
+    sides = [("baseline", baseline), ("hub", hub)] if baseline else [("hub", hub)]
+    rows = []
+    for name, key in (
+        ("recipients", "recipients"), ("events", "events"), ("expected deliveries",
+        "expected_deliveries"), ("received", "received"), ("lost", "lost"),
+        ("duplicates", "duplicates"), ("events/s", "events_per_s"),
+        ("deliveries/s", "deliveries_per_s"),
+    ):  # fmt: skip
+        rows.append([name, *(side[key] for _, side in sides)])
+    for path in ("p50", "p99", "max"):
+        rows.append([f"publish→push {path} ms", *(s["latency_ms"].get(path) for _, s in sides)])
+    rows.append(["server CPU %", *(s["cpu_percent"].get("server") for _, s in sides)])
+    rows.append(["Redis CPU %", *(s["cpu_percent"].get("redis", "-") for _, s in sides)])
+    rows.append(["generators CPU %", *(s["cpu_percent"]["generators"] for _, s in sides)])
+    print_table("fan-out: one event to every recipient", rows, ["figure", *(n for n, _ in sides)])
+    if ratio is not None:
+        verdict = check(ratio, TARGET_RATIO, at_most=False)
+        print(f"\nhub / baseline deliveries/s = {ratio:.3f} (target >= {TARGET_RATIO}: {verdict})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Idle capacity: N connected citizen sessions (default 10,000) doing nothing.
+
+Starts an embedded redis-server and `vigie serve`, reads the hub's RSS, connects
+N citizens (real tokens, real hello/welcome) from several processes, then stays
+idle for a window long enough to include the hub's heartbeats (it pings every
+`heartbeat_s`, 20 s by default; the clients answer with pongs). Reports RSS per
+connected session (above the idle hub's RSS) and the hub's CPU over the idle
+window. Targets: <= 20 KiB per session, < 5 % of a core.
+
+    .venv/bin/python scripts/bench_idle.py
+    .venv/bin/python scripts/bench_idle.py --citizens 10000 --idle 60 --profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from bench.report import check, print_table
+from bench.session import add_common_args, open_run
+from bench.system import rss_bytes
+
+TARGET_KIB_PER_SESSION = 20.0
+TARGET_IDLE_CPU = 5.0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--citizens", type=int, default=10_000)
+    p.add_argument(
+        "--idle", type=float, default=60.0, help="seconds measured (>= 2 heartbeats: 40)"
+    )
+    p.add_argument("--settle", type=float, default=3.0, help="seconds after connecting")
+    p.add_argument("--connect-timeout", type=float, default=600.0)
+    add_common_args(p)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Connect, idle, measure; exit 1 when a session was refused or dropped."""
+    args = parse_args(argv)
+    params = {
+        "citizens": args.citizens, "idle_s": args.idle, "workers": args.workers,
+        "codec": args.codec, "aof": not args.no_aof,
+    }  # fmt: skip
+    with open_run("idle", args, params) as run:
+        status = run.start_town(
+            citizens=args.citizens, units=0, consoles=0, connect_timeout_s=args.connect_timeout
+        )
+        print(f"connected: {status['open']} in {status['connect_s']} s", file=sys.stderr)
+        time.sleep(args.settle)
+        run.start_profile()
+        meter = run.cpu_meter()
+        meter.start()
+        end = time.monotonic() + args.idle
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(1.0, left))
+            cpu, rss_mib = meter.percent(), rss_bytes(run.hub_pid) / 2**20
+            run.progress.show(
+                f"  idle {args.idle - max(left, 0):5.0f}/{args.idle:g} s"
+                f" | hub CPU {cpu['hub']:5.1f} % | hub RSS {rss_mib:6.1f} MiB"
+            )
+        cpu = meter.percent()
+        run.progress.done()
+        run.stop_profile()
+        after = run.town.status() if run.town else {}
+        memory = run.memory()
+        dropped = args.citizens - after.get("connected", 0)
+        run.results.update(
+            connect=status,
+            after=after,
+            idle_cpu_percent={
+                "hub": cpu["hub"],
+                "redis": cpu["redis"],
+                "generators": round(sum(v for k, v in cpu.items() if k.startswith("gen")), 1),
+            },
+            **memory,
+            dropped_sessions=dropped,
+            lost=dropped,
+            targets={"rss_per_connection_kib": TARGET_KIB_PER_SESSION, "idle_cpu_percent": 5.0},
+        )
+        table(run.results, args)
+        run.write()
+    return 1 if dropped else 0
+
+
+def table(results: dict[str, object], args: argparse.Namespace) -> None:
+    """Figures against targets."""
+    per = results["rss_per_connection_kib"]
+    cpu = results["idle_cpu_percent"]["hub"]  # type: ignore[index]
+    print_table(
+        f"idle capacity: {args.citizens} citizen sessions, {args.idle:g} s idle",
+        [
+            ["sessions connected (hub)", results["hub_sessions"], "", ""],
+            ["connect time s", results["connect"]["connect_s"], "", ""],  # type: ignore[index]
+            ["sessions dropped", results["dropped_sessions"], "0", ""],
+            ["hub RSS idle, before MiB", results["hub_rss_idle_mib"], "", ""],
+            ["hub RSS connected MiB", results["hub_rss_mib"], "", ""],
+            ["RSS per session KiB", per, f"<= {TARGET_KIB_PER_SESSION:g}",
+             check(per, TARGET_KIB_PER_SESSION)],  # type: ignore[arg-type]
+            ["hub CPU idle % of a core", cpu, f"< {TARGET_IDLE_CPU:g}",
+             check(cpu, TARGET_IDLE_CPU)],
+            ["Redis CPU idle %", results["idle_cpu_percent"]["redis"], "", ""],  # type: ignore[index]
+        ],
+        ["figure", "value", "target", ""],
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
