@@ -66,7 +66,7 @@ def rank_units(
         covering = _covers(unit, incident_cell, cover_k)
         parts = ["covering" if covering else "nearest", "available"]
         if distance is not None:
-            parts.append(f"{distance} steps away")
+            parts.append(f"{distance} step{'' if distance == 1 else 's'} away")
         ranked.append(Recommendation(unit.id, distance, covering, ", ".join(parts)))
     ranked.sort(key=_rank_key)
     return ranked
