@@ -19,7 +19,7 @@ from typing import Any
 
 from bench.report import check, print_table, write_plot
 from bench.session import add_common_args, open_run, print_step
-from bench.town import CATEGORY_MIX
+from bench.town import parse_categories
 
 TARGET_RATE = 3000.0
 GENERATOR_LAG_LIMIT_MS = 50.0  # beyond it the generator, not the hub, sets the pace
@@ -50,17 +50,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def categories(spec: str) -> tuple[tuple[str, int], ...]:
-    """The category mix: CATEGORY_MIX or `name:weight,...`."""
-    if spec == "mix":
-        return CATEGORY_MIX
-    out = []
-    for part in spec.split(","):
-        name, _, weight = part.partition(":")
-        out.append((name.strip(), int(weight or 1)))
-    return tuple(out)
-
-
 def verdict(step: dict[str, Any], max_p99_ms: float) -> str:
     """Why a step failed, or '' when it held."""
     if step["lost"] or sum(step["alerts"]["refused"].values()):
@@ -76,7 +65,7 @@ def verdict(step: dict[str, Any], max_p99_ms: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Ramp; exit 1 when even the first step lost something."""
     args = parse_args(argv)
-    mix = categories(args.categories)
+    mix = parse_categories(args.categories)
     params = {
         "citizens": args.citizens, "reporting": args.reporting, "units": args.units,
         "consoles": args.consoles, "start": args.start, "step": args.step,

@@ -19,6 +19,7 @@ import sys
 
 from bench.report import print_table, write_plot
 from bench.session import add_common_args, open_run, print_step
+from bench.town import parse_categories
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -31,6 +32,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rate", default="200", help="offered alerts/s (R), or a comma list of steps")
     p.add_argument("--duration", type=float, default=15.0, help="seconds per step")
     p.add_argument("--position-every", type=float, default=5.0, help="seconds between unit fixes")
+    p.add_argument(
+        "--categories",
+        default="mix",
+        help="'mix' (a plausible evening, with P1-P2 reports) or 'name:weight,...'",
+    )
     p.add_argument("--connect-timeout", type=float, default=300.0)
     p.add_argument("--plot", action="store_true", help="PNG of latency against offered rate")
     add_common_args(p)
@@ -45,13 +51,13 @@ def main(argv: list[str] | None = None) -> int:
         "citizens": args.citizens, "reporting": args.reporting, "units": args.units,
         "consoles": args.consoles, "rates": rates, "duration_s": args.duration,
         "position_every_s": args.position_every, "workers": args.workers, "codec": args.codec,
-        "aof": not args.no_aof,
+        "aof": not args.no_aof, "categories": parse_categories(args.categories),
     }  # fmt: skip
     with open_run("town", args, params) as run:
         status = run.start_town(
             citizens=args.citizens, units=args.units, consoles=args.consoles,
             connect_timeout_s=args.connect_timeout, reporting=args.reporting,
-            position_every_s=args.position_every,
+            position_every_s=args.position_every, categories=parse_categories(args.categories),
         )  # fmt: skip
         run.results["connect"] = status
         print(f"connected: {status['open']} in {status['connect_s']} s", file=sys.stderr)

@@ -22,6 +22,7 @@ from bench.system import (
     CpuMeter,
     Profiler,
     TownUnderTest,
+    code_version,
     machine_info,
     raise_open_files_limit,
     rss_bytes,
@@ -180,6 +181,7 @@ def open_run(name: str, args: argparse.Namespace, params: dict[str, Any]) -> Ite
             "benchmark": name,
             "started": started,
             "machine": machine_info(),
+            "code": code_version(),
             "open_files_limit": limit,
             "params": params,
         }

@@ -31,6 +31,7 @@ __all__ = [
     "CpuMeter",
     "HubProcess",
     "Profiler",
+    "code_version",
     "cpu_seconds",
     "free_port",
     "machine_info",
@@ -104,6 +105,21 @@ class CpuMeter:
             return cpu_seconds(pid)
         except OSError:  # the process is gone
             return 0.0
+
+
+def code_version() -> dict[str, Any]:
+    """The commit measured, and hub files changed in the work tree (uncommitted)."""
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=False
+            ).stdout.rstrip()
+        except OSError:
+            return ""
+
+    dirty = [line[3:] for line in git("status", "--porcelain", "hub").splitlines()]
+    return {"commit": git("rev-parse", "--short", "HEAD"), "hub_uncommitted": dirty}
 
 
 def machine_info() -> dict[str, Any]:

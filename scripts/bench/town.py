@@ -40,7 +40,7 @@ from bench.report import summarize
 from bench.system import raise_open_files_limit
 from bench.wsclient import OP_TEXT, WsClient, open_client
 
-__all__ = ["CATEGORY_MIX", "Layout", "Town", "TownPlan", "build_layout"]
+__all__ = ["CATEGORY_MIX", "Layout", "Town", "TownPlan", "build_layout", "parse_categories"]
 
 TENANT = "narbonne"
 SECTOR_RES = 7  # a unit's sector: one res-7 cell (~5 km², 49 res-9 cells)
@@ -59,6 +59,17 @@ CATEGORY_MIX: tuple[tuple[str, int], ...] = (
     ("road_hazard", 8), ("suspicious", 8), ("theft", 7), ("rodeo", 4), ("other", 3),
     ("violence", 2), ("burglary", 2), ("fire", 1),
 )  # fmt: skip
+
+
+def parse_categories(spec: str) -> tuple[tuple[str, int], ...]:
+    """`mix` (CATEGORY_MIX) or `name:weight,...` (e.g. `noise:3,incivility:1`)."""
+    if spec == "mix":
+        return CATEGORY_MIX
+    out = []
+    for part in spec.split(","):
+        name, _, weight = part.partition(":")
+        out.append((name.strip(), int(weight or 1)))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
