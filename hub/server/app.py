@@ -16,7 +16,6 @@ import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,6 +29,7 @@ from hub.server.drain import install_drain_on_sigterm
 from hub.server.endpoint import websocket_endpoint
 from hub.server.node import Node
 from hub.server.timers import run_timers
+from hub.store.client import RedisLike, redis_client
 from hub.store.store import Store
 
 __all__ = ["app_from_env", "create_app"]
@@ -39,8 +39,8 @@ log = logging.getLogger("vigie.app")
 REDIS_TIMEOUT_S = 5.0  # every Redis call is bounded; XREAD blocks for less than this
 
 
-def _redis(url: str) -> Redis:
-    return Redis.from_url(
+def _redis(url: str) -> RedisLike:
+    return redis_client(
         url,
         socket_timeout=REDIS_TIMEOUT_S,
         socket_connect_timeout=REDIS_TIMEOUT_S,

@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
-from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
+
+from hub.store.client import RedisLike
 
 __all__ = ["ScriptSet", "script_source"]
 
@@ -34,7 +35,7 @@ def script_source(name: str) -> str:
 class ScriptSet:
     """The registered scripts of one Redis client (EVALSHA, falling back to EVAL)."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: RedisLike) -> None:
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(script_source(name)) for name in _NAMES
         }

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from redis.asyncio import Redis
 
+from hub.store.client import RedisLike
 from hub.store.keys import TenantKeys
 from hub.store.scripts import ScriptSet
 
@@ -65,7 +65,7 @@ def decode_entry(entry_id: bytes | str, fields: dict[bytes, bytes]) -> StreamEnt
 class Store:
     """Async access to one Redis (or Redis Cluster) for all tenants."""
 
-    def __init__(self, redis: Redis, *, stream_maxlen: int, idempotency_ttl_s: int) -> None:
+    def __init__(self, redis: RedisLike, *, stream_maxlen: int, idempotency_ttl_s: int) -> None:
         self.redis = redis
         self.scripts = ScriptSet(redis)
         self.stream_maxlen = stream_maxlen

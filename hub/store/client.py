@@ -1,0 +1,174 @@
+"""The Redis client the hub talks through: one server or a Redis Cluster, from a URL.
+
+Everything else in hub/store takes a `RedisLike` and calls the commands both
+clients share (EVALSHA, XADD/XREAD/XRANGE/XREVRANGE, hashes, sorted sets,
+non-transactional pipelines, SET NX PX). That works on a cluster because every
+key of a tenant carries the hash tag ``{tenant}`` (hub/store/keys.py): a
+script's keys, declared or built inside the script from the tenant prefix, all
+hash to the tenant's one slot, so one shard serves each call.
+
+URL schemes:
+
+- ``redis://[user:password@]host[:port][/db]``, ``rediss://…`` (TLS) and
+  ``unix:///path/to/redis.sock`` — one Redis server (`redis.asyncio.Redis`);
+- ``redis+cluster://[user:password@]host:port[,host:port...]`` and
+  ``rediss+cluster://…`` (TLS) — a Redis Cluster (`ClusterClient`, redis-py's
+  `RedisCluster` with two adjustments). The listed nodes are only the
+  *startup* nodes: the client asks them for the slot map (CLUSTER SLOTS) and
+  then talks to whichever shard owns a key, following MOVED/ASK redirections.
+  List two or three nodes so the hub can start while one is down. A cluster has
+  database 0 only, so the URL takes no path (or ``/0``) and no query string.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeAlias
+from urllib.parse import unquote, urlsplit
+
+from redis.asyncio import Redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.exceptions import ConnectionError, RedisClusterException, SlotNotCoveredError
+from redis.typing import EncodableT
+
+__all__ = [
+    "CLUSTER_SCHEMES",
+    "ClusterClient",
+    "ClusterUnavailableError",
+    "RedisLike",
+    "cluster_startup_nodes",
+    "redis_client",
+]
+
+RedisLike: TypeAlias = Redis | RedisCluster
+"""Either client: hub/store uses only what both offer."""
+
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+_DEFAULT_PORT = 6379
+
+
+class ClusterUnavailableError(ConnectionError):
+    """No usable cluster topology: no startup node answers, or a slot has no master."""
+
+
+class ClusterClient(RedisCluster):
+    """`RedisCluster` with the two adjustments the hub needs.
+
+    1. Failures are `RedisError`s, as with one server. redis-py raises a bare
+       `RedisClusterException` (not a `RedisError`) when no node can be reached
+       and `SlotNotCoveredError` when a slot has no master; the hub's
+       "Redis unavailable: retry and report unhealthy" handling catches
+       `RedisError`, so both become `ClusterUnavailableError` (a `ConnectionError`).
+    2. XREAD goes straight to the master of its streams' slot. redis-py cannot
+       find XREAD's keys by itself (the STREAMS keyword makes them "movable") and
+       asks one default node with COMMAND GETKEYS, twice, before every XREAD:
+       three round trips instead of one on the hub's hottest read path, and every
+       hub process hammering the same node. The hub's XREADs only name streams of
+       one tenant (one slot), so the first key decides. MOVED/ASK are still
+       followed; connection errors reach the caller, whose loop retries.
+    """
+
+    async def initialize(
+        self,
+        additional_startup_nodes_info: list[tuple[str, int]] | None = None,
+        last_failed_node_name: str | None = None,
+    ) -> ClusterClient:
+        """Discover the topology (once); see `RedisCluster.initialize`."""
+        try:
+            await super().initialize(additional_startup_nodes_info, last_failed_node_name)
+        except RedisClusterException as exc:
+            raise ClusterUnavailableError(str(exc)) from exc
+        return self
+
+    async def execute_command(self, *args: EncodableT, **kwargs: Any) -> Any:
+        """Run a command on the node that serves its keys (XREAD: its first stream's)."""
+        try:
+            if "target_nodes" not in kwargs and args and _word(args[0]) == "XREAD":
+                kwargs["target_nodes"] = await self._stream_node(args)
+            return await super().execute_command(*args, **kwargs)
+        except SlotNotCoveredError as exc:
+            raise ClusterUnavailableError(str(exc)) from exc
+
+    async def _stream_node(self, args: tuple[EncodableT, ...]) -> ClusterNode:
+        await self.initialize()
+        words = [_word(arg) for arg in args]
+        first_key = args[words.index("STREAMS") + 1]
+        node = self.get_node_from_key(first_key)  # type: ignore[arg-type]
+        if node is None:  # only a replica lookup can find none
+            raise ClusterUnavailableError(f"no master serves {first_key!r}")
+        return node
+
+
+def _word(arg: EncodableT) -> str:
+    """A command word as text, upper case (arguments may be bytes or str)."""
+    text = arg.decode("latin-1") if isinstance(arg, bytes) else str(arg)
+    return text.upper()
+
+
+def redis_client(url: str, **opts: Any) -> RedisLike:
+    """A client for `url`: a `Redis` for one server, a `ClusterClient` for a cluster URL.
+
+    Args:
+        url: ``redis://``, ``rediss://``, ``unix://`` or ``redis+cluster://`` (see the
+            module docstring).
+        **opts: Client options (timeouts, health checks, pool size), passed to
+            either client. For a cluster, ``max_connections`` is per node.
+
+    Raises:
+        ValueError: A cluster URL without nodes, with a bad port, a database other
+            than 0 or a query string.
+    """
+    scheme = url.partition("://")[0].lower()
+    if scheme not in CLUSTER_SCHEMES:
+        return Redis.from_url(url, **opts)
+    username, password, nodes = _parse_cluster_url(url)
+    return ClusterClient(
+        startup_nodes=[ClusterNode(host, port) for host, port in nodes],
+        username=username,
+        password=password,
+        ssl=scheme == "rediss+cluster",
+        **opts,
+    )
+
+
+def cluster_startup_nodes(url: str) -> list[tuple[str, int]]:
+    """The (host, port) startup nodes a ``redis+cluster://`` URL lists."""
+    return _parse_cluster_url(url)[2]
+
+
+def _parse_cluster_url(url: str) -> tuple[str | None, str | None, list[tuple[str, int]]]:
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise ValueError(f"{_redact(url)}: a cluster URL takes no query string or fragment")
+    if parts.path not in ("", "/", "/0"):
+        raise ValueError(f"{_redact(url)}: a Redis Cluster has database 0 only")
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    username, _, password = userinfo.partition(":")
+    nodes = [_node(url, spec) for spec in hosts.split(",") if spec.strip()]
+    if not nodes:
+        raise ValueError(f"{_redact(url)}: list at least one host:port")
+    return unquote(username) or None, unquote(password) or None, nodes
+
+
+def _node(url: str, spec: str) -> tuple[str, int]:
+    spec = spec.strip()
+    if spec.startswith("["):  # [IPv6]:port
+        host, _, rest = spec[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    else:
+        host, _, port_text = spec.rpartition(":") if ":" in spec else (spec, "", "")
+    try:
+        port = int(port_text) if port_text else _DEFAULT_PORT
+    except ValueError:
+        raise ValueError(f"{_redact(url)}: bad port in {spec!r}") from None
+    if not host or not 0 < port < 65536:
+        raise ValueError(f"{_redact(url)}: bad node {spec!r}")
+    return host, port
+
+
+def _redact(url: str) -> str:
+    # Error messages end up in logs: never repeat a password.
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, hosts = rest.rpartition("@")
+    if not at:
+        return url
+    return f"{scheme}{sep}{userinfo.partition(':')[0]}:***@{hosts}"
