@@ -83,6 +83,9 @@ class CoverageIndex(Generic[K]):
     def __len__(self) -> int:
         return len(self._cells_of)
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._cells_of
+
 
 def _ancestors(cell: str, resolutions: Iterable[int]) -> list[str]:
     res = h3.get_resolution(cell)

@@ -141,7 +141,7 @@ async def recommend(node: Node, session: Session, msg: IncidentRecommend) -> dic
     """Rank units for an incident, answered to the asking console only."""
     rt = node.runtime(session)
     incident, _ = await _incident(node, rt, msg.incident)
-    ranked = await rank_for(node, rt, incident)
+    ranked = rank_for(node, rt, incident)
     return {
         "type": "recommendation",
         "ref": msg.ref,

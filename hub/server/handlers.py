@@ -91,7 +91,7 @@ async def unit_position(node: Node, session: Session, msg: UnitPosition) -> None
         {"lat": repr(msg.lat), "lon": repr(msg.lon), "cell": cell, "last_seen": at},
         throttle_ms=POSITION_THROTTLE_MS,
     )  # fmt: skip
-    node.set_unit_state(rt, session.sub, None, cell)
+    node.set_unit_state(rt, session.sub, cell=cell)
 
 
 @handles(UnitStatus)
@@ -119,4 +119,4 @@ async def cover(node: Node, session: Session, msg: Cover) -> None:
     await node.store.unit_update(
         rt.keys, session.sub, "coverage", {"sector": json.dumps(sector), "last_seen": now_ms()}
     )
-    node.set_unit_state(rt, session.sub, sector, None, has_cell=False)
+    node.set_unit_state(rt, session.sub, sector=sector)

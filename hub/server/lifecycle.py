@@ -70,7 +70,7 @@ async def _unit_online(node: Node, session: Session) -> None:
     rt = node.runtime(session)
     state = await node.store.unit_state(rt.keys, session.sub)
     sector = json.loads(state["sector"]) if state.get("sector") else []
-    node.set_unit_state(rt, session.sub, sector, state.get("cell") or None)
+    node.set_unit_state(rt, session.sub, sector=sector, cell=state.get("cell") or None)
     fields: dict[str, str | int | float] = {"last_seen": now_ms(), "node": node.node_id}
     if "status" not in state:
         fields["status"] = "available"

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Coroutine, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -23,6 +23,7 @@ from hub.core.codec import EncodedEvent
 from hub.core.coverage import CoverageIndex, cells_overlap, unit_coverage
 from hub.core.geo import TenantArea
 from hub.core.offsets import offset_key
+from hub.core.recommend import UnitInfo
 from hub.server.metrics import Metrics
 from hub.server.session import PENDING_MAX, Session
 from hub.store.dispatch import DispatchStore
@@ -41,6 +42,13 @@ CANARY_MAXLEN = 100  # the canary stream keeps only the last few
 CANARY_STALE_S = 10.0  # no canary read back for this long: the feed is dead, say so
 
 
+class Unchanged:
+    """Marker type: a field the caller does not change."""
+
+
+UNCHANGED = Unchanged()
+
+
 @dataclass(slots=True)
 class TenantRuntime:
     """Per-tenant state of this process."""
@@ -52,8 +60,9 @@ class TenantRuntime:
     units: CoverageIndex[Session] = field(default_factory=CoverageIndex)
     citizens_following: set[Session] = field(default_factory=set)  # notice recipients
     by_identity: dict[tuple[str, str], set[Session]] = field(default_factory=dict)
-    sectors: dict[str, list[str]] = field(default_factory=dict)  # unit id → sector
-    unit_cells: dict[str, str | None] = field(default_factory=dict)  # unit id → position cell
+    # The tenant's unit board, loaded at start and kept from `unit` events: what
+    # recommendations rank, without a Redis scan per incident.
+    board: dict[str, UnitInfo] = field(default_factory=dict)
     read_offset: str = "0-0"
     canary_offset: str = "0-0"
     last_read_at: float = 0.0
@@ -115,22 +124,27 @@ class Node:
         self,
         rt: TenantRuntime,
         unit_id: str,
-        sector: list[str] | None,
-        cell: str | None,
         *,
-        has_cell: bool = True,
+        sector: list[str] | None = None,
+        cell: str | Unchanged | None = UNCHANGED,
+        status: str | None = None,
+        online: bool | None = None,
     ) -> None:
-        """Record a unit's sector/position and re-index its local sessions' coverage."""
-        if sector is not None:
-            rt.sectors[unit_id] = sector
-        if has_cell:
-            rt.unit_cells[unit_id] = cell
-        sessions = rt.by_identity.get(("unit", unit_id))
-        if not sessions:
-            return
-        cells = unit_coverage(
-            rt.sectors.get(unit_id, ()), rt.unit_cells.get(unit_id), rt.config.cover_k
+        """Update a unit on the board and re-index its local sessions' coverage."""
+        old = rt.board.get(unit_id) or UnitInfo(unit_id, "off_duty", False, None)
+        unit = replace(
+            old,
+            sector=old.sector if sector is None else tuple(sector),
+            cell=old.cell if isinstance(cell, Unchanged) else cell,
+            status=status or old.status,
+            online=old.online if online is None else online,
         )
+        rt.board[unit_id] = unit
+        sessions = rt.by_identity.get(("unit", unit_id))
+        if not sessions or (unit.sector == old.sector and unit.cell == old.cell and
+                            all(s in rt.units for s in sessions)):  # fmt: skip
+            return
+        cells = unit_coverage(unit.sector, unit.cell, rt.config.cover_k)
         for session in sessions:
             rt.units.assign(session, cells)
 
@@ -265,7 +279,12 @@ class Node:
             return
         sector = unit.get("sector")
         self.set_unit_state(
-            rt, unit_id, sector if isinstance(sector, list) else None, unit.get("cell")
+            rt,
+            unit_id,
+            sector=sector if isinstance(sector, list) else None,
+            cell=unit.get("cell"),
+            status=unit.get("status"),
+            online=unit.get("online"),
         )
 
     # -- followers ------------------------------------------------------------------
@@ -276,6 +295,8 @@ class Node:
         for rt in self.tenants.values():
             rt.read_offset = await self.store.last_offset(rt.keys.events)
             rt.canary_offset = await self.store.last_offset(rt.keys.canary)
+            # After the offset: events past it are applied on top, so the board converges.
+            rt.board = {u.id: u for u in await self.dispatch.units(rt.keys)}
             rt.last_read_at = rt.canary_seen_at = time.monotonic()
             started.append(tasks.create_task(self._follow(rt), name=f"follow:{rt.config.id}"))
             started.append(tasks.create_task(self._canary(rt), name=f"canary:{rt.config.id}"))

@@ -45,12 +45,12 @@ def lifecycle_context(
     )
 
 
-async def rank_for(
+def rank_for(
     node: Node, rt: TenantRuntime, incident: dict[str, Any], exclude: tuple[str, ...] = ()
 ) -> list[Recommendation]:
-    """Rank the tenant's units for an incident view."""
-    units = await node.dispatch.units(rt.keys)
-    return rank_units(incident["cell"], units, cover_k=rt.config.cover_k, exclude=exclude)
+    """Rank the tenant's units for an incident view (from this process's unit board)."""
+    board = rt.board.values()
+    return rank_units(incident["cell"], board, cover_k=rt.config.cover_k, exclude=exclude)
 
 
 def needs_recommendation(incident: dict[str, Any]) -> bool:
@@ -72,7 +72,7 @@ async def recommend_and_dispatch(
     exclude: tuple[str, ...] = (),
 ) -> None:
     """Emit a recommendation for `incident`; auto-dispatch P1 when the tenant wants it."""
-    ranked = await rank_for(node, rt, incident, exclude)
+    ranked = rank_for(node, rt, incident, exclude)
     body = {
         "type": "recommendation",
         "incident": incident["id"],
