@@ -6,10 +6,12 @@ import argparse
 import logging
 import os
 import secrets
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from hub.config import ConfigError, load_config
 from hub.core.messages import ROLES
@@ -115,6 +117,9 @@ def _serve(args: argparse.Namespace) -> int:
             f"vigie serve: VIGIE_SECRET must be at least {MIN_SECRET_BYTES} bytes", file=sys.stderr
         )
         return 2
+    # uvicorn re-raises SIGTERM once it has shut down; as an exception it unwinds
+    # the `with` below, so the embedded redis-server is stopped, not orphaned.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with embedded_or_given_redis(args.redis_url, args.data_dir) as url:
         # Worker processes build the app from the environment (uvicorn --factory).
         os.environ.update(VIGIE_SECRET=secret, VIGIE_REDIS_URL=url, VIGIE_CONFIG=config.source)
@@ -128,6 +133,10 @@ def _serve(args: argparse.Namespace) -> int:
             **uvicorn_options(config.hub.max_frame_bytes, config.hub.heartbeat_s),  # type: ignore[arg-type]
         )
     return 0
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)
 
 
 def _token(args: argparse.Namespace) -> int:

@@ -278,6 +278,8 @@ class Node:
         if not isinstance(unit_id, str):
             return
         sector = unit.get("sector")
+        if sector == {}:  # Lua's cjson encodes an empty list as an empty object
+            sector = []
         self.set_unit_state(
             rt,
             unit_id,

@@ -18,9 +18,14 @@ if delta ~= 0 then
 end
 local throttle = tonumber(ARGV[5])
 local view = unit_view(ARGV[1], ARGV[2])
--- A position that moves the unit to another cell changes its coverage: never throttled.
-if throttle > 0 and view.cell == old_cell then
-  if not redis.call('SET', KEYS[4], '1', 'PX', throttle, 'NX') then return '' end
+-- A position that moves the unit to another cell changes its coverage: never
+-- throttled, but it starts a new throttle period like any emitted position.
+if throttle > 0 then
+  if view.cell == old_cell then
+    if not redis.call('SET', KEYS[4], '1', 'PX', throttle, 'NX') then return '' end
+  else
+    redis.call('SET', KEYS[4], '1', 'PX', throttle)
+  end
 end
 -- The sector can be large: only coverage and online events carry it.
 if ARGV[3] ~= 'coverage' and ARGV[3] ~= 'online' then view.sector = nil end
