@@ -59,6 +59,10 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._frames)
 
+    def half_full(self) -> bool:
+        """True from half capacity (frames or bytes) on: where live-only frames are shed."""
+        return len(self._frames) * 2 >= self.max_frames or self.bytes * 2 >= self.max_bytes
+
     def push(
         self, frame: Frame, *, durable: bool = True, key: Hashable | None = None
     ) -> PushResult:

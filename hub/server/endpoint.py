@@ -127,8 +127,20 @@ def _authenticate(websocket: WebSocket, token: str) -> Claims | None:
 
 async def _read_loop(websocket: WebSocket, node: Node, session: Session) -> None:
     refused = 0
+    session.reader = asyncio.current_task()
     while session.close_code is None:
-        frame = await _receive(websocket)
+        session.receiving = True
+        try:
+            frame = await _receive(websocket)
+        except asyncio.CancelledError:
+            if session.close_code is None:
+                raise
+            # Session.close() released us from receive(): not a shutdown, just done.
+            if session.reader is not None:
+                session.reader.uncancel()
+            return
+        finally:
+            session.receiving = False
         if frame is None:
             return
         node.metrics.messages_in += 1

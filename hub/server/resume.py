@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from hub.core.errors import CloseCode
 from hub.core.offsets import is_offset, offset_key
 from hub.server.node import EVENTS, INBOX, Node, TenantRuntime
 from hub.server.session import Session
@@ -27,6 +28,7 @@ __all__ = ["REPLAY_MAX", "synchronise"]
 
 REPLAY_MAX = 20_000  # tenant-stream entries scanned at most; beyond, reset + snapshot
 PAGE = 1000
+REPLAY_STALL_S = 10.0
 
 
 async def synchronise(node: Node, session: Session, resume: Mapping[str, str]) -> None:
@@ -49,12 +51,28 @@ async def synchronise(node: Node, session: Session, resume: Mapping[str, str]) -
         node.deliver(session, entry, node.event_for(entry))
 
 
+async def _room_for_one_more(session: Session) -> bool:
+    """Pace a replay by the client: wait while the outbox is half full.
+
+    A backlog may be far larger than the outbox (a 4408 guarantees it); Redis
+    holds the history, so the replay waits for the client rather than queueing
+    it all. A client that reads nothing for REPLAY_STALL_S is closed 4408.
+    """
+    if session.outbox.half_full():
+        await session.flush(REPLAY_STALL_S)
+        if session.outbox.half_full():
+            session.close(CloseCode.TOO_SLOW, "too slow to resume")
+    return session.close_code is None
+
+
 async def _replay_inbox(node: Node, session: Session, rt: TenantRuntime, after: str) -> None:
     stream = rt.keys.inbox(session.role, session.sub)
     after = after if is_offset(after) else "0"
     while True:
         entries = await node.store.range_after(stream, after, PAGE)
         for entry in entries:
+            if not await _room_for_one_more(session):
+                return
             session.inbox_floor = offset_key(entry.offset)
             session.send_message({**entry.body, "stream": INBOX, "offset": entry.offset})
         if len(entries) < PAGE:
@@ -75,6 +93,8 @@ async def _replay_events(node: Node, session: Session, rt: TenantRuntime, after:
         for entry in entries:
             # Pokes are replayed from the inbox; live-only entries are not replayed.
             if entry.to is None and not node.ephemeral(entry) and node.wants(session, entry):
+                if not await _room_for_one_more(session):
+                    return True  # closed 4408: the client resumes from what it got
                 node.deliver(session, entry, node.event_for(entry))
         if len(entries) < PAGE:
             return True

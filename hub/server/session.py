@@ -65,6 +65,8 @@ class Session:
         self.connected_at = time.monotonic()
         self.sent = 0
         self._writer: asyncio.Task[None] | None = None
+        self.reader: asyncio.Task[Any] | None = None  # the endpoint task reading frames
+        self.receiving = False  # the reader is parked in receive()
         self._closer: asyncio.Task[None] | None = None
 
     @property
@@ -128,6 +130,11 @@ class Session:
         if self._writer is not None and not self._writer.done():
             self._writer.cancel()
         self.closed.set()
+        reader = self.reader
+        if self.receiving and reader is not None and reader is not asyncio.current_task():
+            # The reader is parked in receive(): a client that neither reads nor
+            # sends would hold the session (indexes, admission slots) forever.
+            reader.cancel()
         if send_close:
             self._closer = asyncio.get_running_loop().create_task(self._send_close(code, reason))
 
@@ -140,6 +147,7 @@ class Session:
         closer = self._closer
         if closer is not None and not closer.done():
             await asyncio.wait([closer], timeout=timeout_s)
+            closer.cancel()  # a peer that never reads never unblocks it: give up
 
     async def _send_close(self, code: int, reason: str) -> None:
         # The peer may already be gone: then there is nobody to tell.
