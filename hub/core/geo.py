@@ -9,6 +9,7 @@ boundary may fall either way; the configured polygon is drawn with margin.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 import h3
 
@@ -20,14 +21,19 @@ def cell_of(lat: float, lon: float, resolution: int) -> str:
     return str(h3.latlng_to_cell(lat, lon, resolution))
 
 
-def ring_cells(cell: str, k: int) -> list[str]:
-    """The cells within k rings of `cell`, nearest first (the cell itself first)."""
+@lru_cache(maxsize=1 << 16)
+def ring_cells(cell: str, k: int) -> tuple[str, ...]:
+    """The cells within k rings of `cell`, nearest first (the cell itself first).
+
+    Cached: a town has a few thousand cells at the hub resolution, and this runs
+    for every alert (grouping) and every position (coverage).
+    """
     if k <= 0:
-        return [cell]
+        return (cell,)
     out = [cell]
     for ring in range(1, k + 1):
         out.extend(sorted(h3.grid_ring(cell, ring)))
-    return out
+    return tuple(out)
 
 
 def grid_distance(a: str, b: str) -> int | None:

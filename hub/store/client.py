@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any, TypeAlias
 from urllib.parse import unquote, urlsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.exceptions import ConnectionError, RedisClusterException, SlotNotCoveredError
 from redis.typing import EncodableT
@@ -43,6 +43,7 @@ RedisLike: TypeAlias = Redis | RedisCluster
 """Either client: hub/store uses only what both offer."""
 
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+POOL_WAIT_S = 5.0  # how long a command may wait for a free pooled connection
 _DEFAULT_PORT = 6379
 
 
@@ -119,7 +120,10 @@ def redis_client(url: str, **opts: Any) -> RedisLike:
     """
     scheme = url.partition("://")[0].lower()
     if scheme not in CLUSTER_SCHEMES:
-        return Redis.from_url(url, **opts)
+        # A burst (a reconnect storm, an intake spike) waits for a free connection
+        # instead of failing with MaxConnectionsError: waiting is bounded too.
+        pool = BlockingConnectionPool.from_url(url, timeout=POOL_WAIT_S, **opts)
+        return Redis.from_pool(pool)
     username, password, nodes = _parse_cluster_url(url)
     return ClusterClient(
         startup_nodes=[ClusterNode(host, port) for host, port in nodes],
