@@ -86,6 +86,7 @@ class EncodedEvent:
     """An outgoing event with its bytes cached per codec (encode once, send many)."""
 
     message: dict[str, Any]
+    order: tuple[int, int] | None = None  # the parsed `offset`, compared once per recipient
     _cache: dict[Codec, Frame] = field(default_factory=dict)
 
     def frame(self, codec: Codec) -> Frame:

@@ -235,7 +235,7 @@ class Node:
         coalesce: tuple[str, object] | None = None,
     ) -> None:
         """Push an entry to one session unless its floor says it already has it."""
-        key = offset_key(event.message["offset"]) if "offset" in event.message else None
+        key = event.order
         if key is not None:
             personal = entry.to is not None
             floor = session.inbox_floor if personal else session.events_floor
@@ -263,9 +263,12 @@ class Node:
 
     def event_for(self, entry: StreamEntry) -> EncodedEvent:
         """The message an entry becomes on the wire (stream and offset added)."""
-        if entry.to is not None or self.ephemeral(entry):
-            return EncodedEvent(entry.body)  # a poke already carries its inbox offset
-        return EncodedEvent({**entry.body, "stream": EVENTS, "offset": entry.offset})
+        if self.ephemeral(entry):
+            return EncodedEvent(entry.body)
+        if entry.to is not None:  # a poke already carries its inbox offset
+            return EncodedEvent(entry.body, offset_key(str(entry.body.get("offset", "0-0"))))
+        message = {**entry.body, "stream": EVENTS, "offset": entry.offset}
+        return EncodedEvent(message, offset_key(entry.offset))
 
     def _observe_canary(self, rt: TenantRuntime, entry: StreamEntry) -> None:
         if entry.body.get("node") == self.node_id:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable, MutableMapping
+from collections.abc import Callable, Coroutine, Hashable, MutableMapping
 from typing import Any
 
 from starlette.websockets import WebSocketDisconnect
@@ -25,13 +25,23 @@ from hub.core.offsets import ZERO
 from hub.core.outbox import Outbox, PushResult
 from hub.core.ratelimit import TokenBucket
 from hub.core.tokens import Claims
+from hub.server.eager import run_until_suspended
 from hub.store.store import StreamEntry
 
 __all__ = ["Session"]
 
+
+def _send_event(frame: Frame) -> dict[str, Any]:
+    """The ASGI message that sends `frame` (text for str, binary for bytes)."""
+    if isinstance(frame, str):
+        return {"type": "websocket.send", "text": frame}
+    return {"type": "websocket.send", "bytes": frame}
+
+
 log = logging.getLogger("vigie.session")
 
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+Send = Callable[[MutableMapping[str, Any]], Coroutine[Any, Any, None]]
+SEND_FAILURES = (OSError, RuntimeError, WebSocketDisconnect)  # the peer went away
 PENDING_MAX = 10_000  # live entries buffered while a resume replays; beyond it: 4408
 
 
@@ -89,8 +99,24 @@ class Session:
         self.push(frame_for(message, self.codec), durable=durable)
 
     def push(self, frame: Frame, *, durable: bool = True, key: Hashable | None = None) -> None:
-        """Queue an encoded frame; overflow of a durable frame closes with 4408."""
+        """Send or queue an encoded frame; overflow of a durable frame closes with 4408.
+
+        When nothing is queued and no writer runs, the frame is sent inline
+        (`run_until_suspended`): a writable socket takes it at once, without a
+        task. Only a send that has to wait gets a writer task, and frames pushed
+        meanwhile queue in the outbox behind it.
+        """
         if self.close_code is not None:
+            return
+        if not self.outbox and (self._writer is None or self._writer.done()):
+            try:
+                rest = run_until_suspended(self._send(_send_event(frame)))
+            except SEND_FAILURES as exc:
+                self._send_failed(exc)
+                return
+            self.sent += 1
+            if rest is not None:
+                self._writer = asyncio.get_running_loop().create_task(self._drain(rest))
             return
         result = self.outbox.push(frame, durable=durable, key=key)
         if result is PushResult.OVERFLOW:
@@ -100,19 +126,22 @@ class Session:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.get_running_loop().create_task(self._drain())
 
-    async def _drain(self) -> None:
-        frame = self.outbox.pop()
+    async def _drain(self, sending: Coroutine[Any, Any, None] | None = None) -> None:
+        """Finish the send in progress, then write the outbox until it is empty."""
         try:
+            if sending is not None:
+                await sending
+            frame = self.outbox.pop()
             while frame is not None:
-                if isinstance(frame, str):
-                    await self._send({"type": "websocket.send", "text": frame})
-                else:
-                    await self._send({"type": "websocket.send", "bytes": frame})
+                await self._send(_send_event(frame))
                 self.sent += 1
                 frame = self.outbox.pop()
-        except (OSError, RuntimeError, WebSocketDisconnect) as exc:  # the peer went away
-            log.debug("session %s send failed: %s", self.id, exc)
-            self.close(CloseCode.GOING_AWAY, "send failed", send_close=False)
+        except SEND_FAILURES as exc:
+            self._send_failed(exc)
+
+    def _send_failed(self, exc: BaseException) -> None:
+        log.debug("session %s send failed: %s", self.id, exc)
+        self.close(CloseCode.GOING_AWAY, "send failed", send_close=False)
 
     async def flush(self, timeout_s: float) -> None:
         """Wait until the outbox is written (graceful shutdown), at most `timeout_s`."""
