@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import h3
 
@@ -45,12 +46,21 @@ class Recommendation:
         return {"unit": self.unit, "grid_distance": self.grid_distance, "reason": self.reason}
 
 
+@lru_cache(maxsize=4096)
+def _coverage(
+    sector: tuple[str, ...], cell: str | None, cover_k: int
+) -> tuple[frozenset[str], tuple[int, ...]]:
+    """A unit's covered cells and their resolutions, cached: units move cell by cell."""
+    cells = unit_coverage(sector, cell, cover_k)
+    return cells, tuple(sorted({h3.get_resolution(c) for c in cells}))
+
+
 def _covers(unit: UnitInfo, cell: str, cover_k: int) -> bool:
-    cells = unit_coverage(unit.sector, unit.cell, cover_k)
+    cells, resolutions = _coverage(unit.sector, unit.cell, cover_k)
     res = h3.get_resolution(cell)
-    resolutions = {h3.get_resolution(c) for c in cells}
-    ancestors = {cell if r == res else h3.cell_to_parent(cell, r) for r in resolutions if r <= res}
-    return not ancestors.isdisjoint(cells)
+    return any(
+        (cell if r == res else h3.cell_to_parent(cell, r)) in cells for r in resolutions if r <= res
+    )
 
 
 def rank_units(
