@@ -112,7 +112,7 @@ class HubSettings:
     """Process-wide settings."""
 
     h3_resolution: int = 9
-    heartbeat_s: float = 20.0
+    heartbeat_s: float = 25.0
     hello_timeout_s: float = 10.0
     max_frame_bytes: int = 65536
     stream_maxlen: int = 100_000

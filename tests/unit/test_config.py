@@ -57,7 +57,7 @@ def test_default_is_narbonne(narbonne: Config) -> None:
 def test_narbonne_hub_settings(narbonne: Config) -> None:
     hub = narbonne.hub
     assert hub.h3_resolution == 9
-    assert hub.heartbeat_s == 20
+    assert hub.heartbeat_s == 25
     assert hub.hello_timeout_s == 10
     assert hub.max_frame_bytes == 65536
     assert hub.outbox_max_messages == 1024
