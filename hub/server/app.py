@@ -12,7 +12,6 @@ import contextlib
 import gc
 import logging
 import os
-import secrets
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -172,6 +171,9 @@ async def metrics(request: Request) -> Response:
 
 def app_from_env() -> Starlette:
     """App factory for `uvicorn --factory` and `--workers N` (config from VIGIE_* env)."""
-    secret = os.environ.get("VIGIE_SECRET") or secrets.token_urlsafe(32)
+    secret = os.environ.get("VIGIE_SECRET")
+    if not secret:
+        # A per-process random secret would make each worker refuse the others' tokens.
+        raise RuntimeError("VIGIE_SECRET is not set (vigie serve sets it for its workers)")
     redis_url = os.environ.get("VIGIE_REDIS_URL", "redis://127.0.0.1:6379/0")
     return create_app(load_config(), redis_url, secret, drain_on_sigterm=True)

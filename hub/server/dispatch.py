@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 from hub.core.errors import ErrorCode, ProtocolError, error_for_exception
 from hub.core.messages import ClientMessage
@@ -53,6 +53,13 @@ async def handle(node: Node, session: Session, msg: ClientMessage) -> dict[str, 
     except ProtocolError as exc:
         node.metrics.errors[exc.code.value] += 1
         return exc.to_message(ref)
+    except ResponseError:
+        # A script refused to run (a bug, or data it did not expect): not a retryable outage.
+        node.metrics.errors[ErrorCode.INTERNAL.value] += 1
+        log.exception("Redis refused %s from %s", type(msg).__name__, session.id)
+        return ProtocolError(ErrorCode.INTERNAL, "internal error; the hub logged it").to_message(
+            ref
+        )
     except (RedisError, OSError) as exc:
         node.metrics.errors[ErrorCode.UNAVAILABLE.value] += 1
         log.warning("%s from %s: Redis unavailable: %s", type(msg).__name__, session.id, exc)

@@ -37,7 +37,7 @@ async def session_opened(node: Node, session: Session, hello: Hello) -> bool:
                 "role": session.role,
                 "sub": session.sub,
                 "tenant": session.tenant.id,
-                "heartbeat_s": node.config.hub.heartbeat_s,
+                "heartbeat_s": _whole(node.config.hub.heartbeat_s),
                 "at": now_ms(),
             }
         )
@@ -49,13 +49,18 @@ async def session_opened(node: Node, session: Session, hello: Hello) -> bool:
     return session.close_code is None
 
 
+def _whole(seconds: float) -> float | int:
+    """25.0 → 25: the contract shows whole seconds."""
+    return int(seconds) if float(seconds).is_integer() else seconds
+
+
 async def session_closed(node: Node, session: Session) -> None:
     """Unregister a session; a unit's last session going away marks it offline."""
     node.unregister(session)
     if session.close_code is not None:
         node.metrics.closes[session.close_code] += 1
-    if session.role != "unit":
-        return
+    if session.role != "unit" or not session.presence_counted:
+        return  # only take back the +1 this session added
     try:
         rt = node.runtime(session)
         await node.store.unit_update(
@@ -75,3 +80,4 @@ async def _unit_online(node: Node, session: Session) -> None:
     if "status" not in state:
         fields["status"] = "available"
     await node.store.unit_update(rt.keys, session.sub, "online", fields, sessions_delta=1)
+    session.presence_counted = True

@@ -10,6 +10,7 @@ session was connected here or to another process, it sees the same thing.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Coroutine, Iterable, Iterator
@@ -21,6 +22,7 @@ from redis.exceptions import RedisError
 from hub.config import Config, TenantConfig
 from hub.core.codec import EncodedEvent
 from hub.core.coverage import CoverageIndex, cells_overlap, unit_coverage
+from hub.core.errors import CloseCode
 from hub.core.geo import TenantArea
 from hub.core.offsets import offset_key
 from hub.core.recommend import UnitInfo
@@ -37,6 +39,7 @@ log = logging.getLogger("vigie.node")
 EVENTS = "events"  # client-facing name of the tenant's shared stream
 INBOX = "inbox"  # client-facing name of a session's personal stream
 FOLLOW_BLOCK_MS = 1000
+FOLLOW_COUNT = 500  # entries per read; a full batch means we are behind the writers
 CANARY_PERIOD_S = 2.0  # each process writes a canary to each tenant's canary stream
 CANARY_MAXLEN = 100  # the canary stream keeps only the last few
 CANARY_STALE_S = 10.0  # no canary read back for this long: the feed is dead, say so
@@ -219,13 +222,19 @@ class Node:
         if entry.kind == "unit" and self.ephemeral(entry):
             coalesce = ("unit", entry.body.get("unit", {}).get("id"))
         for session in targets:
+            if session.close_code is not None:
+                continue
             if session.syncing:
                 if len(session.pending) >= PENDING_MAX:
                     session.close(4408, "too many live events during resume")
                 else:
                     session.pending.append(entry)
                 continue
-            self.deliver(session, entry, event, coalesce)
+            try:
+                self.deliver(session, entry, event, coalesce)
+            except Exception:  # one session's failure must not starve the others
+                log.exception("delivery of %s to session %s failed", entry.offset, session.id)
+                session.close(CloseCode.GOING_AWAY, "internal error")
 
     def deliver(
         self,
@@ -326,14 +335,20 @@ class Node:
 
     async def _follow(self, rt: TenantRuntime) -> None:
         backoff = 0.1
+        lagging = False  # after an outage or a full batch, the stream may have been trimmed
         while True:
+            if lagging:
+                with contextlib.suppress(RedisError, OSError):  # the read below says so
+                    lagging = await self._resync_if_trimmed(rt)
             # One XREAD over the events and the canary stream (same hash slot): the
             # canary proves this very reader still receives.
             streams = {rt.keys.events: rt.read_offset, rt.keys.canary: rt.canary_offset}
             try:
-                batches = await self.store.read_events(streams, block_ms=FOLLOW_BLOCK_MS)
+                batches = await self.store.read_events(
+                    streams, count=FOLLOW_COUNT, block_ms=FOLLOW_BLOCK_MS
+                )
             except (RedisError, OSError) as exc:
-                self.redis_ok = False
+                self.redis_ok, lagging = False, True
                 log.warning("stream %s: Redis unavailable (%s); retrying", rt.keys.events, exc)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
@@ -346,6 +361,7 @@ class Node:
                         rt.canary_offset = entry.offset
                         self._observe_canary(rt, entry)
                     continue
+                lagging = len(entries) >= FOLLOW_COUNT
                 for entry in entries:
                     rt.read_offset = entry.offset
                     self.metrics.entries_read += 1
@@ -353,6 +369,25 @@ class Node:
                         self.fan_out(rt, entry)
                     except Exception:  # one bad entry must not stop the tenant's feed
                         log.exception("fan-out of %s failed", entry.offset)
+
+    async def _resync_if_trimmed(self, rt: TenantRuntime) -> bool:
+        """Close this tenant's sessions if entries we never read were trimmed away.
+
+        Delivering what follows a gap would move sessions' offsets past entries
+        they never got (pokes included), and their next resume would skip them
+        for good. Closed with 1012 instead, they resume from before the gap:
+        the inbox replays exactly, the shared stream resets to a snapshot.
+        """
+        first = await self.store.first_offset(rt.keys.events)
+        if first is None or rt.read_offset in ("0-0", "0"):
+            return False
+        if offset_key(first) <= offset_key(rt.read_offset):
+            return False
+        log.error("stream %s trimmed past this process's position: resyncing", rt.keys.events)
+        for sessions in list(rt.by_identity.values()):
+            for session in list(sessions):
+                session.close(CloseCode.SERVICE_RESTART, "missed events: reconnect and resume")
+        return False
 
     def feeds_alive(self) -> bool:
         """True when every tenant reader read back this process's canary recently."""

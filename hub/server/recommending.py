@@ -90,6 +90,7 @@ async def recommend_and_dispatch(
         "unit": ranked[0].unit,
         "timeout_ms": rt.config.assignment_timeout_s * 1000,
         "allowed": sorted(lifecycle.WAITING),
+        "only_if_unassigned": True,  # never replace an operator's pending offer
     }
     try:
         await node.dispatch.run("assign", ctx, params)

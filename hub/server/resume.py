@@ -85,6 +85,8 @@ async def _replay_events(node: Node, session: Session, rt: TenantRuntime, after:
     first = await node.store.first_offset(rt.keys.events)
     if first is not None and offset_key(after) < offset_key(first) and offset_key(after) != (0, 0):
         return False  # the client's last entry was trimmed: entries after it may be too
+    if offset_key(after) > offset_key(await node.store.last_offset(rt.keys.events)):
+        return False  # an offset from the future (another stream, a reset Redis): start over
     session.events_floor = offset_key(after)
     scanned = 0
     while scanned < REPLAY_MAX:

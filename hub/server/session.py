@@ -75,6 +75,9 @@ class Session:
         self.connected_at = time.monotonic()
         self.sent = 0
         self._writer: asyncio.Task[None] | None = None
+        # A send handed to a writer that has not run yet: closed if the writer never will.
+        self._unstarted: Coroutine[Any, Any, None] | None = None
+        self.presence_counted = False  # a unit's +1 session in Redis, to take back on close
         self.reader: asyncio.Task[Any] | None = None  # the endpoint task reading frames
         self.receiving = False  # the reader is parked in receive()
         self._closer: asyncio.Task[None] | None = None
@@ -116,6 +119,7 @@ class Session:
                 return
             self.sent += 1
             if rest is not None:
+                self._unstarted = rest
                 self._writer = asyncio.get_running_loop().create_task(self._drain(rest))
             return
         result = self.outbox.push(frame, durable=durable, key=key)
@@ -128,6 +132,7 @@ class Session:
 
     async def _drain(self, sending: Coroutine[Any, Any, None] | None = None) -> None:
         """Finish the send in progress, then write the outbox until it is empty."""
+        self._unstarted = None
         try:
             if sending is not None:
                 await sending
@@ -156,6 +161,9 @@ class Session:
         self.close_code = code
         self.outbox.clear()
         self.pending.clear()
+        if self._unstarted is not None:
+            self._unstarted.close()
+            self._unstarted = None
         if self._writer is not None and not self._writer.done():
             self._writer.cancel()
         self.closed.set()

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 
 from redis.exceptions import RedisError
 
-from hub.core import priority
+from hub.core import lifecycle, priority
 from hub.core.errors import ProtocolError
 from hub.server.handlers import now_ms
 from hub.server.node import Node, TenantRuntime
@@ -57,7 +57,11 @@ async def age_queue(node: Node, rt: TenantRuntime, now: int | None = None) -> bo
     lock_ms = int(AGING_PERIOD_S * 1000 * 0.9)
     if not await node.dispatch.claim(rt.keys.job_lock("aging"), lock_ms):
         return False
-    waiting = await node.dispatch.waiting_incidents(rt.keys)
+    waiting = [
+        w
+        for w in await node.dispatch.waiting_incidents(rt.keys)
+        if w["status"] in lifecycle.WAITING
+    ]
     scores = {
         w["id"]: priority.score(
             int(w["priority"]), int(w["reporters"]), (now - int(w["opened_at"])) / 1000

@@ -41,6 +41,11 @@ class TenantKeys:
         return self.prefix + "open"
 
     @property
+    def live(self) -> str:
+        """Sorted set: every live (non-terminal) incident id → score; what snapshots list."""
+        return self.prefix + "live"
+
+    @property
     def units(self) -> str:
         """Set of known unit ids."""
         return self.prefix + "units"
@@ -64,7 +69,8 @@ class TenantKeys:
 
     def idempotency(self, citizen: str, ref: str) -> str:
         """String: the alert id an (citizen, ref) produced."""
-        return f"{self.prefix}idem:{citizen}:{ref}"
+        # The length prefix keeps ("x:y", "z") and ("x", "y:z") apart.
+        return f"{self.prefix}idem:{len(citizen)}:{citizen}:{ref}"
 
     def alert_rate(self, citizen: str) -> str:
         """Sorted set of a citizen's recent alert times (sliding-window rate limit)."""

@@ -150,7 +150,7 @@ class Store:
     ) -> tuple[str, dict[str, Any]]:
         """(last event offset, snapshot message) read atomically."""
         last, body = await self.scripts.snapshot(
-            keys=[keys.open_queue, keys.units, keys.events], args=[keys.prefix, max_incidents]
+            keys=[keys.live, keys.units, keys.events], args=[keys.prefix, max_incidents]
         )
         snap: dict[str, Any] = orjson.loads(body)
         # Lua's cjson encodes empty tables as objects: restore the lists.

@@ -28,7 +28,9 @@ end
 if not still then redis.call('SREM', ikey .. ':reporters', p.citizen) end
 redis.call('HSET', ikey, 'updated_at', ctx.now)
 history(ctx, id, 'alert.cancel', status, nil, {alert = p.alert})
-if redis.call('SCARD', ikey .. ':reporters') == 0 then
+-- Withdrawing cannot stand a patrol down: once dispatched, the incident stays
+-- live (the operator decides), and its trail says the reporters withdrew.
+if redis.call('SCARD', ikey .. ':reporters') == 0 and (status == 'open' or status == 'acknowledged') then
   redis.call('HSET', ikey, 'status', 'closed')
   local asg = redis.call('HGET', ikey, 'assignment')
   if asg then end_assignment(ctx, asg, 'cancelled', 'withdrawn by its reporter') end

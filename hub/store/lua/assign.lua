@@ -14,6 +14,11 @@ if redis.call('SISMEMBER', ctx.prefix .. 'units', p.unit) == 0 then
   return fail('not_found', 'no such unit')
 end
 local previous = redis.call('HGET', ikey, 'assignment')
+if previous and p.only_if_unassigned then
+  if redis.call('HGET', ctx.prefix .. 'asg:' .. previous, 'state') == 'offered' then
+    return fail('conflict', 'an offer is already pending')
+  end
+end
 if previous then end_assignment(ctx, previous, 'cancelled', 'reassigned') end
 local asg = 'as' .. redis.call('HINCRBY', ctx.prefix .. 'seq', 'assignment', 1)
 local expires_at = ctx.now + p.timeout_ms

@@ -8,8 +8,10 @@ local p = cjson.decode(ARGV[2])
 local ikey = ctx.prefix .. 'inc:' .. p.incident
 local current = redis.call('HGET', ikey, 'status')
 if not current then return fail('not_found', 'no such incident') end
-if p.action then
-  if current == p.target then return {'ok'} end  -- already there: idempotent
+if p.action and current == p.target then  -- already there: idempotent
+  if not p.priority and (not p.note or p.note == '') then return {'ok'} end
+  p.action = nil  -- apply the priority or note alone
+elseif p.action then
   if not contains(p.allowed, current) then
     return fail('conflict', 'cannot ' .. p.action .. ' an incident that is ' .. current)
   end
@@ -32,13 +34,7 @@ if p.action then
   if p.retire then
     local asg = redis.call('HGET', ikey, 'assignment')
     if asg then end_assignment(ctx, asg, 'cancelled', 'incident ' .. status) end
-    local unit = redis.call('HGET', ikey, 'unit')
-    if unit and (current == 'dispatched' or current == 'on_scene') then
-      send_personal(ctx, 'unit', unit, {type = 'assignment.state', assignment = asg,
-        incident = p.incident, unit = unit, state = 'cancelled',
-        reason = 'incident ' .. status, at = ctx.now})
-      set_unit_status(ctx, unit, 'available')
-    end
+    release_unit(ctx, p.incident, current, 'incident ' .. status)
     retire_incident(ctx, p.incident)
   end
 end

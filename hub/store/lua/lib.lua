@@ -91,8 +91,19 @@ local function notify_reporters(ctx, id, alert_status, note)
   end
 end
 
+-- Every live incident is in `live` (what snapshots list), scored like the queue.
+local function track_live(prefix, view)
+  if view.status == 'resolved' or view.status == 'closed' or view.status == 'rejected'
+      or view.status == 'merged' then
+    redis.call('ZREM', prefix .. 'live', view.id)
+  else
+    redis.call('ZADD', prefix .. 'live', view.score, view.id)
+  end
+end
+
 local function emit_incident(ctx, id)
   local view = incident_view(ctx.prefix, id)
+  track_live(ctx.prefix, view)
   emit(ctx.events, ctx.maxlen, 'incident', view.cell, nil, {type = 'incident', incident = view})
   return view
 end
@@ -112,6 +123,7 @@ local function retire_incident(ctx, id)
   local ikey = ctx.prefix .. 'inc:' .. id
   local h = redis.call('HMGET', ikey, 'cell', 'category')
   redis.call('ZREM', ctx.prefix .. 'open', id)
+  redis.call('ZREM', ctx.prefix .. 'live', id)
   redis.call('ZREM', ctx.prefix .. 'cell:' .. h[1], h[2] .. '|' .. id)
   redis.call('HSET', ikey, 'closed_at', ctx.now)
   for _, alert in ipairs(redis.call('LRANGE', ikey .. ':alerts', 0, -1)) do
@@ -141,6 +153,20 @@ local function end_assignment(ctx, asg, state, reason)
   send_personal(ctx, 'unit', a.unit, msg)
   history(ctx, a.incident, 'assignment.' .. state, nil, reason, {assignment = asg, unit = a.unit})
   return a
+end
+
+-- The incident no longer needs its unit (closed, merged, withdrawn): tell the unit
+-- and every console, and make the unit available again.
+local function release_unit(ctx, id, current, reason)
+  if current ~= 'dispatched' and current ~= 'on_scene' then return end
+  local ikey = ctx.prefix .. 'inc:' .. id
+  local unit = redis.call('HGET', ikey, 'unit')
+  if not unit then return end
+  local msg = {type = 'assignment.state', assignment = redis.call('HGET', ikey, 'assignment'),
+               incident = id, unit = unit, state = 'cancelled', reason = reason, at = ctx.now}
+  send_personal(ctx, 'unit', unit, msg)
+  emit(ctx.events, ctx.maxlen, 'assignment.state', nil, nil, msg)
+  set_unit_status(ctx, unit, 'available')
 end
 
 -- Priority and score after a change of reporters (unless an operator set it).

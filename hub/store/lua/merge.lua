@@ -22,6 +22,7 @@ for _, id in ipairs(p.from) do
   notify_reporters(ctx, id, 'merged', p.alert_note)
   local asg = redis.call('HGET', key, 'assignment')
   if asg then end_assignment(ctx, asg, 'cancelled', 'merged into ' .. p.into) end
+  release_unit(ctx, id, redis.call('HGET', key, 'status'), 'merged into ' .. p.into)
   for _, alert in ipairs(redis.call('LRANGE', key .. ':alerts', 0, -1)) do
     redis.call('RPUSH', into_key .. ':alerts', alert)
     redis.call('HSET', ctx.prefix .. 'alert:' .. alert, 'incident', p.into)

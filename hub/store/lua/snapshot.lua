@@ -2,7 +2,8 @@
 -- with the stream's last id, read in one atomic step so that a console can go
 -- live from exactly that offset without a gap.
 --
--- KEYS[1] open queue zset   KEYS[2] units set   KEYS[3] events stream
+-- KEYS[1] live incidents zset (every non-terminal incident)   KEYS[2] units set
+-- KEYS[3] events stream
 -- ARGV: 1 prefix, 2 max incidents
 -- Returns {last stream id or '0-0', snapshot JSON}
 local prefix = ARGV[1]

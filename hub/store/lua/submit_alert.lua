@@ -71,7 +71,10 @@ else
     'opened_at', now, 'updated_at', now, 'last_report_at', now)
   redis.call('ZADD', KEYS[6], now, category .. '|' .. incident)
 end
-redis.call('ZADD', KEYS[5], tonumber(redis.call('HGET', ikey, 'score')), incident)
+local istatus = redis.call('HGET', ikey, 'status')
+if istatus == 'open' or istatus == 'acknowledged' then
+  redis.call('ZADD', KEYS[5], tonumber(redis.call('HGET', ikey, 'score')), incident)
+end
 redis.call('RPUSH', ikey .. ':alerts', alert)
 
 -- 4. The alert itself, its idempotency record and its rate-limit mark.
@@ -86,6 +89,7 @@ end
 
 -- 5. The event, in the same atomic step.
 local view = incident_view(prefix, incident)
+track_live(prefix, view)
 local body = {type = 'incident', incident = view}
 local offset = emit(KEYS[4], ARGV[15], 'incident', view.cell, nil, body)
 return {'ok', alert, incident, offset, cjson.encode(body)}

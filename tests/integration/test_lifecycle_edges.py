@@ -1,0 +1,166 @@
+"""Edges found in review: withdrawals and merges never silently stand a patrol
+down, snapshots show interventions in progress, offers an operator made are not
+replaced, keys cannot collide, resumes from impossible offsets start over."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from redis.asyncio import Redis
+
+from hub.server.recommending import recommend_and_dispatch
+from hub.server.runner import RunningHub
+from tests.integration.test_lifecycle import CENTRE, _report, _unit_covering, status_is
+from tests.wire import Peer, connect
+
+
+async def _dispatched(hub: RunningHub, console: Peer, unit: Peer, incident: str) -> None:
+    await console.request({"type": "dispatch.assign", "ref": "as", "incident": incident,
+                           "unit": "u1"})  # fmt: skip
+    offer = await unit.expect("assignment")
+    reply = await unit.request({"type": "assignment.accept", "ref": "acc",
+                                "assignment": offer["assignment"]})  # fmt: skip
+    assert reply["type"] == "ok"
+
+
+async def test_withdrawing_does_not_stand_a_dispatched_patrol_down(hub: RunningHub) -> None:
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    unit = await _unit_covering(hub, "u1")
+    alice, _ = await connect(hub.ws_url, "citizen", "alice")
+    ack = await _report(alice, "a", "noise")
+    await _dispatched(hub, console, unit, ack["incident"])
+    ok = await alice.request({"type": "alert.cancel", "ref": "c", "alert": ack["alert"]})
+    assert ok["type"] == "ok"
+    assert (await alice.expect("alert.status", status="cancelled"))["alert"] == ack["alert"]
+    after = await console.expect("incident", where=lambda m: m["incident"]["reports"] == 0)
+    assert after["incident"]["status"] == "dispatched"  # still the operator's to close
+    resolved = await unit.request({"type": "incident.status", "ref": "r",
+                                   "incident": ack["incident"], "status": "resolved"})  # fmt: skip
+    assert resolved["type"] == "ok"
+    for peer in (console, unit, alice):
+        await peer.close()
+
+
+async def test_merging_a_dispatched_incident_releases_its_unit(hub: RunningHub) -> None:
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    unit = await _unit_covering(hub, "u1")
+    citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+    first = await _report(citizen, "a", "vandalism")
+    second = await _report(citizen, "b", "incivility")
+    await _dispatched(hub, console, unit, second["incident"])
+    merged = await console.request(
+        {
+            "type": "incident.merge",
+            "ref": "m",
+            "into": first["incident"],
+            "from": [second["incident"]],
+        }
+    )
+    assert merged["type"] == "ok"
+    told = await unit.expect("assignment.state", state="cancelled")
+    assert told["incident"] == second["incident"]
+    await console.expect("assignment.state", state="cancelled")
+    board = await console.expect("unit", where=lambda m: m["unit"]["status"] == "available")
+    assert board["unit"]["id"] == "u1"
+    for peer in (console, unit, citizen):
+        await peer.close()
+
+
+async def test_snapshot_lists_interventions_in_progress(hub: RunningHub) -> None:
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    unit = await _unit_covering(hub, "u1")
+    citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+    ack = await _report(citizen, "a", "theft")
+    await _dispatched(hub, console, unit, ack["incident"])
+    await console.expect("incident", where=status_is("dispatched"))
+    late, _ = await connect(hub.ws_url, "console", "op2")
+    snapshot = await late.expect("snapshot")
+    assert [(i["id"], i["status"]) for i in snapshot["incidents"]] == [
+        (ack["incident"], "dispatched")
+    ]
+    for peer in (console, unit, citizen, late):
+        await peer.close()
+
+
+async def test_a_report_joining_a_dispatched_incident_does_not_requeue_it(
+    hub: RunningHub, redis_url: str
+) -> None:
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    unit = await _unit_covering(hub, "u1")
+    alice, _ = await connect(hub.ws_url, "citizen", "alice")
+    bob, _ = await connect(hub.ws_url, "citizen", "bob")
+    ack = await _report(alice, "a", "noise")
+    await _dispatched(hub, console, unit, ack["incident"])
+    joined = await _report(bob, "b", "noise")
+    assert joined["incident"] == ack["incident"]
+    redis = Redis.from_url(redis_url)
+    assert await redis.zscore("vg:{narbonne}:open", ack["incident"]) is None
+    await redis.aclose()
+    for peer in (console, unit, alice, bob):
+        await peer.close()
+
+
+async def test_auto_recommendation_never_replaces_an_operators_offer(hub: RunningHub) -> None:
+    from dataclasses import replace
+
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    u1 = await _unit_covering(hub, "u1")
+    u2 = await _unit_covering(hub, "u2")
+    citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+    ack = await _report(citizen, "a", "fire")
+    offer = await console.request({"type": "dispatch.assign", "ref": "as",
+                                   "incident": ack["incident"], "unit": "u2"})  # fmt: skip
+    rt = hub.node.tenants["narbonne"]
+    rt.config = replace(rt.config, auto_dispatch=True)  # as if the job raced the operator
+    incident: dict[str, Any] = {"id": ack["incident"], "cell": "", "priority": 1}
+    incident["cell"] = (await console.expect("incident"))["incident"]["cell"]
+    await recommend_and_dispatch(hub.node, rt, incident, int(time.time() * 1000))
+    states = [m for m in await console.collect(0.5) if m["type"] == "assignment.state"]
+    assert not [m for m in states if m["state"] == "cancelled"], states
+    assert (await u2.expect("assignment"))["assignment"] == offer["assignment"]
+    for peer in (console, u1, u2, citizen):
+        await peer.close()
+
+
+async def test_idempotency_records_of_different_citizens_never_collide(hub: RunningHub) -> None:
+    first, _ = await connect(hub.ws_url, "citizen", "x:y")
+    second, _ = await connect(hub.ws_url, "citizen", "x")
+    a = await _report(first, "z", "noise")
+    b = await _report(second, "y:z", "noise", at=(43.16, 3.16))
+    assert a["alert"] != b["alert"]
+    for peer in (first, second):
+        await peer.close()
+
+
+async def test_a_resume_offset_from_the_future_starts_over(hub: RunningHub) -> None:
+    console, _ = await connect(hub.ws_url, "console", "op1", resume={"events": "99999999999999-0"})
+    assert (await console.expect("reset"))["stream"] == "events"
+    await console.expect("snapshot")
+    citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+    await _report(citizen, "a", "noise")
+    await console.expect("incident")  # live again, not suppressed as a "duplicate"
+    for peer in (console, citizen):
+        await peer.close()
+
+
+async def test_a_reader_behind_a_trim_resyncs_its_sessions(hub: RunningHub, redis_url: str) -> None:
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+    await _report(citizen, "a", "noise", at=CENTRE)
+    rt = hub.node.tenants["narbonne"]
+    redis = Redis.from_url(redis_url)
+    await redis.xtrim("vg:{narbonne}:events", maxlen=0)  # as if trimmed while we were away
+    await redis.xadd("vg:{narbonne}:events", {"k": "queue", "d": b"{}"})
+    rt.read_offset = "1-0"  # this process last read long before the trim
+    await hub.node._resync_if_trimmed(rt)
+    await console.ws.wait_closed()
+    assert console.ws.close_code == 1012
+    await redis.aclose()
+    await citizen.close()
