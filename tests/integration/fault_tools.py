@@ -474,10 +474,13 @@ class Counted:
         self.conn = conn
         self.ledgers: dict[str, Ledger] = {"events": Ledger(), "inbox": Ledger()}
         self.messages: list[dict[str, Any]] = []
+        self.welcomed_at: list[float] = []  # monotonic time of each session's welcome
         conn.add_listener(self._on)
 
     def _on(self, message: dict[str, Any]) -> None:
         self.messages.append(message)
+        if message["type"] == "welcome":
+            self.welcomed_at.append(time.monotonic())
         stream, offset = message.get("stream"), message.get("offset")
         if message["type"] == "reset" and isinstance(stream, str):
             self.ledgers[stream].last = (0, 0)

@@ -121,6 +121,9 @@ async def test_kill_9_of_one_worker_loses_nothing_and_its_timer_still_fires(
         # uvicorn's supervisor replaces the dead worker.
         await eventually(lambda: len(set(hub.workers()) - {victim}) == 2, 15)
         respawned_after = time.monotonic() - killed_at[0]
+        everyone_back_after = max(
+            c.welcomed_at[-1] - killed_at[0] for c in [*units, *consoles] if c.conn.close_codes
+        )
         await eventually(lambda: all(u.conn.connected for u in units), 10)
         moved_to: Counter[str] = Counter()
         for u, pid in placement.items():
@@ -192,6 +195,7 @@ async def test_kill_9_of_one_worker_loses_nothing_and_its_timer_still_fires(
         units_on_killed_worker=f"{spread[victim]} of {len(units)}",
         they_came_back_on=dict(moved_to),
         clients_that_reconnected=len(moved),
+        resumed_within_s=round(everyone_back_after, 2),
         respawned_within_s=round(respawned_after, 2),
         assignment="expired once",
         duplicates_dropped_by_offset=library_dupes,

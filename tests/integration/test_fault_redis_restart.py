@@ -181,6 +181,7 @@ async def _scenario(server: EmbeddedRedis, config: Config) -> None:
     assert sessions_during_outage == CITIZENS + 3  # the hub kept every session
     tally.check(
         outage_s=OUTAGE_S,
+        acked_before_sigkill=f"{len(acked_before)}, all in Redis after the restart",
         sessions_kept=f"console {sessions[0]}, unit {sessions[1]} (1 = never reconnected)",
         retried_with_same_ref="1 ack",
         healthy_again_after_s=round(healthy_after, 2),
