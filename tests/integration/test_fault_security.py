@@ -413,7 +413,7 @@ def fuzz_in_thread(fuzzer: Fuzzer) -> None:
         deadline=None,
         derandomize=True,
         database=None,
-        suppress_health_check=list(HealthCheck),
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(data=st.data())
     def one(data: st.DataObject) -> None:
