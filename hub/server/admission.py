@@ -31,7 +31,9 @@ class Admission:
     def admit_connection(self, peer: str) -> bool:
         """Count a new connection from `peer`; False when over a limit (then not counted)."""
         cap = self.settings.connections_per_ip
-        if self._rate.take(time.monotonic()) > 0 or (cap and self._per_ip[peer] >= cap):
+        # The per-IP cap first: an address hammering at its cap must not spend the
+        # shared connection rate, or it would lock every other address out.
+        if (cap and self._per_ip[peer] >= cap) or self._rate.take(time.monotonic()) > 0:
             self.refused += 1
             return False
         self._per_ip[peer] += 1

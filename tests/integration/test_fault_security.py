@@ -493,3 +493,16 @@ async def test_fuzzed_frames_leave_the_hub_up_answering_and_its_state_clean(
         fuzz_acks=len(acks) - len(legit.acks),
         replies=dict(Counter(r.get("code", r["type"]) for r in fuzzer.replies)),
     )
+
+
+def test_an_address_at_its_cap_does_not_spend_the_connection_rate_of_others() -> None:
+    from hub.config import HubSettings
+    from hub.server.admission import Admission
+
+    admission = Admission(HubSettings(connections_per_ip=1, connect_rate=Rate(3, 60.0)))
+    assert admission.admit_connection("10.0.0.1")
+    hammering = [admission.admit_connection("10.0.0.1") for _ in range(10)]
+    assert not any(hammering)  # over its cap: refused, each time
+    # Refusals for the per-IP cap took no token from the shared bucket: 2 are left.
+    assert admission.admit_connection("10.0.0.2") and admission.admit_connection("10.0.0.3")
+    assert not admission.admit_connection("10.0.0.4")  # now the rate is spent
