@@ -378,10 +378,11 @@ class Node:
         for good. Closed with 1012 instead, they resume from before the gap:
         the inbox replays exactly, the shared stream resets to a snapshot.
         """
+        position = rt.read_offset  # where this reader stood when it fell behind
         first = await self.store.first_offset(rt.keys.events)
-        if first is None or rt.read_offset in ("0-0", "0"):
+        if first is None or position in ("0-0", "0"):
             return False
-        if offset_key(first) <= offset_key(rt.read_offset):
+        if offset_key(first) <= offset_key(position):
             return False
         log.error("stream %s trimmed past this process's position: resyncing", rt.keys.events)
         for sessions in list(rt.by_identity.values()):

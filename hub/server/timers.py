@@ -22,12 +22,22 @@ from hub.server.handlers import now_ms
 from hub.server.node import Node, TenantRuntime
 from hub.server.recommending import lifecycle_context, recommend_and_dispatch
 
-__all__ = ["AGING_PERIOD_S", "DEADLINE_POLL_S", "age_queue", "expire_due", "run_timers"]
+__all__ = [
+    "AGING_PERIOD_S",
+    "DEADLINE_POLL_S",
+    "age_queue",
+    "expire_due",
+    "refresh_presence",
+    "run_timers",
+    "sweep_presence",
+]
 
 log = logging.getLogger("vigie.timers")
 
 DEADLINE_POLL_S = 0.25
 AGING_PERIOD_S = 30.0
+PRESENCE_PERIOD_S = 20.0  # connected units are marked seen this often
+PRESENCE_STALE_MS = 75_000  # online but unseen this long: its process died
 
 
 async def expire_due(node: Node, rt: TenantRuntime) -> int:
@@ -90,9 +100,41 @@ async def _every(period_s: float, name: str, node: Node, job: Job) -> None:
         await asyncio.sleep(period_s)
 
 
+async def refresh_presence(node: Node, rt: TenantRuntime) -> None:
+    """Mark the units connected to this process as seen now (one pipeline)."""
+    units = {sub for role, sub in rt.by_identity if role == "unit"}
+    if units:
+        await node.dispatch.touch_units(rt.keys, units, now_ms())
+
+
+async def sweep_presence(node: Node, rt: TenantRuntime, now: int | None = None) -> list[str]:
+    """Mark offline the units shown online that no process has seen lately.
+
+    A process killed with SIGKILL never takes back its units' sessions; without
+    this, they would stay "online" and be recommended forever. One process per
+    period does it (lock); returns the units it marked offline.
+    """
+    now = now_ms() if now is None else now
+    if not await node.dispatch.claim(rt.keys.job_lock("presence"), int(PRESENCE_PERIOD_S * 900)):
+        return []
+    online = [u.id for u in rt.board.values() if u.online]
+    stale = await node.dispatch.stale_units(rt.keys, online, now - PRESENCE_STALE_MS)
+    for unit_id in stale:
+        fields: dict[str, str | int | float] = {"sessions": 0}
+        await node.store.unit_update(rt.keys, unit_id, "offline", fields)
+        log.warning("unit %s not seen for %d s: marked offline", unit_id, PRESENCE_STALE_MS // 1000)
+    return stale
+
+
 async def run_timers(node: Node, tasks: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
-    """Start this process's deadline and aging loops in the app's task group."""
+    """Start this process's deadline, aging and presence loops in the app's task group."""
     return [
         tasks.create_task(_every(DEADLINE_POLL_S, "deadlines", node, expire_due), name="deadlines"),
         tasks.create_task(_every(AGING_PERIOD_S, "aging", node, age_queue), name="aging"),
+        tasks.create_task(
+            _every(PRESENCE_PERIOD_S, "presence", node, refresh_presence), name="presence"
+        ),
+        tasks.create_task(
+            _every(PRESENCE_PERIOD_S, "presence-sweep", node, sweep_presence), name="sweep"
+        ),
     ]

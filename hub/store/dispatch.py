@@ -168,6 +168,26 @@ class DispatchStore:
         )
         return _s(offset)
 
+    async def touch_units(self, keys: TenantKeys, units: set[str], now_ms: int) -> None:
+        """Record that these units were seen connected now."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for unit_id in units:
+                pipe.hset(keys.unit(unit_id), "seen_at", now_ms)
+            await pipe.execute()
+
+    async def stale_units(self, keys: TenantKeys, units: list[str], before_ms: int) -> list[str]:
+        """The units among `units` not seen since `before_ms` (never seen counts as seen now)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for unit_id in units:
+                pipe.hmget(keys.unit(unit_id), "seen_at", "last_seen")
+            rows = await pipe.execute()
+        stale = []
+        for unit_id, (seen_at, last_seen) in zip(units, rows, strict=True):
+            seen = max(int(seen_at or 0), int(last_seen or 0))
+            if seen and seen < before_ms:
+                stale.append(unit_id)
+        return stale
+
     async def claim(self, key: str, ttl_ms: int) -> bool:
         """A lock that one process wins for `ttl_ms` (periodic jobs run once, not per process)."""
         return bool(await self.redis.set(key, b"1", px=ttl_ms, nx=True))

@@ -4,6 +4,7 @@ replaced, keys cannot collide, resumes from impossible offsets start over."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -160,7 +161,35 @@ async def test_a_reader_behind_a_trim_resyncs_its_sessions(hub: RunningHub, redi
     await redis.xadd("vg:{narbonne}:events", {"k": "queue", "d": b"{}"})
     rt.read_offset = "1-0"  # this process last read long before the trim
     await hub.node._resync_if_trimmed(rt)
-    await console.ws.wait_closed()
+    await asyncio.wait_for(console.ws.wait_closed(), 5)
     assert console.ws.close_code == 1012
     await redis.aclose()
     await citizen.close()
+
+
+async def test_a_unit_left_online_by_a_killed_process_is_swept_offline(
+    hub: RunningHub, redis_url: str
+) -> None:
+    from hub.server.timers import PRESENCE_STALE_MS, refresh_presence, sweep_presence
+
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    alive = await _unit_covering(hub, "alive")
+    redis = Redis.from_url(redis_url)
+    long_ago = int(time.time() * 1000) - 2 * PRESENCE_STALE_MS
+    # "ghost" was connected to a process that died with SIGKILL: counted, never released.
+    await redis.hset("vg:{narbonne}:unit:ghost", mapping={"id": "ghost", "sessions": 1,
+                                                          "status": "available",
+                                                          "last_seen": long_ago})  # fmt: skip
+    await redis.sadd("vg:{narbonne}:units", "ghost")
+    rt = hub.node.tenants["narbonne"]
+    hub.node.set_unit_state(rt, "ghost", status="available", online=True)
+    await redis.hset("vg:{narbonne}:unit:alive", "last_seen", long_ago)
+    await refresh_presence(hub.node, rt)  # "alive" is connected here: seen now
+    await redis.delete("vg:{narbonne}:lock:presence")
+    assert await sweep_presence(hub.node, rt) == ["ghost"]
+    offline = await console.expect("unit", change="offline")
+    assert offline["unit"]["id"] == "ghost" and offline["unit"]["online"] is False
+    await redis.aclose()
+    for peer in (console, alive):
+        await peer.close()
