@@ -22,7 +22,11 @@ import pytest
 from redis.asyncio import Redis
 
 from clients import Backoff, Citizen, Console, Overflow, Unit
+from hub.config import Config
 from hub.core.offsets import offset_key
+from hub.server import timers
+from hub.server.handlers import now_ms
+from hub.server.runner import running_hub
 from tests.integration.fault_tools import (
     CENTRE,
     KEYS,
@@ -35,7 +39,7 @@ from tests.integration.fault_tools import (
     serve,
     stream_entries,
 )
-from tests.wire import token
+from tests.wire import SECRET, token
 
 pytestmark = pytest.mark.slow
 
@@ -202,37 +206,37 @@ async def test_kill_9_of_one_worker_loses_nothing_and_its_timer_still_fires(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="presence is a per-unit session counter in Redis (unit hash field `sessions`, "
-    "+1 in hub/server/lifecycle.py _unit_online, -1 in session_closed, read as "
-    "`online = sessions > 0` by lib.lua unit_view): a process killed with SIGKILL never "
-    "decrements it, so its units stay `online` forever on every console's board and in "
-    "recommendations (which only rank online units). Fix: count sessions per process "
-    "(e.g. a hash unit -> count per node id, with a node lease refreshed with the canary) "
-    "and let any live process reap the entries of a node whose lease expired; then raise "
-    "this test's wait to that lease.",
-)
-async def test_a_unit_whose_process_was_killed_does_not_stay_online(
-    tmp_path: Path, redis_url: str
+async def test_units_left_online_by_a_killed_process_are_swept_offline(
+    tmp_path: Path, redis_url: str, config: Config
 ) -> None:
+    """A process killed with SIGKILL never takes its units' sessions back; a live
+    process marks them offline once nobody has seen them for PRESENCE_STALE_MS
+    (the clock is advanced here rather than waited for), and only them."""
     redis = Redis.from_url(redis_url)
     try:
         async with serve(tmp_path, redis_url) as doomed:
-            port = doomed.port
-            unit = Counted(Unit(doomed.ws_url, token("unit", "u-gone"), backoff=QUICK))
-            await unit.conn.start()
+            gone = Counted(Unit(doomed.ws_url, token("unit", "u-gone"), backoff=QUICK))
+            await gone.conn.start()
             os.kill(doomed.pid, signal.SIGKILL)  # the unit never comes back either
             await asyncio.to_thread(doomed.process.wait, 10)
-            await unit.conn.close()
-        async with serve(tmp_path, redis_url, port=port) as successor:
-            await asyncio.sleep(3.0)  # a live process, time to notice the dead one
+            await gone.conn.close()
+        assert int(await redis.hget(KEYS.unit("u-gone"), "sessions") or 0) == 1  # stale
+        async with running_hub(config, redis_url, SECRET) as successor:
+            alive = Counted(Unit(successor.ws_url, token("unit", "u-alive")))
+            await alive.conn.start()
+            rt = successor.node.tenants["narbonne"]
+            later = now_ms() + timers.PRESENCE_STALE_MS + 1000
+            await successor.node.dispatch.touch_units(rt.keys, {"u-alive"}, later - 1000)
+            await redis.delete(KEYS.job_lock("presence"))  # its own loop may hold this period
+            swept = await timers.sweep_presence(successor.node, rt, now=later)
             console = Counted(Console(successor.ws_url, token("console", "op1")))
             await console.conn.start()  # its snapshot carries the unit board
             await console.conn.close()
+            await alive.conn.close()
         sessions = int(await redis.hget(KEYS.unit("u-gone"), "sessions") or 0)
-        board = console.of_type("snapshot")[0]["units"]
     finally:
         await redis.aclose()
-    assert sessions == 0
-    assert not any(u["id"] == "u-gone" and u["online"] for u in board)
+    board = {u["id"]: u["online"] for u in console.of_type("snapshot")[0]["units"]}
+    assert swept == ["u-gone"] and sessions == 0
+    assert board == {"u-gone": False, "u-alive": True}
+    print(f"\n[presence after kill -9] swept {swept}; board {board}")
