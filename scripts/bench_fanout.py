@@ -15,16 +15,15 @@ the ratio hub / baseline (target: >= 0.6).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import sys
 import time
 from typing import Any
 
 import h3
-from bench.fanout import FanoutPlan, run_fanout, serve_baseline
+from bench.fanout import BaselineServer, FanoutPlan, run_fanout
 from bench.report import Progress, check, print_table
 from bench.session import Run, add_common_args, open_run
-from bench.system import CpuMeter, free_port, rss_bytes
+from bench.system import CpuMeter, exit_on_sigterm, rss_bytes
 
 TARGET_RATIO = 0.6
 CENTRE = (43.1839, 3.0042)  # Narbonne, place de l'Hôtel de Ville
@@ -79,25 +78,14 @@ def measured(plan: FanoutPlan, pids: dict[str, int], run: Run | None = None) -> 
 
 def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
     """The bare websockets + broadcast server, in its own process."""
-    context = multiprocessing.get_context("spawn")
-    ready = context.Event()
-    port = free_port()
-    server = context.Process(target=serve_baseline, args=(port, ready), daemon=True)
-    server.start()
-    try:
-        if not ready.wait(30):
-            raise RuntimeError("the baseline server did not start")
-        assert server.pid is not None
-        return measured(
-            plan_for(args, "baseline", f"ws://127.0.0.1:{port}/"), {"server": server.pid}
-        )
-    finally:
-        server.terminate()
-        server.join(10)
+    server = BaselineServer()
+    with server as url:
+        return measured(plan_for(args, "baseline", url), {"server": server.pid})
 
 
 def main(argv: list[str] | None = None) -> int:
     """Baseline, then hub; exit 1 when a delivery was lost or duplicated."""
+    exit_on_sigterm()  # a SIGTERM unwinds: the hub, Redis and the workers are stopped
     args = parse_args(argv)
     progress = Progress()
     params = {k: getattr(args, k) for k in ("recipients", "duration", "window", "workers", "codec")}

@@ -12,6 +12,10 @@ of a sentinel recipient (recipient 0, in the publisher's process), so queues
 stay bounded and nothing is dropped for being slow; every recipient checks
 the sequence numbers it gets (in order, no gap, no duplicate); deliveries/s is
 unique deliveries over the time from the first send to the last receipt.
+
+Every wait is bounded, and a worker that fails sends its traceback to the
+coordinator before exiting, so a broken run ends within seconds with the
+reason instead of waiting out a timeout.
 """
 
 from __future__ import annotations
@@ -19,11 +23,14 @@ from __future__ import annotations
 import array
 import asyncio
 import contextlib
+import math
 import multiprocessing
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import orjson
@@ -32,12 +39,19 @@ from bench.report import summarize
 from bench.system import raise_open_files_limit
 from bench.wsclient import WsClient, open_client
 
-__all__ = ["FanoutPlan", "run_fanout", "serve_baseline"]
+__all__ = ["BaselineServer", "FanoutPlan", "WorkerFailed", "run_fanout", "serve_baseline"]
 
 TENANT = "narbonne"
 LATENCY_EVERY = 10  # every 10th recipient records latencies (memory stays small)
 DRAIN_S = 10.0
 CONNECT_CONCURRENCY = 50
+SETUP_TIMEOUT_S = 20.0  # one socket: connect, hello → welcome → snapshot, cover → ok
+SPAWN_S = 20.0  # a spawned worker imports its modules before connecting anything
+MARGIN_S = 30.0  # coordinator's slack over a worker's own bound
+
+
+class WorkerFailed(RuntimeError):
+    """A fan-out process reported an error, exited, or went silent past its bound."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +87,7 @@ class Recipient:
     """One receiving socket: checks order, counts, times."""
 
     __slots__ = (
-        "dups", "gaps", "index", "last", "last_ns", "latency", "on_seq", "unique", "waiter", "ws",
+        "control", "dups", "gaps", "index", "last", "last_ns", "latency", "on_seq", "unique", "ws",
     )  # fmt: skip
 
     def __init__(self, index: int) -> None:
@@ -88,15 +102,19 @@ class Recipient:
             array.array("q") if index % LATENCY_EVERY == 0 else None
         )
         self.on_seq: Callable[[int], None] | None = None
-        self.waiter: asyncio.Future[dict[str, Any]] | None = None
+        # Non-event messages (welcome, snapshot, replies), in arrival order, while the
+        # socket is being set up; None afterwards (they are then ignored). A queue,
+        # not one future re-armed per message: two frames read in one go (welcome
+        # and snapshot, when the worker is busy) would lose the second.
+        self.control: asyncio.Queue[dict[str, Any]] | None = asyncio.Queue()
 
     def on_message(self, opcode: int, payload: bytes) -> None:
         """Frame callback."""
         now = time.monotonic_ns()
         message = orjson.loads(payload)
         if not isinstance(message, dict) or message.get("type") != "incident":
-            if self.waiter is not None and not self.waiter.done():
-                self.waiter.set_result(message if isinstance(message, dict) else {"type": message})
+            if self.control is not None:
+                self.control.put_nowait(message if isinstance(message, dict) else {"type": message})
             return
         text = message["incident"]["text"]
         if not text.startswith("bench:"):
@@ -116,41 +134,56 @@ class Recipient:
         if self.on_seq is not None:
             self.on_seq(seq)
 
-    def expect(self) -> asyncio.Future[dict[str, Any]]:
-        """The next non-event message."""
-        self.waiter = asyncio.get_running_loop().create_future()
-        return self.waiter
+    async def next_control(self) -> dict[str, Any]:
+        """The next non-event message (the caller bounds the wait)."""
+        assert self.control is not None
+        return await self.control.get()
 
 
 async def _connect_recipient(plan: FanoutPlan, r: Recipient) -> None:
-    subprotocol = "vigie.v1.json" if plan.mode == "hub" else None
-    r.ws = await open_client(plan.url, subprotocol)
-    r.ws.on_message = r.on_message
-    if plan.mode == "baseline":
-        ready = r.expect()
-        r.ws.send_text(b"sub")
-        await asyncio.wait_for(ready, 30)
-        return
+    """Connect one recipient and set it up, within SETUP_TIMEOUT_S."""
+    step = "connect"
+    seen: list[str] = []
+    try:
+        async with asyncio.timeout(SETUP_TIMEOUT_S):
+            r.ws = await open_client(plan.url, "vigie.v1.json" if plan.mode == "hub" else None)
+            r.ws.on_message = r.on_message
+            step = "subscribe" if plan.mode == "baseline" else "hello, cover"
+            if plan.mode == "baseline":
+                r.ws.send_text(b"sub")
+                seen.append(str((await r.next_control()).get("type")))
+            else:
+                await _set_up_unit(plan, r, seen)
+    except TimeoutError:
+        raise WorkerFailed(
+            f"recipient {r.index} ({plan.mode}): not set up within {SETUP_TIMEOUT_S:g}s "
+            f"(step {step!r}; non-event messages received: {seen or 'none'})"
+        ) from None
+    finally:
+        r.control = None  # from now on only events matter
+
+
+async def _set_up_unit(plan: FanoutPlan, r: Recipient, seen: list[str]) -> None:
+    """hello → welcome, snapshot; cover → ok. `seen` gets every reply's type."""
     import h3
 
     from clients.tokens import mint_token
 
+    assert r.ws is not None
     token = mint_token(plan.secret, role="unit", sub=f"u{r.index}", tenant=TENANT, ttl_s=3600)
-    welcome = r.expect()
     r.ws.send_text(orjson.dumps({"type": "hello", "token": token}))
-    for _ in range(10):  # welcome, snapshot, then the reply to cover
-        message = await asyncio.wait_for(welcome, 30)
+    while True:
+        message = await r.next_control()
+        seen.append(str(message.get("type")))
         if message.get("type") == "snapshot":
             sector = str(h3.cell_to_parent(plan.cell, 7))
-            welcome = r.expect()
             r.ws.send_text(orjson.dumps({"type": "cover", "ref": "cover", "cells": [sector]}))
-            continue
-        if message.get("ref") == "cover":
+        elif message.get("ref") == "cover":
             if message.get("type") != "ok":
-                raise RuntimeError(f"cover refused: {message}")
+                raise WorkerFailed(f"recipient {r.index}: cover refused: {message}")
             return
-        welcome = r.expect()
-    raise RuntimeError("unit setup did not finish")
+        elif message.get("type") == "error" or len(seen) > 10:
+            raise WorkerFailed(f"recipient {r.index}: unexpected setup reply {message}")
 
 
 class Publisher:
@@ -166,7 +199,16 @@ class Publisher:
         self.acks: asyncio.Future[dict[str, Any]] | None = None
 
     async def connect(self) -> None:
-        """Open the publisher's session (a citizen for the hub)."""
+        """Open the publisher's session (a citizen for the hub), within SETUP_TIMEOUT_S."""
+        try:
+            async with asyncio.timeout(SETUP_TIMEOUT_S):
+                await self._connect()
+        except TimeoutError:
+            raise WorkerFailed(
+                f"publisher ({self.plan.mode}): no session within {SETUP_TIMEOUT_S:g}s"
+            ) from None
+
+    async def _connect(self) -> None:
         plan = self.plan
         if plan.mode == "baseline":
             self.ws = await open_client(plan.url, None)
@@ -184,7 +226,9 @@ class Publisher:
         self.ws.on_message = on_message
         token = mint_token(plan.secret, role="citizen", sub="publisher", tenant=TENANT)
         self.ws.send_text(orjson.dumps({"type": "hello", "token": token}))
-        await asyncio.wait_for(welcomed, 30)
+        welcome = await welcomed
+        if welcome.get("type") != "welcome":
+            raise WorkerFailed(f"publisher: expected a welcome, got {welcome}")
 
     def _frame(self, seq: int) -> bytes:
         text = f"bench:{seq}:{time.monotonic_ns()}"
@@ -219,6 +263,29 @@ class Publisher:
         return seq, first
 
 
+def ready_timeout_s(plan: FanoutPlan) -> float:
+    """How long connecting a worker's recipients may take at most.
+
+    Each recipient's setup is bounded by SETUP_TIMEOUT_S and they are set up
+    CONNECT_CONCURRENCY at a time, so a worker has failed by itself before this.
+    """
+    waves = math.ceil(math.ceil(plan.recipients / plan.workers) / CONNECT_CONCURRENCY)
+    return SPAWN_S + SETUP_TIMEOUT_S * (waves + 1)  # + 1: the publisher
+
+
+def publish_timeout_s(plan: FanoutPlan) -> float:
+    """How long publishing may take at most (it stops at the first DRAIN_S stall)."""
+    return 0.5 + plan.duration_s + DRAIN_S + 5.0
+
+
+async def _from_coordinator(conn: Connection, what: str, timeout_s: float) -> Any:
+    """The coordinator's next message, within `timeout_s` (EOFError if it is gone)."""
+    loop = asyncio.get_running_loop()
+    if not await loop.run_in_executor(None, conn.poll, timeout_s):
+        raise WorkerFailed(f"no {what} from the coordinator within {timeout_s:g}s")
+    return conn.recv()
+
+
 async def _worker(plan: FanoutPlan, index: int, conn: Connection) -> None:
     mine = [Recipient(i) for i in range(index, plan.recipients, plan.workers)]
     limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
@@ -232,14 +299,15 @@ async def _worker(plan: FanoutPlan, index: int, conn: Connection) -> None:
     if publisher is not None:
         await publisher.connect()
     conn.send(("ready", len(mine)))
-    start_ns = await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    # The other workers may still be connecting: the coordinator waits for them all.
+    start_ns = await _from_coordinator(conn, "start", ready_timeout_s(plan) + MARGIN_S)
     events, first_ns = (0, 0)
     if publisher is not None:
         events, first_ns = await publisher.run(start_ns)
         conn.send(("published", events))
     else:
         await asyncio.sleep(max(0.0, (start_ns - time.monotonic_ns()) / 1e9 + plan.duration_s))
-    events = await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+    events = await _from_coordinator(conn, "event count", publish_timeout_s(plan) + MARGIN_S)
     deadline = time.monotonic() + DRAIN_S
     # Bounded poll for the last frames: cheaper than an event per recipient.
     while time.monotonic() < deadline and any(r.last < events for r in mine):  # noqa: ASYNC110
@@ -271,12 +339,28 @@ async def _worker(plan: FanoutPlan, index: int, conn: Connection) -> None:
 
 
 def worker_main(plan: FanoutPlan, index: int, conn: Connection) -> None:
-    """Entry point of a fan-out worker process."""
+    """Entry point of a fan-out worker process: any failure goes to the coordinator."""
     raise_open_files_limit()
     import uvloop
 
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         uvloop.run(_worker(plan, index, conn))
+    except KeyboardInterrupt:
+        return
+    except BaseException as exc:
+        _report_failure(conn, f"fan-out worker {index}", exc)
+        raise SystemExit(1) from None
+
+
+def _report_failure(conn: Connection, who: str, exc: BaseException) -> None:
+    """Send ("error", text) to the coordinator; the text is the traceback, or the
+    message alone for a WorkerFailed (it says what was waited for)."""
+    if isinstance(exc, WorkerFailed):
+        text = f"{who}: {exc}"
+    else:
+        text = f"{who} failed:\n{''.join(traceback.format_exception(exc)).rstrip()}"
+    with contextlib.suppress(OSError, ValueError):
+        conn.send(("error", text))
 
 
 def run_fanout(
@@ -291,40 +375,91 @@ def run_fanout(
     """
     context = multiprocessing.get_context("spawn")
     pipes, processes = [], []
-    for index in range(plan.workers):
-        ours, theirs = context.Pipe()
-        process = context.Process(target=worker_main, args=(plan, index, theirs), daemon=True)
-        process.start()
-        pipes.append(ours)
-        processes.append(process)
+    finished = False
     try:
+        for index in range(plan.workers):
+            ours, theirs = context.Pipe()
+            process = context.Process(target=worker_main, args=(plan, index, theirs), daemon=True)
+            pipes.append(ours)
+            processes.append(process)
+            process.start()
+            theirs.close()  # the worker holds the only other end: its exit reads as EOF
         t0 = time.monotonic()
-        connected = sum(_expect(pipe, "ready", 300) for pipe in pipes)
+        connected = sum(_expect_all(pipes, processes, "ready", ready_timeout_s(plan)))
         connect_s = time.monotonic() - t0
         start_ns = time.monotonic_ns() + int(0.5e9)
         for pipe in pipes:
             pipe.send(start_ns)
         time.sleep(0.5)
         on_start({f"generator{i}": p.pid for i, p in enumerate(processes) if p.pid})
-        events = _expect(pipes[0], "published", plan.duration_s + DRAIN_S + 60)
+        (events,) = _expect_all(pipes[:1], processes[:1], "published", publish_timeout_s(plan))
         on_end()
         for pipe in pipes:
             pipe.send(events)
-        results = [_expect(pipe, "result", DRAIN_S + 60) for pipe in pipes]
+        results = _expect_all(pipes, processes, "result", DRAIN_S + MARGIN_S)
+        finished = True
     finally:
-        for process in processes:
-            process.join(10)
-            if process.is_alive():
-                process.kill()
+        _stop(processes, grace_s=10.0 if finished else 0.0)
+        for pipe in pipes:
+            pipe.close()
     return _account(plan, events, connected, connect_s, results)
 
 
-def _expect(pipe: Connection, kind: str, timeout_s: float) -> Any:
-    if not pipe.poll(timeout_s):
-        raise TimeoutError(f"fan-out worker did not send {kind!r} within {timeout_s:g}s")
-    got, payload = pipe.recv()
+def _stop(processes: Sequence[BaseProcess], grace_s: float) -> None:
+    """Let the workers finish for `grace_s` at most; then kill what is left."""
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        if process.pid is not None:
+            process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.pid is not None and process.is_alive():
+            process.kill()
+            process.join(5)
+
+
+def _expect_all(
+    pipes: Sequence[Connection], processes: Sequence[BaseProcess], kind: str, timeout_s: float
+) -> list[Any]:
+    """One `kind` message from each worker, all within `timeout_s`.
+
+    Raises:
+        WorkerFailed: a worker reported an error, exited, or did not answer in time.
+    """
+    deadline = time.monotonic() + timeout_s
+    got: dict[int, Any] = {}
+    while len(got) < len(pipes):
+        waiting = [i for i in range(len(pipes)) if i not in got]
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise WorkerFailed(
+                f"fan-out worker(s) {waiting} did not send {kind!r} within {timeout_s:g}s"
+            )
+        wait([pipes[i] for i in waiting] + [processes[i].sentinel for i in waiting], left)
+        for i in waiting:
+            if pipes[i].poll():
+                got[i] = _receive(pipes[i], processes[i], f"fan-out worker {i}", kind)
+            elif not processes[i].is_alive():
+                processes[i].join(1)
+                raise WorkerFailed(
+                    f"fan-out worker {i} exited (code {processes[i].exitcode}) "
+                    f"before sending {kind!r}; see its traceback above"
+                )
+    return [got[i] for i in range(len(pipes))]
+
+
+def _receive(pipe: Connection, process: BaseProcess, who: str, kind: str) -> Any:
+    """A `kind` message from a child's pipe; its error or its exit raise WorkerFailed."""
+    try:
+        got, payload = pipe.recv()
+    except (EOFError, OSError):
+        process.join(1)
+        raise WorkerFailed(
+            f"{who} exited (code {process.exitcode}) before sending {kind!r}"
+        ) from None
+    if got == "error":
+        raise WorkerFailed(payload)
     if got != kind:
-        raise RuntimeError(f"fan-out worker sent {got!r}, expected {kind!r}")
+        raise WorkerFailed(f"{who} sent {got!r}, expected {kind!r}")
     return payload
 
 
@@ -355,9 +490,68 @@ def _account(
     }
 
 
-def serve_baseline(port: int, ready: Any) -> None:
-    """The baseline server process: websockets + broadcast, nothing else."""
+class BaselineServer:
+    """The baseline server in its own process: `with BaselineServer() as url:`."""
+
+    START_TIMEOUT_S = 30.0
+
+    def __init__(self) -> None:
+        self.process: BaseProcess | None = None
+        self._pipe: Connection | None = None
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        assert self.process is not None and self.process.pid is not None
+        return self.process.pid
+
+    def __enter__(self) -> str:
+        context = multiprocessing.get_context("spawn")
+        self._pipe, theirs = context.Pipe(duplex=False)
+        self.process = context.Process(target=serve_baseline, args=(theirs,), daemon=True)
+        try:
+            self.process.start()
+            theirs.close()
+            (port,) = _expect_all([self._pipe], [self.process], "listening", self.START_TIMEOUT_S)
+        except BaseException:
+            self.stop()
+            raise
+        return f"ws://127.0.0.1:{port}/"
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 10 s: never left running (nor joined forever)."""
+        process = self.process
+        if process is not None and process.pid is not None and process.is_alive():
+            process.terminate()
+            process.join(10)
+            if process.is_alive():
+                process.kill()
+                process.join(5)
+        if self._pipe is not None:
+            self._pipe.close()
+            self._pipe = None
+
+
+def serve_baseline(conn: Connection) -> None:
+    """The baseline server process: websockets + broadcast, nothing else.
+
+    It listens on a port the kernel picks and sends ("listening", port) on `conn`
+    (a port chosen beforehand could be taken by someone else in between).
+    """
     raise_open_files_limit()
+    try:
+        _serve_baseline(conn)
+    except KeyboardInterrupt:
+        return
+    except BaseException as exc:
+        _report_failure(conn, "baseline server", exc)
+        raise SystemExit(1) from None
+
+
+def _serve_baseline(conn: Connection) -> None:
     import uvloop
     from websockets.asyncio.server import ServerConnection, broadcast, serve
 
@@ -377,9 +571,9 @@ def serve_baseline(port: int, ready: Any) -> None:
             broadcast(subscribers, message)
 
     async def main() -> None:
-        async with serve(handler, "127.0.0.1", port, compression=None, max_size=2**16):
-            ready.set()
+        async with serve(handler, "127.0.0.1", 0, compression=None, max_size=2**16) as server:
+            conn.send(("listening", server.sockets[0].getsockname()[1]))
+            conn.close()
             await asyncio.Future()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        uvloop.run(main())
+    uvloop.run(main())

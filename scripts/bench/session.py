@@ -23,6 +23,7 @@ from bench.system import (
     Profiler,
     TownUnderTest,
     code_version,
+    exit_on_sigterm,
     machine_info,
     raise_open_files_limit,
     rss_bytes,
@@ -172,6 +173,7 @@ class Run:
 @contextlib.contextmanager
 def open_run(name: str, args: argparse.Namespace, params: dict[str, Any]) -> Iterator[Run]:
     """Redis and a hub for one benchmark; the town (if any) and both stop on exit."""
+    exit_on_sigterm()
     limit = raise_open_files_limit()
     started = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     args.results.mkdir(parents=True, exist_ok=True)

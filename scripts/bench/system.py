@@ -25,6 +25,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Profiler",
     "code_version",
     "cpu_seconds",
+    "exit_on_sigterm",
     "free_port",
     "machine_info",
     "raise_open_files_limit",
@@ -53,6 +55,19 @@ def raise_open_files_limit() -> int:
     if soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     return hard
+
+
+def exit_on_sigterm() -> None:
+    """Make SIGTERM raise SystemExit, so `finally` and `with` blocks stop the children.
+
+    By default SIGTERM kills Python on the spot, leaving its redis-server and
+    `vigie serve` running with nobody to stop them.
+    """
+
+    def _exit(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
 
 
 def free_port() -> int:

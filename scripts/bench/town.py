@@ -560,6 +560,7 @@ class Town:
         self.log = log
         context = multiprocessing.get_context("spawn")
         self.pipes: list[Connection] = []
+        self._theirs: list[Connection] = []
         self.processes = []
         for index in range(workers):
             ours, theirs = context.Pipe()
@@ -567,6 +568,7 @@ class Town:
                 target=worker_main, args=(plan, index, workers, theirs), daemon=True
             )
             self.pipes.append(ours)
+            self._theirs.append(theirs)
             self.processes.append(process)
         self.step = 0
 
@@ -577,8 +579,10 @@ class Town:
 
     def start(self, timeout_s: float) -> dict[str, Any]:
         """Start the workers and wait until every client is connected (or failed)."""
-        for process in self.processes:
+        for process, theirs in zip(self.processes, self._theirs, strict=True):
             process.start()
+            theirs.close()  # the worker holds the only other end: its exit reads as EOF
+        self._theirs.clear()
         t0 = time.monotonic()
         statuses = self._gather("ready", timeout_s)
         status = _merge_status(statuses)
@@ -636,6 +640,8 @@ class Town:
         with contextlib.suppress(OSError):
             self._broadcast(("stop",))
         for process in self.processes:
+            if process.pid is None:  # never started
+                continue
             process.join(10)
             if process.is_alive():
                 process.kill()
@@ -646,19 +652,31 @@ class Town:
             pipe.send(message)
 
     def _gather(self, kind: str, timeout_s: float) -> list[Any]:
+        """One `kind` answer from every worker within `timeout_s`; a dead worker fails at once."""
         out: dict[int, Any] = {}
         deadline = time.monotonic() + timeout_s
         while len(out) < len(self.pipes):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"workers did not answer {kind!r} within {timeout_s:g}s")
-            for pipe in wait(self.pipes, timeout=left):
-                got, payload = pipe.recv()  # type: ignore[union-attr]
-                if got == kind:
-                    out[self.pipes.index(pipe)] = payload  # type: ignore[arg-type]
-            for i, process in enumerate(self.processes):
-                if i not in out and not process.is_alive():
-                    raise RuntimeError(f"worker {i} died (exit code {process.exitcode})")
+            waiting = [i for i in range(len(self.pipes)) if i not in out]
+            sentinels = [self.processes[i].sentinel for i in waiting]
+            wait([self.pipes[i] for i in waiting] + sentinels, timeout=left)
+            for i in waiting:
+                process = self.processes[i]
+                try:
+                    if self.pipes[i].poll():
+                        got, payload = self.pipes[i].recv()
+                        if got == kind:
+                            out[i] = payload
+                        continue
+                except (EOFError, OSError):
+                    pass  # the worker is gone (or going): its exit code says how
+                else:
+                    if process.is_alive():
+                        continue
+                process.join(5)
+                raise RuntimeError(f"worker {i} died (exit code {process.exitcode})")
         return [out[i] for i in range(len(self.pipes))]
 
 

@@ -3,35 +3,113 @@
 They keep `scripts/bench_*.py` working (real `vigie serve` subprocess, embedded
 Redis, real clients); they assert that each ran and wrote its JSON with nothing
 lost, never anything about speed (docs/performance.md has the real runs).
+Each run is bounded (then SIGTERM, then SIGKILL) and must leave no process
+behind: a redis-server or `vigie serve` still running afterwards fails the test.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-RUN_TIMEOUT_S = 110  # under pytest's own 120 s
+RUN_TIMEOUT_S = 95  # then SIGTERM, a grace period, SIGKILL: all under pytest's 120 s
+GRACE_S = 10  # a SIGTERMed benchmark stops its hub, Redis and workers within this
 
 
 def run_bench(root: Path, tmp_path: Path, script: str, *args: str) -> dict[str, Any]:
-    """Run one benchmark script; return its JSON results."""
+    """Run one benchmark script; return its JSON results.
+
+    Everything the benchmark starts is found again afterwards: its output goes to
+    files in `tmp_path` and its temporary folders (the embedded Redis's) are made
+    there, so a process still using `tmp_path` once the run is over was left behind.
+    Such a process is killed, and the test fails naming it.
+    """
     out = tmp_path / "results.json"
     command = [
         sys.executable, str(root / "scripts" / script), *args, "--workers", "1", "--no-aof",
         "--results", str(tmp_path), "--json", str(out),
     ]  # fmt: skip
-    done = subprocess.run(
-        command, cwd=root, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False
-    )
-    assert done.returncode == 0, f"{script} exited {done.returncode}:\n{done.stdout}\n{done.stderr}"
-    assert out.exists(), f"{script} wrote no JSON:\n{done.stdout}\n{done.stderr}"
+    # Files, not pipes: a stray grandchild holding a pipe open would block reading it.
+    stdout_path, stderr_path = tmp_path / "bench.stdout", tmp_path / "bench.stderr"
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    with stdout_path.open("wb") as stdout, stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(
+            command, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr
+        )
+    try:
+        returncode: int | None = process.wait(RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        returncode = None
+        process.terminate()  # the benchmark unwinds on SIGTERM: its children are stopped
+        try:
+            process.wait(GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    finally:
+        if process.poll() is None:  # interrupted (pytest-timeout, Ctrl-C): no orphans
+            process.kill()
+            process.wait()
+        leftovers = _kill_processes_using(tmp_path)
+    output = f"--- stdout ---\n{_read(stdout_path)}\n--- stderr ---\n{_read(stderr_path)}"
+    assert returncode is not None, f"{script} ran over {RUN_TIMEOUT_S} s:\n{output}"
+    assert returncode == 0, f"{script} exited {returncode}:\n{output}"
+    assert not leftovers, f"{script} left processes running (killed now): {leftovers}"
+    assert out.exists(), f"{script} wrote no JSON:\n{output}"
     results: dict[str, Any] = json.loads(out.read_text())
     return results
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _kill_processes_using(folder: Path) -> list[str]:
+    """SIGKILL every process whose working directory or an open file is under `folder`.
+
+    Processes on their way out (multiprocessing's resource tracker ends once the
+    benchmark has) get a few seconds first. Returns the command lines of the killed.
+    """
+    deadline = time.monotonic() + 3
+    found = _processes_using(folder)
+    while found and time.monotonic() < deadline:
+        time.sleep(0.1)
+        found = _processes_using(folder)
+    for pid in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in found):
+        time.sleep(0.05)
+    return [f"{pid}: {command}" for pid, command in found.items()]
+
+
+def _processes_using(folder: Path) -> dict[int, str]:
+    """{pid: command line} of the processes with their cwd or an open file under `folder`."""
+    prefix = str(folder.resolve()) + os.sep
+    found: dict[int, str] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            links = [os.readlink(proc / "cwd")]
+            links += [os.readlink(fd) for fd in (proc / "fd").iterdir()]
+            command = (proc / "cmdline").read_bytes()
+        except OSError:  # gone meanwhile, a zombie, or not ours to look at
+            continue
+        if any((link + os.sep).startswith(prefix) for link in links):
+            found[int(proc.name)] = command.replace(b"\0", b" ").decode(errors="replace").strip()
+    return found
 
 
 def test_town(project_root: Path, tmp_path: Path) -> None:
@@ -75,3 +153,22 @@ def test_fanout(project_root: Path, tmp_path: Path, extra: list[str]) -> None:
     assert results["lost"] == 0 and hub["duplicates"] == 0
     if not extra:
         assert results["baseline"]["lost"] == 0 and results["ratio"] > 0
+
+
+async def test_a_fanout_recipient_keeps_setup_replies_read_in_one_go(
+    project_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Welcome and snapshot read together (a busy load generator) are both kept.
+
+    The recipient used to hold one future re-armed after each reply: the second
+    of two frames parsed in one `data_received` was dropped, the unit never sent
+    `cover`, and the benchmark waited for it until killed.
+    """
+    monkeypatch.syspath_prepend(str(project_root / "scripts"))
+    from bench.fanout import Recipient
+
+    recipient = Recipient(0)
+    recipient.on_message(1, b'{"type": "welcome"}')
+    recipient.on_message(1, b'{"type": "snapshot", "incidents": []}')
+    assert (await asyncio.wait_for(recipient.next_control(), 1))["type"] == "welcome"
+    assert (await asyncio.wait_for(recipient.next_control(), 1))["type"] == "snapshot"
