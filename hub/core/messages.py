@@ -47,6 +47,7 @@ ID_MAX: Final = 64
 NOTE_MAX: Final = 1000
 TEXT_MAX: Final = 1000  # the protocol's limit; a tenant may configure less
 MAX_CELLS: Final = 2000
+MAX_SECTOR_CELLS: Final = 500
 MAX_RESUME_STREAMS: Final = 8
 UNIT_STATUSES: Final = ("available", "en_route", "on_scene", "busy", "off_duty")
 SEVERITIES: Final = ("info", "warning", "danger")
@@ -331,6 +332,17 @@ def _alert_submit(raw: Mapping[str, Any], ref: str | None) -> AlertSubmit:
     )
 
 
+def _sector(raw: Mapping[str, Any], ref: str | None) -> tuple[str, ...]:
+    cells = _cells(raw, "cells", ref)
+    if len(cells) > MAX_SECTOR_CELLS:
+        # A sector travels in coverage events and the unit board: keep it small
+        # (use coarser cells: a res-7 cell is ~5 km², a whole town is a few dozen).
+        raise ProtocolError(
+            ErrorCode.TOO_LARGE, f"cells: a sector has at most {MAX_SECTOR_CELLS} cells", ref=ref
+        )
+    return cells
+
+
 def _unit_position(raw: Mapping[str, Any], ref: str | None) -> UnitPosition:
     at = _number(raw, "at", ref, 0, 2**53, required=False)
     return UnitPosition(
@@ -396,7 +408,7 @@ _PARSERS: Final[dict[str, _Parser]] = {
     "citizen.follow": lambda r, ref: CitizenFollow(_cells(r, "cells", ref), ref),
     "unit.position": _unit_position,
     "unit.status": lambda r, ref: UnitStatus(_choice(r, "status", ref, UNIT_STATUSES), ref),
-    "cover": lambda r, ref: Cover(_cells(r, "cells", ref), ref),
+    "cover": lambda r, ref: Cover(_sector(r, ref), ref),
     "assignment.accept": lambda r, ref: AssignmentAccept(_req_str(r, "assignment", ref), ref),
     "assignment.decline": lambda r, ref: AssignmentDecline(
         _req_str(r, "assignment", ref),

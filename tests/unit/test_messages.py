@@ -691,3 +691,12 @@ def test_mutated_messages_raise_only_protocol_error(
     case: tuple[dict[str, Any], str | None],
 ) -> None:
     parse_or_protocol_error(*case)
+
+
+def test_a_sector_has_at_most_500_cells() -> None:
+    from hub.core.messages import MAX_SECTOR_CELLS
+
+    ring = sorted(h3.grid_disk(CELL, 13))
+    assert len(ring) > MAX_SECTOR_CELLS
+    assert_error(with_("cover", cells=ring[: MAX_SECTOR_CELLS + 1]), ErrorCode.TOO_LARGE)
+    parse_message(with_("cover", cells=ring[:MAX_SECTOR_CELLS]), "unit")
