@@ -36,6 +36,7 @@ log = logging.getLogger("vigie.timers")
 
 DEADLINE_POLL_S = 0.25
 AGING_PERIOD_S = 30.0
+QUEUE_TOP = 200  # the `queue` message lists the head of the queue, not all of it
 PRESENCE_PERIOD_S = 20.0  # connected units are marked seen this often
 PRESENCE_STALE_MS = 75_000  # online but unseen this long: its process died
 
@@ -82,7 +83,8 @@ async def age_queue(node: Node, rt: TenantRuntime, now: int | None = None) -> bo
         return True
     await node.dispatch.set_scores(rt.keys, scores)
     order = sorted(scores.items(), key=lambda kv: -kv[1])
-    body = {"type": "queue", "incidents": [{"id": i, "score": s} for i, s in order], "at": now}
+    top = [{"id": i, "score": s} for i, s in order[:QUEUE_TOP]]
+    body = {"type": "queue", "incidents": top, "waiting": len(order), "at": now}
     await node.dispatch.emit(rt.keys, node.config.hub.stream_maxlen, "queue", body)
     return True
 

@@ -59,6 +59,9 @@ def _params(params: Mapping[str, Any]) -> bytes:
     return orjson.dumps({k: v for k, v in params.items() if v is not None})
 
 
+PIPELINE_CHUNK = 500  # commands of a bulk job per round trip
+
+
 class DispatchStore:
     """Calls the lifecycle scripts and maps their refusals to protocol errors."""
 
@@ -119,12 +122,14 @@ class DispatchStore:
         """Incidents in the queue with what aging needs (id, priority, reporters, opened_at)."""
         members: Any = await self.redis.zrange(keys.open_queue, 0, -1)
         ids = [_s(i) for i in members]
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for incident_id in ids:
-                pipe.hmget(
-                    keys.incident(incident_id), "priority", "reporters", "opened_at", "status"
-                )
-            rows = await pipe.execute()
+        rows: list[Any] = []
+        for start in range(0, len(ids), PIPELINE_CHUNK):  # one await per chunk: sessions breathe
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for incident_id in ids[start : start + PIPELINE_CHUNK]:
+                    pipe.hmget(
+                        keys.incident(incident_id), "priority", "reporters", "opened_at", "status"
+                    )
+                rows += await pipe.execute()
         out = []
         for incident_id, (prio, reporters, opened, status) in zip(ids, rows, strict=True):
             if prio is not None:
@@ -140,12 +145,15 @@ class DispatchStore:
         return out
 
     async def set_scores(self, keys: TenantKeys, scores: Mapping[str, float]) -> None:
-        """Write aged scores to the queue and the incident hashes (idempotent)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for incident_id, score in scores.items():
-                pipe.zadd(keys.open_queue, {incident_id: score}, xx=True)
-                pipe.hset(keys.incident(incident_id), "score", score)
-            await pipe.execute()
+        """Write aged scores to the queue, the live set and the incidents (idempotent)."""
+        items = list(scores.items())
+        for start in range(0, len(items), PIPELINE_CHUNK):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for incident_id, score in items[start : start + PIPELINE_CHUNK]:
+                    pipe.zadd(keys.open_queue, {incident_id: score}, xx=True)
+                    pipe.zadd(keys.live, {incident_id: score}, xx=True)
+                    pipe.hset(keys.incident(incident_id), "score", score)
+                await pipe.execute()
 
     async def emit(
         self,
