@@ -12,6 +12,7 @@ import h3
 from hub.core import lifecycle
 from hub.core.errors import ErrorCode, ProtocolError
 from hub.core.messages import (
+    ClientMessage,
     DispatchAssign,
     IncidentHistory,
     IncidentMerge,
@@ -23,7 +24,7 @@ from hub.core.priority import LADDER_LEN, base_score, corroboration_ladder
 from hub.server.dispatch import handles
 from hub.server.handlers import now_ms
 from hub.server.node import Node, TenantRuntime
-from hub.server.recommending import lifecycle_context, rank_for
+from hub.server.recommending import rank_for, session_context
 from hub.server.session import Session
 from hub.store.dispatch import LifecycleContext
 
@@ -33,9 +34,10 @@ __all__ = ["ladders"]
 UPDATE_ACTIONS = {"acknowledged": "acknowledge", "closed": "close", "rejected": "reject"}
 
 
-def _ctx(node: Node, session: Session) -> tuple[TenantRuntime, LifecycleContext]:
-    rt = node.runtime(session)
-    return rt, lifecycle_context(node, rt, session.sub, session.id, now_ms())
+def _ctx(
+    node: Node, session: Session, msg: ClientMessage
+) -> tuple[TenantRuntime, LifecycleContext]:
+    return node.runtime(session), session_context(node, session, msg, now_ms())
 
 
 async def _incident(
@@ -69,7 +71,7 @@ def transition(action: str) -> dict[str, Any]:
 @handles(DispatchAssign)
 async def assign(node: Node, session: Session, msg: DispatchAssign) -> dict[str, Any]:
     """Offer an incident to a unit; answered with ok and the assignment id."""
-    rt, ctx = _ctx(node, session)
+    rt, ctx = _ctx(node, session, msg)
     timeout_s = msg.timeout_s or rt.config.assignment_timeout_s
     params = {
         "incident": msg.incident,
@@ -84,7 +86,7 @@ async def assign(node: Node, session: Session, msg: DispatchAssign) -> dict[str,
 @handles(IncidentUpdate)
 async def update(node: Node, session: Session, msg: IncidentUpdate) -> None:
     """Set priority, acknowledge, close or reject, with a note for the audit trail."""
-    _, ctx = _ctx(node, session)
+    _, ctx = _ctx(node, session, msg)
     params: dict[str, Any] = {
         "incident": msg.incident,
         "note": msg.note,
@@ -101,7 +103,7 @@ async def update(node: Node, session: Session, msg: IncidentUpdate) -> None:
 @handles(IncidentMerge)
 async def merge(node: Node, session: Session, msg: IncidentMerge) -> None:
     """Merge duplicates into one incident; their reporters follow the target."""
-    rt, ctx = _ctx(node, session)
+    rt, ctx = _ctx(node, session, msg)
     params = {
         "into": msg.into,
         "from": list(msg.sources),

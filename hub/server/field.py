@@ -11,7 +11,7 @@ from hub.server.commands import ladders, transition
 from hub.server.dispatch import handles
 from hub.server.handlers import now_ms
 from hub.server.node import Node
-from hub.server.recommending import lifecycle_context, recommend_and_dispatch
+from hub.server.recommending import recommend_and_dispatch, session_context
 from hub.server.session import Session
 
 __all__: list[str] = []
@@ -24,8 +24,7 @@ FINAL_ALERT_STATUSES = ("cancelled", "resolved", "rejected")
 @handles(AssignmentAccept)
 async def accept(node: Node, session: Session, msg: AssignmentAccept) -> None:
     """The unit takes the incident: dispatched, unit en route, reporters told."""
-    rt = node.runtime(session)
-    ctx = lifecycle_context(node, rt, session.sub, session.id, now_ms())
+    ctx = session_context(node, session, msg, now_ms())
     params = {
         "assignment": msg.assignment,
         "state": "accepted",
@@ -39,9 +38,8 @@ async def accept(node: Node, session: Session, msg: AssignmentAccept) -> None:
 @handles(AssignmentDecline)
 async def decline(node: Node, session: Session, msg: AssignmentDecline) -> None:
     """The unit declines: the incident returns to the queue and the next unit is recommended."""
-    rt = node.runtime(session)
     now = now_ms()
-    ctx = lifecycle_context(node, rt, session.sub, session.id, now)
+    ctx = session_context(node, session, msg, now)
     params = {
         "assignment": msg.assignment,
         "state": "declined",
@@ -64,8 +62,7 @@ async def _recommend_next(
 @handles(IncidentStatus)
 async def incident_status(node: Node, session: Session, msg: IncidentStatus) -> None:
     """The assigned unit is on scene, or has resolved the incident."""
-    rt = node.runtime(session)
-    ctx = lifecycle_context(node, rt, session.sub, session.id, now_ms())
+    ctx = session_context(node, session, msg, now_ms())
     action = UNIT_ACTIONS[msg.status]
     params: dict[str, Any] = {
         "incident": msg.incident,
@@ -81,7 +78,7 @@ async def incident_status(node: Node, session: Session, msg: IncidentStatus) -> 
 async def cancel_alert(node: Node, session: Session, msg: AlertCancel) -> None:
     """A citizen withdraws its own alert."""
     rt = node.runtime(session)
-    ctx = lifecycle_context(node, rt, session.sub, session.id, now_ms())
+    ctx = session_context(node, session, msg, now_ms())
     params = {
         "alert": msg.alert,
         "citizen": session.sub,

@@ -8,12 +8,15 @@ assignment is declined or expires (excluding the unit that let it go).
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from hub.core import lifecycle, priority
 from hub.core.errors import ProtocolError
+from hub.core.messages import ClientMessage
 from hub.core.recommend import Recommendation, rank_units
 from hub.server.node import Node, TenantRuntime
+from hub.server.session import Session
 from hub.store.dispatch import LifecycleContext
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "needs_recommendation",
     "rank_for",
     "recommend_and_dispatch",
+    "session_context",
 ]
 
 log = logging.getLogger("vigie.recommend")
@@ -43,6 +47,19 @@ def lifecycle_context(
         inbox_maxlen=node.config.hub.inbox_maxlen,
         retention_s=rt.config.retention_days * 86_400,
     )
+
+
+def session_context(
+    node: Node, session: Session, msg: ClientMessage, now_ms: int
+) -> LifecycleContext:
+    """The ctx of a lifecycle command sent by a session (idempotent by its `ref`)."""
+    rt = node.runtime(session)
+    ctx = lifecycle_context(node, rt, session.sub, session.id, now_ms)
+    ref = getattr(msg, "ref", None)
+    if ref is None:
+        return ctx
+    key = rt.keys.command_reply(type(msg).__name__, session.sub, ref)
+    return replace(ctx, ref_key=key, ref_ttl_s=node.config.hub.idempotency_ttl_s)
 
 
 def rank_for(

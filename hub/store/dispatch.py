@@ -34,20 +34,23 @@ class LifecycleContext:
     stream_maxlen: int
     inbox_maxlen: int
     retention_s: int
+    ref_key: str | None = None  # where the reply to a command with a `ref` is kept
+    ref_ttl_s: int = 86_400
 
     def to_json(self) -> bytes:
         """The ctx argument of the scripts."""
-        return orjson.dumps(
-            {
-                "prefix": self.keys.prefix,
-                "now": self.now_ms,
-                "by": self.by,
-                "session": self.session,
-                "maxlen": self.stream_maxlen,
-                "inbox_maxlen": self.inbox_maxlen,
-                "retention_s": self.retention_s,
-            }
-        )
+        ctx: dict[str, Any] = {
+            "prefix": self.keys.prefix,
+            "now": self.now_ms,
+            "by": self.by,
+            "session": self.session,
+            "maxlen": self.stream_maxlen,
+            "inbox_maxlen": self.inbox_maxlen,
+            "retention_s": self.retention_s,
+        }
+        if self.ref_key is not None:
+            ctx["ref_key"], ctx["ref_ttl_s"] = self.ref_key, self.ref_ttl_s
+        return orjson.dumps(ctx)
 
 
 def _s(value: bytes | str) -> str:

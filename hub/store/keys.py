@@ -72,6 +72,10 @@ class TenantKeys:
         # The length prefix keeps ("x:y", "z") and ("x", "y:z") apart.
         return f"{self.prefix}idem:{len(citizen)}:{citizen}:{ref}"
 
+    def command_reply(self, command: str, actor: str, ref: str) -> str:
+        """String: the reply a lifecycle command with this `ref` got (idempotent retries)."""
+        return f"{self.prefix}reply:{command}:{len(actor)}:{actor}:{ref}"
+
     def alert_rate(self, citizen: str) -> str:
         """Sorted set of a citizen's recent alert times (sliding-window rate limit)."""
         return f"{self.prefix}rate:{citizen}"

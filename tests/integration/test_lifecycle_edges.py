@@ -193,3 +193,22 @@ async def test_a_unit_left_online_by_a_killed_process_is_swept_offline(
     await redis.aclose()
     for peer in (console, alive):
         await peer.close()
+
+
+async def test_a_retried_command_acts_once_and_gets_the_same_reply(hub: RunningHub) -> None:
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    unit = await _unit_covering(hub, "u1")
+    citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+    ack = await _report(citizen, "a", "theft")
+    assign = {"type": "dispatch.assign", "ref": "same", "incident": ack["incident"], "unit": "u1"}
+    first = await console.request(assign)
+    again = await console.request(assign)  # e.g. after a timeout or an `unavailable`
+    assert first["type"] == "ok" and again == first
+    offers = [m for m in await unit.collect(0.5) if m["type"] == "assignment"]
+    assert len(offers) == 1  # one offer, not a second one cancelling the first
+    accept = {"type": "assignment.accept", "ref": "acc", "assignment": first["assignment"]}
+    assert (await unit.request(accept))["type"] == "ok"
+    assert (await unit.request(accept))["type"] == "ok"  # not `conflict`: it did succeed
+    for peer in (console, unit, citizen):
+        await peer.close()

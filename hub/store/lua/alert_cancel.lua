@@ -5,6 +5,8 @@
 --   alert statuses), close_note
 -- Returns {'ok', incident} or {'err', code, message}.
 local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
+local earlier = earlier_reply(ctx)
+if earlier then return earlier end
 local p = cjson.decode(ARGV[2])
 local akey = ctx.prefix .. 'alert:' .. p.alert
 local a = hash_table(akey)
@@ -17,7 +19,7 @@ send_personal(ctx, 'citizen', p.citizen,
 local id = a.incident
 local ikey = ctx.prefix .. 'inc:' .. id
 local status = redis.call('HGET', ikey, 'status')
-if not status or not contains(p.live, status) then return {'ok', id} end
+if not status or not contains(p.live, status) then return done(ctx, {'ok', id}) end
 redis.call('LREM', ikey .. ':alerts', 0, p.alert)
 redis.call('HINCRBY', ikey, 'reports', -1)
 local still = false
@@ -40,4 +42,4 @@ else
   reprioritise(ctx, id, p.ladders[redis.call('HGET', ikey, 'category')])
 end
 emit_incident(ctx, id)
-return {'ok', id}
+return done(ctx, {'ok', id})

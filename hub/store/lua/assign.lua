@@ -3,6 +3,8 @@
 --   incident, unit, timeout_ms, allowed (states an incident may be offered in)
 -- Returns {'ok', assignment, expires_at} or {'err', code, message}.
 local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
+local earlier = earlier_reply(ctx)
+if earlier then return earlier end
 local p = cjson.decode(ARGV[2])
 local ikey = ctx.prefix .. 'inc:' .. p.incident
 local current = redis.call('HGET', ikey, 'status')
@@ -35,4 +37,4 @@ emit(ctx.events, ctx.maxlen, 'assignment.state', nil, nil,
    state = 'offered', at = ctx.now, expires_at = expires_at})
 history(ctx, p.incident, 'assignment.offered', current, nil, {assignment = asg, unit = p.unit})
 emit_incident(ctx, p.incident)
-return {'ok', asg, tostring(expires_at)}
+return done(ctx, {'ok', asg, tostring(expires_at)})

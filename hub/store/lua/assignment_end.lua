@@ -5,6 +5,8 @@
 --   and for acceptance: allowed, target, alert_status, alert_note, unit_status
 -- Returns {'ok', incident, unit} or {'err', code, message}.
 local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
+local earlier = earlier_reply(ctx)
+if earlier then return earlier end
 local p = cjson.decode(ARGV[2])
 local akey = ctx.prefix .. 'asg:' .. p.assignment
 local a = hash_table(akey)
@@ -29,4 +31,4 @@ if p.state == 'accepted' then
 else
   emit_incident(ctx, a.incident)  -- back in the queue, without an assignment
 end
-return {'ok', a.incident, a.unit}
+return done(ctx, {'ok', a.incident, a.unit})

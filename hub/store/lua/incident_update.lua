@@ -4,12 +4,14 @@
 --   action?, allowed? (source states), target?, retire?, alert_status?, alert_note?
 -- Returns {'ok'} or {'err', code, message}.
 local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
+local earlier = earlier_reply(ctx)
+if earlier then return earlier end
 local p = cjson.decode(ARGV[2])
 local ikey = ctx.prefix .. 'inc:' .. p.incident
 local current = redis.call('HGET', ikey, 'status')
 if not current then return fail('not_found', 'no such incident') end
 if p.action and current == p.target then  -- already there: idempotent
-  if not p.priority and (not p.note or p.note == '') then return {'ok'} end
+  if not p.priority and (not p.note or p.note == '') then return done(ctx, {'ok'}) end
   p.action = nil  -- apply the priority or note alone
 elseif p.action then
   if not contains(p.allowed, current) then
@@ -42,4 +44,4 @@ history(ctx, p.incident, p.action or 'update', status, p.note,
   p.priority and {priority = p.priority} or nil)
 emit_incident(ctx, p.incident)
 notify_reporters(ctx, p.incident, p.alert_status, p.alert_note)
-return {'ok'}
+return done(ctx, {'ok'})

@@ -53,6 +53,23 @@ end
 
 local function fail(code, message) return {'err', code, message} end
 
+-- Commands are idempotent by their `ref`: a retry (after a timeout, or an
+-- `unavailable` whose command had in fact run) gets the first reply again
+-- instead of acting twice. ctx.ref_key is set when the command carried a ref.
+local function earlier_reply(ctx)
+  if not ctx.ref_key then return nil end
+  local reply = redis.call('GET', ctx.ref_key)
+  if reply then return cjson.decode(reply) end
+  return nil
+end
+
+local function done(ctx, reply)
+  if ctx.ref_key then
+    redis.call('SET', ctx.ref_key, cjson.encode(reply), 'EX', ctx.ref_ttl_s)
+  end
+  return reply
+end
+
 local function history(ctx, id, action, status, note, extra)
   local entry = {at = ctx.now, by = ctx.by, session = ctx.session, action = action,
                  status = status}

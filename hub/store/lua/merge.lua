@@ -5,6 +5,8 @@
 --   alert_note
 -- Returns {'ok'} or {'err', code, message}.
 local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
+local earlier = earlier_reply(ctx)
+if earlier then return earlier end
 local p = cjson.decode(ARGV[2])
 local into_key = ctx.prefix .. 'inc:' .. p.into
 for _, id in ipairs(p.from) do
@@ -38,4 +40,4 @@ redis.call('HSET', into_key, 'updated_at', ctx.now)
 reprioritise(ctx, p.into, p.ladders[redis.call('HGET', into_key, 'category')])
 history(ctx, p.into, 'merge', redis.call('HGET', into_key, 'status'), nil, {from = p.from})
 emit_incident(ctx, p.into)
-return {'ok'}
+return done(ctx, {'ok'})

@@ -3,12 +3,14 @@
 --   incident, unit, action, allowed, target, retire, note, alert_status, alert_note, unit_status
 -- Returns {'ok'} or {'err', code, message}.
 local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
+local earlier = earlier_reply(ctx)
+if earlier then return earlier end
 local p = cjson.decode(ARGV[2])
 local ikey = ctx.prefix .. 'inc:' .. p.incident
 local h = redis.call('HMGET', ikey, 'status', 'unit')
 if not h[1] then return fail('not_found', 'no such incident') end
 if h[2] ~= p.unit then return fail('forbidden', 'this incident is not assigned to you') end
-if h[1] == p.target then return {'ok'} end
+if h[1] == p.target then return done(ctx, {'ok'}) end
 if not contains(p.allowed, h[1]) then
   return fail('conflict', 'cannot report ' .. p.action .. ' on an incident that is ' .. h[1])
 end
@@ -18,4 +20,4 @@ history(ctx, p.incident, p.action, p.target, p.note, {unit = p.unit})
 set_unit_status(ctx, p.unit, p.unit_status)
 emit_incident(ctx, p.incident)
 notify_reporters(ctx, p.incident, p.alert_status, p.alert_note)
-return {'ok'}
+return done(ctx, {'ok'})
