@@ -4,10 +4,8 @@
 --   alert, citizen, ladders {category: ladder}, note (the citizen's), final (terminal
 --   alert statuses), close_note
 -- Returns {'ok', incident} or {'err', code, message}.
-local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
-local earlier = earlier_reply(ctx)
+local ctx, p, earlier = lifecycle_start()
 if earlier then return earlier end
-local p = cjson.decode(ARGV[2])
 local akey = ctx.prefix .. 'alert:' .. p.alert
 local a = hash_table(akey)
 -- Another citizen's alert is "not found": existence is not revealed.

@@ -2,10 +2,8 @@
 -- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
 --   incident, unit, timeout_ms, allowed (states an incident may be offered in)
 -- Returns {'ok', assignment, expires_at} or {'err', code, message}.
-local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
-local earlier = earlier_reply(ctx)
+local ctx, p, earlier = lifecycle_start()
 if earlier then return earlier end
-local p = cjson.decode(ARGV[2])
 local ikey = ctx.prefix .. 'inc:' .. p.incident
 local current = redis.call('HGET', ikey, 'status')
 if not current then return fail('not_found', 'no such incident') end

@@ -4,10 +4,8 @@
 --   assignment, state, reason?, unit? (the unit answering: must be the assignee),
 --   and for acceptance: allowed, target, alert_status, alert_note, unit_status
 -- Returns {'ok', incident, unit} or {'err', code, message}.
-local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
-local earlier = earlier_reply(ctx)
+local ctx, p, earlier = lifecycle_start()
 if earlier then return earlier end
-local p = cjson.decode(ARGV[2])
 local akey = ctx.prefix .. 'asg:' .. p.assignment
 local a = hash_table(akey)
 if not a.id or (p.unit and a.unit ~= p.unit) then return fail('not_found', 'no such assignment') end

@@ -3,10 +3,8 @@
 --   incident, note, priority?, scores? (score by reporters for that priority),
 --   action?, allowed? (source states), target?, retire?, alert_status?, alert_note?
 -- Returns {'ok'} or {'err', code, message}.
-local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
-local earlier = earlier_reply(ctx)
+local ctx, p, earlier = lifecycle_start()
 if earlier then return earlier end
-local p = cjson.decode(ARGV[2])
 local ikey = ctx.prefix .. 'inc:' .. p.incident
 local current = redis.call('HGET', ikey, 'status')
 if not current then return fail('not_found', 'no such incident') end

@@ -70,6 +70,14 @@ local function done(ctx, reply)
   return reply
 end
 
+-- Every lifecycle script starts the same way: ARGV[1] is its ctx (the events
+-- stream is KEYS[1]), ARGV[2] its params, and a retried ref has a reply already.
+local function lifecycle_start()
+  local ctx = cjson.decode(ARGV[1])
+  ctx.events = KEYS[1]
+  return ctx, cjson.decode(ARGV[2]), earlier_reply(ctx)
+end
+
 local function history(ctx, id, action, status, note, extra)
   local entry = {at = ctx.now, by = ctx.by, session = ctx.session, action = action,
                  status = status}

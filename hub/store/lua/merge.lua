@@ -4,10 +4,8 @@
 --   into, from (list), live (states that may be merged), ladders {category: ladder},
 --   alert_note
 -- Returns {'ok'} or {'err', code, message}.
-local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
-local earlier = earlier_reply(ctx)
+local ctx, p, earlier = lifecycle_start()
 if earlier then return earlier end
-local p = cjson.decode(ARGV[2])
 local into_key = ctx.prefix .. 'inc:' .. p.into
 for _, id in ipairs(p.from) do
   if id == p.into then return fail('bad_request', 'cannot merge an incident into itself') end

@@ -2,10 +2,8 @@
 -- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
 --   incident, unit, action, allowed, target, retire, note, alert_status, alert_note, unit_status
 -- Returns {'ok'} or {'err', code, message}.
-local ctx = cjson.decode(ARGV[1]); ctx.events = KEYS[1]
-local earlier = earlier_reply(ctx)
+local ctx, p, earlier = lifecycle_start()
 if earlier then return earlier end
-local p = cjson.decode(ARGV[2])
 local ikey = ctx.prefix .. 'inc:' .. p.incident
 local h = redis.call('HMGET', ikey, 'status', 'unit')
 if not h[1] then return fail('not_found', 'no such incident') end
