@@ -151,6 +151,18 @@ class Tally:
 # -- Redis: the source of truth -----------------------------------------------------------
 
 
+async def submit_counted(citizen: Any, tally: Tally, n: int, text: str = "") -> None:
+    """A raw peer submits alert `n` at the centre; counted sent, and acked once acked."""
+    tally.sent += 1
+    message = {"type": "alert.submit", "ref": f"r{n}", "category": "noise",
+               "lat": CENTRE[0], "lon": CENTRE[1]}  # fmt: skip
+    if text:
+        message["text"] = text
+    ack = await citizen.request(message)
+    assert ack["type"] == "alert.ack", ack
+    tally.acked += 1
+
+
 async def stream_entries(redis: Redis, key: str = KEYS.events) -> list[StreamEntry]:
     """Every retained entry of a stream, oldest first."""
     return [decode_entry(i, f) for i, f in await redis.xrange(key, "-", "+")]

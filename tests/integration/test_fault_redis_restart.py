@@ -40,6 +40,7 @@ from tests.integration.fault_tools import (
     near,
     no_alert_limit,
     scan_keys,
+    submit_counted,
 )
 from tests.wire import SECRET, connect, token
 
@@ -220,18 +221,7 @@ async def test_a_silently_dead_stream_feed_turns_healthz_red(
         citizen, _ = await connect(hub.ws_url, "citizen", "c1")
 
         async def report(n: int) -> None:
-            tally.sent += 1
-            ack = await citizen.request(
-                {
-                    "type": "alert.submit",
-                    "ref": f"r{n}",
-                    "category": "noise",
-                    "lat": CENTRE[0],
-                    "lon": CENTRE[1],
-                }
-            )
-            assert ack["type"] == "alert.ack", ack
-            tally.acked += 1
+            await submit_counted(citizen, tally, n)
 
         await report(0)
         assert (await http.get(f"{hub.http_url}/healthz")).status_code == 200

@@ -37,6 +37,7 @@ from tests.integration.fault_tools import (
     incident_offsets,
     rss_kib,
     serve,
+    submit_counted,
     write_config,
 )
 from tests.wire import SECRET, connect, token
@@ -82,19 +83,7 @@ async def test_a_thousand_clients_that_never_read_get_4408_and_memory_stays_boun
         rss_samples = []
         started = time.monotonic()
         for n in range(ALERTS):
-            tally.sent += 1
-            ack = await citizen.request(
-                {
-                    "type": "alert.submit",
-                    "ref": f"r{n}",
-                    "category": "noise",
-                    "lat": CENTRE[0],
-                    "lon": CENTRE[1],
-                    "text": TEXT,
-                }
-            )
-            assert ack["type"] == "alert.ack", ack
-            tally.acked += 1
+            await submit_counted(citizen, tally, n, TEXT)
             if n % 50 == 49:  # once the hub has fanned the batch out to everyone
                 await eventually(lambda n=n: len(reader.of_type("incident")) > n, 20)
                 rss_samples.append(rss_kib(hub.pid))
@@ -176,19 +165,7 @@ async def _fall_behind_then_resume(
         citizen, _ = await connect(hub.ws_url, "citizen", "c1")
 
         async def report(n: int) -> None:
-            tally.sent += 1
-            ack = await citizen.request(
-                {
-                    "type": "alert.submit",
-                    "ref": f"r{n}",
-                    "category": "noise",
-                    "lat": CENTRE[0],
-                    "lon": CENTRE[1],
-                    "text": text,
-                }
-            )
-            assert ack["type"] == "alert.ack", ack
-            tally.acked += 1
+            await submit_counted(citizen, tally, n, text)
 
         n = 0
         while session.close_code is None and n < 5000:
