@@ -18,6 +18,7 @@ from hub.core.messages import TEXT_MAX
 
 __all__ = [
     "DEFAULT_CONFIG",
+    "AuthSettings",
     "Category",
     "Config",
     "ConfigError",
@@ -128,12 +129,30 @@ class HubSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """Who may sign session tokens besides the hub's own HS256 secret.
+
+    `jwks` is a file path or an http(s) URL of the identity provider's JSON Web
+    Key Set; tokens it signs (RS256 / ES256) must carry `issuer` and `audience`.
+    `hs256 = false` refuses the shared-secret tokens (identity provider only).
+    """
+
+    jwks: str | None = None
+    issuer: str | None = None
+    audience: str | None = None
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    jwks_refresh_s: float = 300.0
+    hs256: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration: hub settings and the towns served."""
 
     hub: HubSettings
     tenants: Mapping[str, TenantConfig]
     source: str = "<memory>"
+    auth: AuthSettings = AuthSettings()
 
     def tenant(self, tenant_id: str) -> TenantConfig | None:
         """The tenant with this id, or None if the hub does not serve it."""
@@ -276,6 +295,37 @@ def _hub(value: Any) -> HubSettings:
     return HubSettings(**{key: _hub_value(raw, key, getattr(defaults, key)) for key in raw})
 
 
+_AUTH_ALGORITHMS = ("RS256", "ES256")
+_AUTH_ENV = {"VIGIE_JWKS": "jwks", "VIGIE_JWT_ISSUER": "issuer", "VIGIE_JWT_AUDIENCE": "audience"}
+
+
+def _auth(value: Any, env: Mapping[str, str]) -> AuthSettings:
+    raw = dict(_table(value, "[auth]"))
+    unknown = set(raw) - set(AuthSettings.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"[auth]: unknown keys {sorted(unknown)}")
+    raw.update({key: env[name] for name, key in _AUTH_ENV.items() if env.get(name)})
+    algorithms = raw.get("algorithms", list(_AUTH_ALGORITHMS))
+    if (
+        not isinstance(algorithms, list)
+        or not algorithms
+        or any(a not in _AUTH_ALGORITHMS for a in algorithms)
+    ):
+        raise ConfigError(f"auth.algorithms must be a non-empty list of {list(_AUTH_ALGORITHMS)}")
+    texts = {k: _text(raw, k, "auth", "") or None for k in ("jwks", "issuer", "audience")}
+    if texts["jwks"] and not (texts["issuer"] and texts["audience"]):
+        raise ConfigError("auth.jwks needs auth.issuer and auth.audience (both are checked)")
+    auth = AuthSettings(
+        **texts,
+        algorithms=tuple(algorithms),
+        jwks_refresh_s=_float(raw, "jwks_refresh_s", "auth", 300.0, 10.0),
+        hs256=_flag(raw, "hs256", "auth", True),
+    )
+    if not auth.hs256 and not auth.jwks:
+        raise ConfigError("auth.hs256 = false needs auth.jwks: no token could be verified")
+    return auth
+
+
 def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
     """Environment overrides: VIGIE_ALERT_RATE_LIMIT and VIGIE_LIMITS=off."""
     hub, tenants = config.hub, dict(config.tenants)
@@ -309,4 +359,5 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     tenants = {tid: _tenant(tid, t, hub) for tid, t in tables.items()}
     if not tenants:
         raise ConfigError(f"{path}: no [tenants.*] table")
-    return _apply_env(Config(hub, tenants, str(path)), env)
+    auth = _auth(raw.get("auth", {}), env)
+    return _apply_env(Config(hub, tenants, str(path), auth), env)

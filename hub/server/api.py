@@ -9,7 +9,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from hub.core.tokens import TokenError, verify_token
+from hub.core.tokens import TokenError
 from hub.server.node import Node
 
 __all__ = ["get_incident"]
@@ -26,7 +26,7 @@ async def get_incident(request: Request) -> Response:
     try:
         if scheme.lower() != "bearer":
             raise TokenError("no bearer token")
-        claims = verify_token(request.app.state.secret, token)
+        claims = await request.app.state.keys.verify(token)
     except TokenError:
         return _error(401, "unauthorized", "a console bearer token is required")
     if claims.role != "console":

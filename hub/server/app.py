@@ -27,6 +27,7 @@ from hub.server.admission import Admission
 from hub.server.api import get_incident
 from hub.server.drain import install_drain_on_sigterm
 from hub.server.endpoint import websocket_endpoint
+from hub.server.jwks import KeySource, verifier_for
 from hub.server.node import Node
 from hub.server.timers import run_timers
 from hub.store.client import RedisLike, redis_client
@@ -110,6 +111,10 @@ def create_app(
         )
         node = Node(config, store, node_id)
         app.state.node, app.state.secret = node, secret
+        keys = KeySource(verifier_for(config.auth, secret), config.auth)
+        app.state.keys = keys
+        if config.auth.jwks:
+            await keys.refresh()  # a failure is logged and retried: HS256 tokens still work
         tune_gc()
         app.state.admission = Admission(config.hub)
         if config.hub.limits_off:
@@ -118,6 +123,8 @@ def create_app(
             async with asyncio.TaskGroup() as tasks:
                 loops = await node.start_followers(tasks)
                 loops += await run_timers(node, tasks)
+                if config.auth.jwks:
+                    loops.append(tasks.create_task(keys.run(), name="jwks"))
                 node.redis_ok = True
                 uninstall = install_drain_on_sigterm(node) if drain_on_sigterm else None
                 try:
@@ -158,6 +165,8 @@ async def healthz(request: Request) -> Response:
         "canary_lag_ms": {t: round(rt.canary_lag_ms, 1) for t, rt in node.tenants.items()},
         "draining": node.draining,
     }
+    if request.app.state.keys.auth.jwks:
+        body["jwks"] = request.app.state.keys.health()
     return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
 

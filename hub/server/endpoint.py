@@ -21,11 +21,12 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from hub.core.codec import Codec, choose_codec, decode
 from hub.core.errors import CloseCode, ErrorCode, ProtocolError
 from hub.core.messages import ClientMessage, Hello, parse_message, read_ref
-from hub.core.tokens import Claims, TokenError, verify_token
+from hub.core.tokens import Claims, TokenError
 from hub.server import commands as _commands  # noqa: F401  (registers console handlers)
 from hub.server import field as _field  # noqa: F401  (registers unit/citizen lifecycle handlers)
 from hub.server import handlers as _handlers  # noqa: F401  (registers handlers)
 from hub.server.dispatch import handle
+from hub.server.jwks import KeySource
 from hub.server.lifecycle import session_closed, session_opened
 from hub.server.node import Node
 from hub.server.session import Session
@@ -62,7 +63,7 @@ async def _serve(websocket: WebSocket, node: Node, codec: Codec, peer: str) -> N
     hello = await _read_hello(websocket, node, codec)
     if hello is None:
         return
-    claims = _authenticate(websocket, hello.token)
+    claims = await _authenticate(websocket, hello.token)
     tenant = node.config.tenant(claims.tenant) if claims else None
     if claims is None or tenant is None:
         await _close(websocket, node, CloseCode.UNAUTHORIZED, "unauthorized")
@@ -117,9 +118,10 @@ def _parse_hello(raw: Any) -> ClientMessage:
         raise
 
 
-def _authenticate(websocket: WebSocket, token: str) -> Claims | None:
+async def _authenticate(websocket: WebSocket, token: str) -> Claims | None:
     try:
-        return verify_token(websocket.app.state.secret, token)
+        keys: KeySource = websocket.app.state.keys
+        return await keys.verify(token)
     except TokenError as exc:
         log.info("refused token: %s", exc)
         return None

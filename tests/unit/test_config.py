@@ -322,3 +322,44 @@ def test_tenant_values_from_the_file(tmp_path: Path) -> None:
     assert (town.text_max_chars, town.assignment_timeout_s) == (280, 30)
     assert town.auto_dispatch is True
     assert town.retention_days == 7
+
+
+# -- [auth]: identity-provider tokens --------------------------------------------------
+
+AUTH = """
+[auth]
+jwks = "https://sso.example/realms/vigie/protocol/openid-connect/certs"
+issuer = "https://sso.example/realms/vigie"
+audience = "vigie"
+"""
+
+
+def test_no_auth_table_means_hs256_only(narbonne: Config) -> None:
+    assert narbonne.auth.jwks is None and narbonne.auth.hs256 is True
+
+
+def test_auth_table_is_read(tmp_path: Path) -> None:
+    auth = load_config(write(tmp_path, MINIMAL + AUTH), env={}).auth
+    assert auth.issuer == "https://sso.example/realms/vigie" and auth.audience == "vigie"
+    assert auth.algorithms == ("RS256", "ES256") and auth.jwks_refresh_s == 300.0
+
+
+def test_auth_from_the_environment(tmp_path: Path) -> None:
+    env = {"VIGIE_JWKS": "/etc/vigie/jwks.json", "VIGIE_JWT_ISSUER": "i", "VIGIE_JWT_AUDIENCE": "a"}
+    auth = load_config(write(tmp_path, MINIMAL), env=env).auth
+    assert (auth.jwks, auth.issuer, auth.audience) == ("/etc/vigie/jwks.json", "i", "a")
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ('[auth]\njwks = "/k.json"\n', ("auth.jwks", "issuer", "audience")),
+        ("[auth]\nhs256 = false\n", ("auth.hs256",)),
+        (AUTH + 'algorithms = ["HS256"]\n', ("auth.algorithms",)),
+        (AUTH + "algorithms = []\n", ("auth.algorithms",)),
+        (AUTH + "jwks_refresh_s = 1\n", ("auth.jwks_refresh_s",)),
+        (AUTH + "secret = 'x'\n", ("[auth]", "secret")),
+    ],
+)
+def test_bad_auth_tables_are_refused(tmp_path: Path, text: str, names: tuple[str, ...]) -> None:
+    refused(tmp_path, MINIMAL + text, *names)
