@@ -1,6 +1,7 @@
 """Error codes and close codes of the wire protocol, as data.
 
-Rule: this module is the only place that names a code. Exception text never
+Rule: this module is the only place that names a code (for close codes,
+tests/unit/test_close_codes.py checks every other module of hub/). Exception text never
 reaches a client: handlers raise `ProtocolError` with a message written for
 the client, and `error_for_exception` maps anything else to `internal`.
 """
