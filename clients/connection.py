@@ -85,6 +85,7 @@ class Connection:
         encoding: JSON or msgpack (the WebSocket subprotocol).
         token_provider: Called after a 4401 close for a new token; None (or a
             provider returning None) makes the connection stop with `Unauthorized`.
+            Other close codes follow the rule of `clients.recovery.reconnects`.
         resume: Offsets to resume from on the first session (stream → offset).
         backoff: Reconnection delays.
         queue_size: Capacity of the mailbox.
@@ -146,7 +147,8 @@ class Connection:
         Raises:
             TimeoutError: No session could be opened within `timeout` seconds.
             Unauthorized: The token was refused and no new one was available.
-            ProtocolViolation: The hub closed with a code meaning a client bug.
+            ProtocolViolation: The hub closed with a code after which reconnecting
+                cannot help (`clients.recovery.reconnects`).
         """
         if self._runner is not None:
             raise RuntimeError("the connection was already started")
@@ -335,14 +337,18 @@ class Connection:
         attempt, refused = 0, 0
         try:
             while not self._closing:
-                live_s, code = await self._one_session()
+                live_s, code, reason = await self._one_session()
                 self.close_codes.append(code)
                 if self._closing:
                     return
                 action = action_for_close(code)
-                log.info("session ended (close %s): %s", code, action.value)
+                log.info("session ended (close %s %r): %s", code, reason, action.value)
                 if action is Action.STOP:
-                    raise ProtocolViolation(code or 0, f"the hub closed with {code}: client bug")
+                    raise ProtocolViolation(
+                        code or 0,
+                        f"the hub closed the session with {code} ({reason or 'no reason'}): "
+                        "reconnecting cannot help (docs/protocol.md, Close codes)",
+                    )
                 refused = refused + 1 if action is Action.REAUTHENTICATE else 0
                 if action is Action.REAUTHENTICATE:
                     await self._new_token(refused)
@@ -367,8 +373,8 @@ class Connection:
             raise Unauthorized("the hub refused the token (4401); the provider gave no new one")
         self._token = token
 
-    async def _one_session(self) -> tuple[float, int | None]:
-        """Run one session to its end: (seconds it was live, close code or None)."""
+    async def _one_session(self) -> tuple[float, int | None, str]:
+        """Run one session to its end: (seconds it was live, close code or None, reason)."""
         try:
             ws = await connect(
                 self.url,
@@ -383,7 +389,7 @@ class Connection:
             raise ClientError(f"bad hub URL {self.url!r}") from exc
         except (OSError, TimeoutError, InvalidHandshake) as exc:
             log.info("cannot connect to %s: %s", self.url, exc)
-            return 0.0, None
+            return 0.0, None, ""
         session = _Session(self.sessions + 1, ws)
         try:
             code = await self._converse(session)
@@ -392,7 +398,7 @@ class Connection:
             with contextlib.suppress(OSError, TimeoutError):
                 async with asyncio.timeout(CLOSE_TIMEOUT_S):
                     await ws.close()
-        return session.live_seconds(), code
+        return session.live_seconds(), code, ws.close_reason or ""
 
     async def _converse(self, session: _Session) -> int:
         """Say hello, then read until the session ends; returns the close code."""

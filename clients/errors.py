@@ -43,7 +43,11 @@ class Unauthorized(ClientError):
 
 
 class ProtocolViolation(ClientError):
-    """The hub says this client is buggy (close 4400 or 1009): reconnecting cannot help.
+    """The hub closed with a code after which reconnecting cannot help.
+
+    A client bug (1002-1003, 1007-1010: 1009 is a frame over 64 KiB; 4400 a bad
+    hello) or a refused request (4402-4407); 4401 raises `Unauthorized` instead
+    (docs/protocol.md, Close codes). Also raised when the token is for another role.
 
     Attributes:
         code: The WebSocket close code the hub sent.

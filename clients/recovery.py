@@ -1,9 +1,8 @@
-"""What a client does when a session ends: the close-code table and the backoff.
+"""What a client does when a session ends: the close-code rule and the backoff.
 
-Rule: the meaning of every close code for a client lives in `_ACTIONS`
-(protocol.md, "Close codes"); a code not in it is treated as a dropped
-connection, because retrying with backoff is the safe default for something
-the hub did not promise. Pure: no I/O, no clock; randomness is injectable.
+Rule: what a close code means for a client follows from its range
+(`reconnects`, protocol.md "Close codes"), so the SDK needs no table and
+copes with codes added later. Pure: no I/O, no clock; randomness is injectable.
 """
 
 from __future__ import annotations
@@ -14,9 +13,17 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final
 
-__all__ = ["ABNORMAL_CLOSURE", "Action", "Backoff", "action_for_close"]
+__all__ = [
+    "ABNORMAL_CLOSURE",
+    "UNAUTHORIZED",
+    "Action",
+    "Backoff",
+    "action_for_close",
+    "reconnects",
+]
 
 ABNORMAL_CLOSURE: Final = 1006  # RFC 6455 §7.1.5: closed without a close frame (dropped)
+UNAUTHORIZED: Final = 4401  # the token was refused: the one final code a new token cures
 
 
 class Action(Enum):
@@ -24,29 +31,28 @@ class Action(Enum):
 
     RECONNECT = "reconnect"  # back off, reconnect, resume from our offsets
     REAUTHENTICATE = "reauthenticate"  # get a new token first, then as RECONNECT
-    STOP = "stop"  # a client bug: reconnecting would fail the same way
+    STOP = "stop"  # reconnecting would fail the same way
 
 
-_ACTIONS: Final[dict[int, Action]] = {
-    1001: Action.RECONNECT,  # hub process going away
-    1002: Action.STOP,  # we offered no v1 subprotocol
-    1006: Action.RECONNECT,  # dropped without a close frame
-    1009: Action.STOP,  # we sent a frame over 64 KiB
-    1011: Action.RECONNECT,  # server error: another process may serve us
-    1012: Action.RECONNECT,  # hub restarting
-    1013: Action.RECONNECT,  # try again later (the hub's Redis is away)
-    4400: Action.STOP,  # our first frame was not a valid hello
-    4401: Action.REAUTHENTICATE,  # token missing, bad, expired or for another tenant
-    4408: Action.RECONNECT,  # we read too slowly: the hub's outbox for us overflowed
-    4429: Action.RECONNECT,  # too many connections or messages: the backoff slows us
-}
+def reconnects(code: int) -> bool:
+    """Whether to back off, reconnect and resume after close `code`.
+
+    The rule of docs/protocol.md ("Close codes"), copied from the hub's
+    `hub.core.errors.reconnects` because the SDK stands alone (a unit test checks
+    that both agree on every code): reconnect on every code except 1000 (the
+    normal closure we asked for), 1002-1003 and 1007-1010 (we broke the
+    protocol) and 4400-4407 (our request or credentials were refused).
+    """
+    return not (
+        code == 1000 or 1002 <= code <= 1003 or 1007 <= code <= 1010 or 4400 <= code <= 4407
+    )
 
 
 def action_for_close(code: int | None) -> Action:
     """The action for a close code; None (no session was opened) means reconnect."""
-    if code is None:
+    if code is None or reconnects(code):
         return Action.RECONNECT
-    return _ACTIONS.get(code, Action.RECONNECT)
+    return Action.REAUTHENTICATE if code == UNAUTHORIZED else Action.STOP
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
 """Error codes and close codes of the wire protocol, as data.
 
-Rule: this module is the only place that names a code. Exception text never
+Rule: this module is the only place that names a code (for close codes,
+tests/unit/test_close_codes.py checks every other module of hub/). Exception text never
 reaches a client: handlers raise `ProtocolError` with a message written for
 the client, and `error_for_exception` maps anything else to `internal`.
 """
@@ -16,6 +17,7 @@ __all__ = [
     "ProtocolError",
     "error_for_exception",
     "error_message",
+    "reconnects",
 ]
 
 
@@ -35,15 +37,49 @@ class ErrorCode(StrEnum):
 
 
 class CloseCode(IntEnum):
-    """WebSocket close codes used by the hub (protocol.md, Close codes)."""
+    """WebSocket close codes used by the hub (protocol.md, Close codes).
+
+    Whether a client reconnects after one is not part of this table: it follows
+    from the code's range (`reconnects`), so codes can be added without clients
+    needing to know them.
+    """
 
     GOING_AWAY = 1001  # process shutting down: reconnect anywhere, resume
+    PROTOCOL_ERROR = 1002  # no v1 subprotocol offered: a client bug
     MESSAGE_TOO_BIG = 1009  # frame over 64 KiB: a client bug
+    INTERNAL_ERROR = 1011  # a hub bug while serving the session: reconnect, resume
     SERVICE_RESTART = 1012  # process restarting: reconnect anywhere, resume
+    TRY_AGAIN_LATER = 1013  # Redis unreachable while opening the session: back off, reconnect
     BAD_HELLO = 4400  # first frame was not a valid hello: a client bug
     UNAUTHORIZED = 4401  # token missing/bad/expired/unknown tenant: get a new token
     TOO_SLOW = 4408  # the session's outbox overflowed: reconnect and resume
     TOO_MANY = 4429  # connection or message flood: back off, then reconnect
+
+
+# The codes after which reconnecting cannot help (protocol.md, Close codes):
+# 1000 the normal closure the client asked for; 1002-1003 and 1007-1010 the
+# client broke the protocol (RFC 6455 section 7.4.1); 4400-4407 the request or
+# its credentials were refused, mirroring HTTP 400-407 (4401: get a new token).
+# 1004-1006 are never sent by a peer, and 1006 (connection lost) means reconnect.
+_FINAL_RANGES: tuple[range, ...] = (
+    range(1000, 1001),
+    range(1002, 1004),
+    range(1007, 1011),
+    range(4400, 4408),
+)
+
+
+def reconnects(code: int) -> bool:
+    """Whether a client should back off, reconnect and resume after close `code`.
+
+    The rule is on ranges, so a client needs no table of codes: it reconnects on
+    every code except 1000 (normal closure, which it asked for), 1002-1003 and
+    1007-1010 (it broke the protocol: reconnecting would fail the same way) and
+    4400-4407 (its request or credentials were refused, as HTTP 400-407; after
+    4401 it needs a new token first). So 1001, 1006, 1011, 1012, 1013, 4408,
+    4429 and every code not named here mean "back off and reconnect".
+    """
+    return not any(code in final for final in _FINAL_RANGES)
 
 
 class ProtocolError(Exception):

@@ -4,7 +4,6 @@ keys are the tenant's own) and role (the codec's role table)."""
 
 from __future__ import annotations
 
-import secrets
 from typing import Any
 
 import h3
@@ -116,8 +115,12 @@ async def merge(node: Node, session: Session, msg: IncidentMerge) -> None:
 
 @handles(Notice)
 async def notice(node: Node, session: Session, msg: Notice) -> dict[str, Any]:
-    """Broadcast a notice to the citizens connected in (or following) these cells."""
-    rt = node.runtime(session)
+    """Broadcast a notice to the citizens connected in (or following) these cells.
+
+    Idempotent by `ref` like the lifecycle commands: a retry gets the same notice
+    id, and the citizens get the notice once.
+    """
+    rt, ctx = _ctx(node, session, msg)
     hub_res = node.config.hub.h3_resolution
     if any(h3.get_resolution(c) > hub_res for c in msg.cells):
         raise ProtocolError(
@@ -125,16 +128,8 @@ async def notice(node: Node, session: Session, msg: Notice) -> dict[str, Any]:
         )
     if not any(rt.area.contains_cell(c) for c in msg.cells):
         raise ProtocolError(ErrorCode.OUT_OF_AREA, "none of these cells is in the town")
-    notice_id = "nt" + secrets.token_hex(6)
-    body = {
-        "type": "notice",
-        "notice": notice_id,
-        "cells": list(msg.cells),
-        "text": msg.text,
-        "severity": msg.severity,
-        "at": now_ms(),
-    }
-    await node.dispatch.emit(rt.keys, node.config.hub.stream_maxlen, "notice", body)
+    params = {"cells": list(msg.cells), "text": msg.text, "severity": msg.severity}
+    (notice_id,) = await node.dispatch.run("notice", ctx, params)
     return {"type": "ok", "ref": msg.ref, "notice": notice_id}
 
 

@@ -45,7 +45,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     offered = list(websocket.scope.get("subprotocols") or [])
     codec = choose_codec(offered)
     if codec is None:
-        await websocket.close(code=1002, reason="unsupported subprotocol")
+        await websocket.close(code=CloseCode.PROTOCOL_ERROR, reason="unsupported subprotocol")
         return
     admission = websocket.app.state.admission
     peer = websocket.client.host if websocket.client else "?"

@@ -14,11 +14,9 @@ from hub.server.node import Node
 from hub.server.resume import synchronise
 from hub.server.session import Session
 
-__all__ = ["TRY_AGAIN_LATER", "session_closed", "session_opened"]
+__all__ = ["session_closed", "session_opened"]
 
 log = logging.getLogger("vigie.lifecycle")
-
-TRY_AGAIN_LATER = 1013  # RFC 6455: Redis is away, so no session can be brought up to date
 
 
 async def session_opened(node: Node, session: Session, hello: Hello) -> bool:
@@ -44,7 +42,8 @@ async def session_opened(node: Node, session: Session, hello: Hello) -> bool:
         await synchronise(node, session, hello.resume)
     except (RedisError, OSError) as exc:
         log.warning("session %s: Redis unavailable during open: %s", session.id, exc)
-        session.close(TRY_AGAIN_LATER, "storage unavailable, retry")
+        # No session can be brought up to date while Redis is away: come back later.
+        session.close(CloseCode.TRY_AGAIN_LATER, "storage unavailable, retry")
         return False
     return session.close_code is None
 

@@ -226,7 +226,7 @@ class Node:
                 continue
             if session.syncing:
                 if len(session.pending) >= PENDING_MAX:
-                    session.close(4408, "too many live events during resume")
+                    session.close(CloseCode.TOO_SLOW, "too many live events during resume")
                 else:
                     session.pending.append(entry)
                 continue

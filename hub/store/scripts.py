@@ -22,6 +22,7 @@ _NAMES = (
     "merge",
     "alert_cancel",
     "incident_get",
+    "notice",
 )
 
 

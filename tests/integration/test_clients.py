@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -29,6 +30,7 @@ from clients import (
     Unit,
     action_for_close,
 )
+from hub.core.errors import CloseCode
 from hub.server.runner import RunningHub, running_hub
 from hub.server.session import Session
 from tests.wire import SECRET, token
@@ -76,10 +78,10 @@ def test_backoff_full_jitter_is_bounded_by_an_exponential_ceiling_and_the_cap() 
 
 
 def test_close_codes_map_to_reconnect_reauthenticate_or_stop() -> None:
-    for code in (None, 1001, 1006, 1011, 1012, 1013, 4408, 4429, 4999):
+    for code in (None, 1001, 1004, 1005, 1006, 1011, 1012, 1013, 4000, 4408, 4429, 4999):
         assert action_for_close(code) is Action.RECONNECT, code
     assert action_for_close(4401) is Action.REAUTHENTICATE
-    for code in (4400, 1009, 1002):
+    for code in (1000, 1002, 1003, 1007, 1008, 1009, 1010, 4400, 4402, 4403, 4407):
         assert action_for_close(code) is Action.STOP, code
 
 
@@ -279,6 +281,66 @@ async def test_4401_asks_the_token_provider_then_reconnects(hub: RunningHub) -> 
         assert console.close_codes == [4401] and calls == [1] and console.sessions == 1
     with pytest.raises(Unauthorized):
         await Connection(hub.ws_url, expired, backoff=QUICK).start()
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        CloseCode.TOO_SLOW,
+        CloseCode.SERVICE_RESTART,
+        CloseCode.INTERNAL_ERROR,
+        CloseCode.TRY_AGAIN_LATER,
+        CloseCode.TOO_MANY,
+    ],
+    ids=str,
+)
+async def test_a_passing_trouble_is_reconnected_and_resumed(hub: RunningHub, code: int) -> None:
+    # Pinned backoff: the console stays away ~0.3 s, so the second alert can only
+    # reach it through `hello.resume`.
+    slow = Backoff(base_s=0.3, cap_s=0.3, rand=lambda: 0.999)
+    seen: list[str] = []
+    console = Console(hub.ws_url, token("console", "op1"), backoff=slow)
+    console.add_listener(lambda m: m["type"] == "incident" and seen.append(m["incident"]["id"]))
+    async with console, Citizen(hub.ws_url, token("citizen", "c1")) as citizen:
+        first = await citizen.submit_alert("noise", *near_centre(0))
+        await eventually(lambda: seen == [first["incident"]])
+        server_session(hub, "op1").close(code, "test")
+        await eventually(lambda: not console.connected)
+        second = await citizen.submit_alert("violence", *near_centre(5))
+        await eventually(lambda: console.connected and len(seen) == 2)
+        assert console.sessions == 2 and console.close_codes == [code]
+        assert console.welcome is not None and console.welcome["type"] == "welcome"
+    assert seen == [first["incident"], second["incident"]]  # nothing lost, nothing twice
+
+
+@pytest.mark.parametrize("code", [1000, 1003, 4403, 4407])
+async def test_a_final_close_code_stops_the_connection_with_a_clear_error(
+    hub: RunningHub, code: int
+) -> None:
+    console = Console(hub.ws_url, token("console", "op1"), backoff=QUICK)
+    await console.start()
+    try:
+        server_session(hub, "op1").close(code, "not for you")
+        with pytest.raises(ProtocolViolation) as stopped:
+            async with asyncio.timeout(5):
+                async for _ in console:  # what was queued (welcome, snapshot), then the end
+                    pass
+        assert stopped.value.code == code and console.closed and console.sessions == 1
+        assert f"with {code} (not for you): reconnecting cannot help" in str(stopped.value)
+    finally:
+        await console.close()
+
+
+async def test_4401_without_a_token_provider_gives_up_with_unauthorized(
+    hub: RunningHub,
+) -> None:
+    expired = token("console", "op1", ttl_s=-60)
+    console = Console(hub.ws_url, expired, backoff=QUICK)
+    with pytest.raises(
+        Unauthorized, match=re.escape("refused the token (4401) and there is no token_provider")
+    ):
+        await console.start()
+    assert console.close_codes == [4401] and console.sessions == 0 and console.closed
 
 
 async def test_client_bugs_stop_the_connection_and_raise(hub: RunningHub) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import time
 from typing import Any
 
+import h3
 from redis.asyncio import Redis
 
 from hub.server.recommending import recommend_and_dispatch
@@ -211,4 +212,40 @@ async def test_a_retried_command_acts_once_and_gets_the_same_reply(hub: RunningH
     assert (await unit.request(accept))["type"] == "ok"
     assert (await unit.request(accept))["type"] == "ok"  # not `conflict`: it did succeed
     for peer in (console, unit, citizen):
+        await peer.close()
+
+
+async def test_a_resent_notice_is_delivered_once_and_gets_the_same_reply(
+    hub: RunningHub,
+) -> None:
+    citizen, _ = await connect(hub.ws_url, "citizen", "resident")
+    cell = h3.latlng_to_cell(*CENTRE, 9)
+    assert (await citizen.request({"type": "citizen.follow", "ref": "f", "cells": [cell]}))[
+        "type"
+    ] == "ok"
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    notice = {"type": "notice", "ref": "n1", "cells": [h3.latlng_to_cell(*CENTRE, 8)],
+              "text": "Rue fermée", "severity": "warning"}  # fmt: skip
+    first = await console.request(notice)
+    again = await console.request(notice)  # e.g. after a timeout or an `unavailable`
+    assert first["type"] == "ok" and first["notice"] and again == first
+    await console.close()
+    console, _ = await connect(hub.ws_url, "console", "op1")  # a retry after a lost session
+    assert await console.request(notice) == first
+    reopened = 'Rue rouverte ✅ "à 18 h"\n\\ </script> \u2028'  # through Lua's cjson unharmed
+    other = await console.request({**notice, "ref": "n2", "text": reopened})
+    assert other["type"] == "ok" and other["notice"] != first["notice"]
+    # The stream is ordered: once n2's notice is in, a second n1 would be in too.
+    got = [m for m in await citizen.collect(1.0) if m["type"] == "notice"]
+    assert [(m["notice"], m["text"]) for m in got] == [
+        (first["notice"], "Rue fermée"),
+        (other["notice"], reopened),
+    ]
+    assert got[0]["severity"] == "warning" and got[0]["cells"] == notice["cells"]
+    colleague, _ = await connect(hub.ws_url, "console", "op2")  # refs are per sender
+    theirs = await colleague.request(notice)
+    assert theirs["type"] == "ok" and theirs["notice"] not in (first["notice"], other["notice"])
+    assert (await citizen.expect("notice"))["notice"] == theirs["notice"]
+    for peer in (console, colleague, citizen):
         await peer.close()

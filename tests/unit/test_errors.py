@@ -10,6 +10,7 @@ from hub.core.errors import (
     ProtocolError,
     error_for_exception,
     error_message,
+    reconnects,
 )
 
 
@@ -29,9 +30,40 @@ def test_error_codes_are_the_protocol_codes() -> None:
 
 
 def test_close_codes_are_the_protocol_codes() -> None:
-    assert {c.value for c in CloseCode} == {1001, 1009, 1012, 4400, 4401, 4408, 4429}
+    assert {c.value for c in CloseCode} == {
+        1001, 1002, 1009, 1011, 1012, 1013, 4400, 4401, 4408, 4429
+    }  # fmt: skip
     assert CloseCode.TOO_SLOW == 4408
     assert CloseCode.UNAUTHORIZED == 4401
+    assert CloseCode.INTERNAL_ERROR == 1011
+
+
+# The rule of protocol.md ("Close codes"), written out code by code.
+FINAL = {1000, 1002, 1003, 1007, 1008, 1009, 1010, *range(4400, 4408)}
+
+
+def test_reconnects_on_every_code_but_the_final_ranges() -> None:
+    wrong = [code for code in range(1000, 5000) if reconnects(code) is (code in FINAL)]
+    assert wrong == []
+
+
+def test_reconnects_on_what_the_hub_sends_for_a_passing_trouble() -> None:
+    again = {c for c in CloseCode if reconnects(c)}
+    assert again == {
+        CloseCode.GOING_AWAY,
+        CloseCode.INTERNAL_ERROR,
+        CloseCode.SERVICE_RESTART,
+        CloseCode.TRY_AGAIN_LATER,
+        CloseCode.TOO_SLOW,
+        CloseCode.TOO_MANY,
+    }
+    assert reconnects(1006)  # connection lost without a close frame
+    assert not reconnects(CloseCode.UNAUTHORIZED) and not reconnects(CloseCode.BAD_HELLO)
+
+
+@pytest.mark.parametrize("code", [0, 999, 5000, 65535, -1])
+def test_codes_outside_the_registry_mean_reconnect(code: int) -> None:
+    assert reconnects(code)  # unknown: retrying with backoff is the safe default
 
 
 def test_error_message_leaves_out_unset_fields() -> None:
