@@ -40,7 +40,7 @@ class IdentityProvider:
         provider = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 provider.fetches += 1
                 body = json.dumps({"keys": provider.keys}).encode()
                 self.send_response(200 if provider.up else 503)
