@@ -34,9 +34,9 @@ from clients.mailbox import Overflow
 from clients.model import ConsoleModel
 from clients.tokens import mint_token
 from clients.unit import Unit
-from hub.cli import embedded_or_given_redis
 from hub.config import load_config
 from hub.server.runner import running_hub
+from hub.store.embedded import embedded_or_given_redis
 
 __all__ = ["Evening", "run_demo"]
 
