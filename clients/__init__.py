@@ -4,7 +4,8 @@ Example:
     >>> async with Citizen(url, token) as citizen:  # doctest: +SKIP
     ...     ack = await citizen.submit_alert("noise", 43.1839, 3.0042, text="loud music")
 
-The demo (`vigie demo`, `clients.demo`) is not imported here: it needs the hub.
+The library imports nothing from `hub/` (a test checks): a town's app installs it
+without the server. The demo (`vigie demo`, `hub/demo/`) is one of its users.
 """
 
 from clients.citizen import Citizen

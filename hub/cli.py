@@ -122,9 +122,9 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from clients.demo import run_demo  # type: ignore[import-not-found,unused-ignore]
+    from hub.demo.run import run_demo  # rich and the clients: only `vigie demo` needs them
 
-    return int(run_demo(args))
+    return run_demo(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -26,15 +26,11 @@ from typing import Any, Final
 
 from redis.asyncio import Redis
 
-from clients.board import DemoStats, Journal, run_view, summary_lines
-from clients.citizen import Citizen
-from clients.console import Console
-from clients.evening import Operator, Patrol, Resident, Town
-from clients.mailbox import Overflow
-from clients.model import ConsoleModel
-from clients.tokens import mint_token
-from clients.unit import Unit
+from clients import Citizen, Console, ConsoleModel, Overflow, Unit
 from hub.config import load_config
+from hub.core.tokens import issue_token
+from hub.demo.actors import Operator, Patrol, Resident, Town
+from hub.demo.board import DemoStats, Journal, run_view, summary_lines
 from hub.server.runner import running_hub
 from hub.store.embedded import embedded_or_given_redis
 
@@ -178,7 +174,7 @@ class Evening:
         return self.console.model
 
     def _token(self, role: str, sub: str) -> str:
-        return mint_token(self.secret, role=role, sub=sub, tenant=self.tenant, ttl_s=TOKEN_TTL_S)
+        return issue_token(self.secret, sub=sub, role=role, tenant=self.tenant, ttl_s=TOKEN_TTL_S)
 
     async def __aenter__(self) -> Evening:
         await self._stack.__aenter__()

@@ -25,15 +25,10 @@ from typing import Any, Final
 
 import h3
 
-from clients.board import DemoStats, Journal, now_ms
-from clients.citizen import Citizen
-from clients.codec import Message
-from clients.console import Console
-from clients.errors import ClientError, HubError
-from clients.model import Incident
-from clients.unit import Unit
+from clients import Citizen, ClientError, Console, HubError, Incident, Message, Unit
 from hub.config import TenantConfig
 from hub.core.geo import TenantArea
+from hub.demo.board import DemoStats, Journal, now_ms
 
 __all__ = ["Beat", "Operator", "Patrol", "Resident", "Town"]
 
