@@ -19,26 +19,21 @@ import secrets
 import signal
 import socket
 import sys
-from collections.abc import Coroutine
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final
+from typing import Final
 
 from redis.asyncio import Redis
 
-from clients import Citizen, Console, ConsoleModel, Overflow, Unit
 from hub.config import load_config
-from hub.core.tokens import issue_token
-from hub.demo.actors import Operator, Patrol, Resident, Town
 from hub.demo.board import DemoStats, Journal, run_view, summary_lines
-from hub.server.runner import running_hub
+from hub.demo.evening import Evening
+from hub.demo.town import Town
+from hub.server.runner import RunningHub, running_hub
 from hub.store.embedded import embedded_or_given_redis
 
-__all__ = ["Evening", "run_demo"]
+__all__ = ["announce", "run_demo"]
 
 MARKER: Final = ".vigie-demo"
-NEIGHBOURS_MAX: Final = 3
-TOKEN_TTL_S: Final = 24 * 3600
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -115,7 +110,6 @@ async def _until(stop: asyncio.Event, duration: float) -> None:
 
 
 async def _demo(args: argparse.Namespace, redis_url: str, *, plain: bool, fresh: bool) -> int:
-    stop = asyncio.Event()
     config = load_config()
     tenant = next(iter(config.tenants.values()))
     secret = secrets.token_urlsafe(32)
@@ -124,115 +118,46 @@ async def _demo(args: argparse.Namespace, redis_url: str, *, plain: bool, fresh:
         await _wipe(redis_url)
     else:
         print(f"vigie demo: keeping the data in {args.data_dir} (not created by the demo)")
-    journal, stats = Journal(plain), DemoStats()
     async with running_hub(config, redis_url, secret, port=args.port) as hub:
         # After the hub started: uvicorn's serve() takes SIGINT/SIGTERM for itself, and
         # the clients must stop before the hub does, not reconnect to a closing hub.
+        stop = asyncio.Event()
         _stop_on_signals(stop)
-        print(f"vigie demo: hub at {hub.ws_url}, Redis at {redis_url}; "
-              f"{args.units} patrols, {args.citizens} residents, 1 operator"
-              f"{'' if args.duration else '; Ctrl-C to stop'}", flush=True)  # fmt: skip
+        announce(hub, secret, tenant.id, redis_url, args)
         town = Town(tenant, config.hub.h3_resolution, random.Random())
-        async with Evening(hub.ws_url, secret, tenant.id, town, journal, stats) as evening:
-            await evening.gather(citizens=args.citizens, units=args.units)
-            async with asyncio.TaskGroup() as tasks:
-                evening.begin(tasks)
-                view = tasks.create_task(run_view(evening.model, stats, journal))
-                await _until(stop, args.duration)
-                evening.end()
-                view.cancel()
-            summary = summary_lines(evening.model, stats)  # before everyone disconnects
+        summary = await _evening(hub.ws_url, secret, town, args, plain=plain, stop=stop)
     print("\n".join(summary), flush=True)
     return 0
 
 
-class Evening:
-    """The demo's clients and actors, connected to one hub; closes them all on exit."""
+def announce(
+    hub: RunningHub, secret: str, tenant: str, redis_url: str, args: argparse.Namespace
+) -> None:
+    """Say what is running, once the hub serves: the one place the demo tells its user where.
 
-    def __init__(
-        self,
-        url: str,
-        secret: str,
-        tenant: str,
-        town: Town,
-        journal: Journal,
-        stats: DemoStats,
-    ) -> None:
-        self.url, self.secret, self.tenant = url, secret, tenant
-        self.town, self.journal, self.stats = town, journal, stats
-        self.console = Console(url, self._token("console", "operator-1"))
-        self.operator = Operator(self.console, town, journal, stats)
-        self.patrols: list[Patrol] = []
-        self.residents: list[Resident] = []
-        self._stack = contextlib.AsyncExitStack()
-        self._running: set[asyncio.Task[None]] = set()
-        self._tasks: asyncio.TaskGroup | None = None
+    Args:
+        hub: The demo's hub (its `ws_url`, `http_url`).
+        secret: The hub's secret for this run (it signs the demo's tokens).
+        tenant: The tenant the evening happens in.
+        redis_url: The embedded Redis.
+        args: The demo's arguments (`units`, `citizens`, `duration`).
+    """
+    print(f"vigie demo: hub at {hub.ws_url}, Redis at {redis_url}; "
+          f"{args.units} patrols, {args.citizens} residents, 1 operator"
+          f"{'' if args.duration else '; Ctrl-C to stop'}", flush=True)  # fmt: skip
 
-    @property
-    def model(self) -> ConsoleModel:
-        """The operator console's live model."""
-        return self.console.model
 
-    def _token(self, role: str, sub: str) -> str:
-        return issue_token(self.secret, sub=sub, role=role, tenant=self.tenant, ttl_s=TOKEN_TTL_S)
-
-    async def __aenter__(self) -> Evening:
-        await self._stack.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._stack.__aexit__(exc_type, exc, tb)
-
-    async def gather(self, *, citizens: int, units: int) -> None:
-        """Connect the console, then the patrols, then the residents."""
-        await self._stack.enter_async_context(self.console)
-        beats = self.town.beats
-        for n in range(units):
-            beat = beats[n % len(beats)]
-            sub = f"patrol-{beat.name}" + (f"-{n // len(beats) + 1}" if n >= len(beats) else "")
-            self.patrols.append(Patrol(Unit(self.url, self._token("unit", sub)), beat,
-                                       self.town, self.journal, self.stats))  # fmt: skip
-        for n in range(citizens):
-            # Residents of the busy centre outnumber the others.
-            home = self.town.rng.choices(beats, [3 if i == 0 else 1 for i in range(len(beats))])[0]
-            citizen = Citizen(self.url, self._token("citizen", f"resident-{n + 1}"),
-                              queue_size=64, overflow=Overflow.DROP_OLDEST)  # fmt: skip
-            self.residents.append(Resident(citizen, home, self.town, self.journal, self.stats,
-                                           self._neighbours, self._spawn))  # fmt: skip
-        clients = [p.unit for p in self.patrols] + [r.citizen for r in self.residents]
-        for client in clients:
-            self._stack.push_async_callback(client.close)  # also when a start fails
-        await asyncio.gather(*(c.start() for c in clients))
-
-    def begin(self, tasks: asyncio.TaskGroup) -> None:
-        """Start every actor in `tasks`."""
-        self._tasks = tasks
-        self._spawn(self.operator.run())
-        for patrol in self.patrols:
-            self._spawn(patrol.run())
-        for resident in self.residents:
-            self._spawn(resident.run())
-
-    def end(self) -> None:
-        """Stop every actor (their connections close when the evening exits)."""
-        self._tasks = None  # witnesses reported from now on are not started
-        for task in list(self._running):
-            task.cancel()
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        if self._tasks is None:
-            coro.close()
-            return
-        task = self._tasks.create_task(coro)
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
-
-    def _neighbours(self, resident: Resident) -> list[Resident]:
-        same_beat = [r for r in self.residents if r.home == resident.home and r is not resident]
-        count = min(len(same_beat), self.town.rng.randint(1, NEIGHBOURS_MAX))
-        return self.town.rng.sample(same_beat, count)
+async def _evening(
+    url: str, secret: str, town: Town, args: argparse.Namespace, *, plain: bool, stop: asyncio.Event
+) -> list[str]:
+    """Run the evening until `stop` or `args.duration`; returns the summary lines."""
+    journal, stats = Journal(plain), DemoStats()
+    async with Evening(url, secret, town, journal, stats) as evening:
+        await evening.gather(citizens=args.citizens, units=args.units)
+        async with asyncio.TaskGroup() as tasks:
+            evening.begin(tasks)
+            view = tasks.create_task(run_view(evening.model, stats, journal))
+            await _until(stop, args.duration)
+            evening.end()
+            view.cancel()
+        return summary_lines(evening.model, stats)  # before everyone disconnects
