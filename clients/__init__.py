@@ -35,7 +35,6 @@ from clients.model import (
 from clients.offsets import OffsetTracker, offset_key
 from clients.recovery import Action, Backoff, action_for_close
 from clients.requests import PendingRequests
-from clients.tokens import mint_token, token_source
 from clients.unit import Unit
 
 __all__ = [
@@ -68,9 +67,7 @@ __all__ = [
     "Unit",
     "UnitState",
     "action_for_close",
-    "mint_token",
     "object_id",
     "offset_key",
     "raise_for_error",
-    "token_source",
 ]
