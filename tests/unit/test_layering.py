@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
+import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-# What `pip install vigie` brings for the SDK (docs/clients.md); nothing else may load.
+# What `pip install vigie` brings for the SDK (the hub's own needs are the `hub` extra).
 SDK_DEPENDENCIES = {"websockets", "orjson", "msgpack"}
 # The server and its dependencies: a town's app does not have them.
 SERVER_ONLY = (
@@ -112,3 +114,10 @@ def test_the_finder_really_blocks_the_hub() -> None:
     )  # fmt: skip
     assert done.returncode != 0
     assert "No module named 'hub'" in done.stderr
+
+
+def test_the_package_requires_only_what_the_sdk_needs() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    names = {re.split(r"[^A-Za-z0-9_.-]", req, maxsplit=1)[0] for req in project["dependencies"]}
+    assert names == SDK_DEPENDENCIES
+    assert "vigie[hub]" in project["optional-dependencies"]["test"]  # the suite runs the hub
