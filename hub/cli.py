@@ -11,12 +11,17 @@ import sys
 from collections.abc import Sequence
 from types import FrameType
 
-from hub.config import ConfigError, load_config
-from hub.core.messages import ROLES
-from hub.core.tokens import issue_token
-from hub.logs import setup_logging
-from hub.server.transport import uvicorn_options
-from hub.store.embedded import embedded_or_given_redis
+try:
+    from hub.config import ConfigError, load_config
+    from hub.core.messages import ROLES
+    from hub.core.tokens import issue_token
+    from hub.logs import setup_logging
+    from hub.server.transport import uvicorn_options
+    from hub.store.embedded import embedded_or_given_redis
+except ModuleNotFoundError as exc:  # `pip install vigie` alone is the client library
+    if (exc.name or "hub").partition(".")[0] == "hub":
+        raise  # a module of ours: a bug, not a missing extra
+    raise SystemExit(f"vigie: {exc.name} is missing: pip install 'vigie[hub]'") from exc
 
 __all__ = ["main"]
 

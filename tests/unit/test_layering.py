@@ -77,7 +77,7 @@ BLOCKED = set(sys.argv[1:])
 class NotInstalled(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         if name.partition(".")[0] in BLOCKED:
-            raise ModuleNotFoundError(f"No module named {name!r} (not beside the SDK)")
+            raise ModuleNotFoundError(f"No module named {name!r} (not beside the SDK)", name=name)
         return None
 
 before = set(sys.modules)
@@ -121,3 +121,13 @@ def test_the_package_requires_only_what_the_sdk_needs() -> None:
     names = {re.split(r"[^A-Za-z0-9_.-]", req, maxsplit=1)[0] for req in project["dependencies"]}
     assert names == SDK_DEPENDENCIES
     assert "vigie[hub]" in project["optional-dependencies"]["test"]  # the suite runs the hub
+
+
+def test_the_command_without_the_hub_extra_says_what_to_install() -> None:
+    script = STANDALONE.replace("import clients\n", "import hub.cli\nimport clients\n")
+    done = subprocess.run(
+        [sys.executable, "-c", script, *SERVER_ONLY[1:]],  # the hub's code is there, not its deps
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.startswith("vigie: ") and "pip install 'vigie[hub]'" in done.stderr
