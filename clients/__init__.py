@@ -4,7 +4,8 @@ Example:
     >>> async with Citizen(url, token) as citizen:  # doctest: +SKIP
     ...     ack = await citizen.submit_alert("noise", 43.1839, 3.0042, text="loud music")
 
-The demo (`vigie demo`, `clients.demo`) is not imported here: it needs the hub.
+The library imports nothing from `hub/` (a test checks): a town's app installs it
+without the server. The demo (`vigie demo`, `hub/demo/`) is one of its users.
 """
 
 from clients.citizen import Citizen
@@ -34,7 +35,6 @@ from clients.model import (
 from clients.offsets import OffsetTracker, offset_key
 from clients.recovery import Action, Backoff, action_for_close
 from clients.requests import PendingRequests
-from clients.tokens import mint_token, token_source
 from clients.unit import Unit
 
 __all__ = [
@@ -67,9 +67,7 @@ __all__ = [
     "Unit",
     "UnitState",
     "action_for_close",
-    "mint_token",
     "object_id",
     "offset_key",
     "raise_for_error",
-    "token_source",
 ]

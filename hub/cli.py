@@ -8,17 +8,22 @@ import os
 import secrets
 import signal
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Sequence
 from types import FrameType
 
-from hub.config import ConfigError, load_config
-from hub.core.messages import ROLES
-from hub.core.tokens import issue_token
-from hub.logs import setup_logging
+try:
+    from hub.config import ConfigError, load_config
+    from hub.core.messages import ROLES
+    from hub.core.tokens import issue_token
+    from hub.logs import setup_logging
+    from hub.server.transport import uvicorn_options
+    from hub.store.embedded import embedded_or_given_redis
+except ModuleNotFoundError as exc:  # `pip install vigie` alone is the client library
+    if (exc.name or "hub").partition(".")[0] == "hub":
+        raise  # a module of ours: a bug, not a missing extra
+    raise SystemExit(f"vigie: {exc.name} is missing: pip install 'vigie[hub]'") from exc
 
-__all__ = ["embedded_or_given_redis", "main", "uvicorn_options"]
+__all__ = ["main"]
 
 log = logging.getLogger("vigie.cli")
 
@@ -76,33 +81,6 @@ def _secret(dev: bool) -> str | None:
     return secret
 
 
-@contextmanager
-def embedded_or_given_redis(url: str | None, data_dir: str) -> Iterator[str]:
-    """Yield `url`, or start an embedded redis-server in `data_dir` and yield its URL."""
-    if url:
-        yield url
-        return
-    from hub.store.embedded import EmbeddedRedis
-
-    with EmbeddedRedis(Path(data_dir)) as embedded:
-        log.info("embedded redis-server at %s (data in %s)", embedded.url, data_dir)
-        yield embedded.url
-
-
-def uvicorn_options(max_frame_bytes: int, heartbeat_s: float) -> dict[str, object]:
-    """uvicorn settings that implement the protocol's transport rules."""
-    return {
-        "ws": "websockets-sansio",
-        "ws_max_size": max_frame_bytes,  # over it: close 1009
-        "ws_ping_interval": heartbeat_s,
-        "ws_ping_timeout": heartbeat_s,  # silent for two heartbeats → dropped
-        "ws_per_message_deflate": False,  # small frames: compression costs more than it saves
-        "loop": "uvloop" if sys.platform != "win32" else "asyncio",
-        "lifespan": "on",
-        "timeout_graceful_shutdown": 10,
-    }
-
-
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -149,9 +127,9 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from clients.demo import run_demo  # type: ignore[import-not-found,unused-ignore]
+    from hub.demo.run import run_demo  # rich and the clients: only `vigie demo` needs them
 
-    return int(run_demo(args))
+    return run_demo(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

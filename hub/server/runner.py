@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import uvicorn
 from starlette.applications import Starlette
 
-from hub.cli import uvicorn_options
 from hub.config import Config
 from hub.server.app import create_app
 from hub.server.node import Node
+from hub.server.transport import uvicorn_options
 
 __all__ = ["RunningHub", "running_hub"]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import importlib.util
+import logging
 import os
 import pathlib
 import re
@@ -22,9 +23,12 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from types import TracebackType
 
-__all__ = ["EmbeddedRedis", "EmbeddedRedisError", "find_redis_server"]
+__all__ = ["EmbeddedRedis", "EmbeddedRedisError", "embedded_or_given_redis", "find_redis_server"]
+
+log = logging.getLogger("vigie.embedded")
 
 _BINARY_NAME = "redis-server"
 _HOST = "127.0.0.1"
@@ -465,3 +469,14 @@ class EmbeddedRedis:
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"
         return f"EmbeddedRedis({self.url}, {self._binary}, {state})"
+
+
+@contextlib.contextmanager
+def embedded_or_given_redis(url: str | None, data_dir: str) -> Iterator[str]:
+    """Yield `url`, or start an embedded redis-server in `data_dir` and yield its URL."""
+    if url:
+        yield url
+        return
+    with EmbeddedRedis(pathlib.Path(data_dir)) as embedded:
+        log.info("embedded redis-server at %s (data in %s)", embedded.url, data_dir)
+        yield embedded.url

@@ -167,10 +167,10 @@ async def _set_up_unit(plan: FanoutPlan, r: Recipient, seen: list[str]) -> None:
     """hello → welcome, snapshot; cover → ok. `seen` gets every reply's type."""
     import h3
 
-    from clients.tokens import mint_token
+    from hub.core.tokens import issue_token
 
     assert r.ws is not None
-    token = mint_token(plan.secret, role="unit", sub=f"u{r.index}", tenant=TENANT, ttl_s=3600)
+    token = issue_token(plan.secret, role="unit", sub=f"u{r.index}", tenant=TENANT, ttl_s=3600)
     r.ws.send_text(orjson.dumps({"type": "hello", "token": token}))
     while True:
         message = await r.next_control()
@@ -214,7 +214,7 @@ class Publisher:
             self.ws = await open_client(plan.url, None)
             self.ws.send_text(b"pub")
             return
-        from clients.tokens import mint_token
+        from hub.core.tokens import issue_token
 
         self.ws = await open_client(plan.url, "vigie.v1.json")
         welcomed = asyncio.get_running_loop().create_future()
@@ -224,7 +224,7 @@ class Publisher:
                 welcomed.set_result(orjson.loads(payload))
 
         self.ws.on_message = on_message
-        token = mint_token(plan.secret, role="citizen", sub="publisher", tenant=TENANT)
+        token = issue_token(plan.secret, role="citizen", sub="publisher", tenant=TENANT)
         self.ws.send_text(orjson.dumps({"type": "hello", "token": token}))
         welcome = await welcomed
         if welcome.get("type") != "welcome":

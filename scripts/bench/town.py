@@ -321,9 +321,9 @@ class Worker:
         await asyncio.gather(*(one(p) for p in self.citizens))
 
     async def _connect(self, peer: Peer) -> None:
-        from clients.tokens import mint_token
+        from hub.core.tokens import issue_token
 
-        token = mint_token(
+        token = issue_token(
             self.plan.secret, role=peer.role, sub=peer.id, tenant=TENANT, ttl_s=TOKEN_TTL_S
         )
         async with asyncio.timeout(CONNECT_TIMEOUT_S):

@@ -17,34 +17,18 @@ from __future__ import annotations
 
 import asyncio
 import math
-import random
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any, Final
 
-import h3
+from clients import Citizen, ClientError, Console, HubError, Incident, Message, Unit
+from hub.demo.board import DemoStats, Journal, now_ms
+from hub.demo.town import Beat, Town, grid_steps, toward
 
-from clients.board import DemoStats, Journal, now_ms
-from clients.citizen import Citizen
-from clients.codec import Message
-from clients.console import Console
-from clients.errors import ClientError, HubError
-from clients.model import Incident
-from clients.unit import Unit
-from hub.config import TenantConfig
-from hub.core.geo import TenantArea
-
-__all__ = ["Beat", "Operator", "Patrol", "Resident", "Town"]
+__all__ = ["Operator", "Patrol", "Resident"]
 
 Spawn = Callable[[Coroutine[Any, Any, None]], object]
 
-# An urban evening: mostly noise and incivility, violence and fire are rare.
-CATEGORY_WEIGHTS: Final = {
-    "noise": 30, "incivility": 22, "neighbour_dispute": 9, "vandalism": 8, "suspicious": 8,
-    "road_hazard": 6, "theft": 5, "rodeo": 5, "other": 4, "burglary": 1.5, "violence": 1,
-    "fire": 0.5,
-}  # fmt: skip
 TEXTS: Final = {
     "noise": "Musique très forte depuis une heure", "incivility": "Groupe qui crie et jette des "
     "bouteilles", "neighbour_dispute": "Dispute bruyante chez les voisins", "vandalism":
@@ -53,61 +37,7 @@ TEXTS: Final = {
     "font des roues arrière", "other": "Chien errant", "burglary": "Bruit de vitre brisée chez "
     "le voisin absent", "violence": "Bagarre devant le bar", "fire": "Poubelles en feu",
 }  # fmt: skip
-M_PER_DEG: Final = 111_320.0
 WITNESS_P: Final = 0.4  # chance that an alert has neighbours reporting the same thing
-
-
-@dataclass(frozen=True, slots=True)
-class Beat:
-    """A patrol sector: its centre and its H3 cell (the unit's cover)."""
-
-    name: str
-    lat: float
-    lon: float
-    cell: str
-
-
-class Town:
-    """The tenant's geography and habits, for drawing plausible reports."""
-
-    def __init__(self, tenant: TenantConfig, resolution: int, rng: random.Random) -> None:
-        self.tenant = tenant
-        self.area = TenantArea.from_polygon(tenant.area, resolution)
-        self.rng = rng
-        self.beats = [
-            Beat(s.name, s.lat, s.lon, str(h3.latlng_to_cell(s.lat, s.lon, s.resolution)))
-            for s in tenant.sectors.values()
-        ]
-        if not self.beats:
-            raise ValueError(f"tenant {tenant.id} has no [sectors] for the demo's patrols")
-        self.categories = [c for c in CATEGORY_WEIGHTS if c in tenant.categories]
-        self.weights = [CATEGORY_WEIGHTS[c] for c in self.categories]
-
-    def near(self, lat: float, lon: float, spread_m: float) -> tuple[float, float]:
-        """A random point about `spread_m` from (lat, lon), inside the town when possible."""
-        for _ in range(20):
-            d_lat = self.rng.gauss(0, spread_m) / M_PER_DEG
-            d_lon = self.rng.gauss(0, spread_m) / (M_PER_DEG * math.cos(math.radians(lat)))
-            if self.area.contains(lat + d_lat, lon + d_lon):
-                return lat + d_lat, lon + d_lon
-        return lat, lon
-
-    def category(self) -> str:
-        """A category drawn with realistic weights."""
-        return self.rng.choices(self.categories, self.weights)[0]
-
-
-def _toward(
-    here: tuple[float, float], there: tuple[float, float], step_m: float
-) -> tuple[float, float]:
-    """One step of `step_m` metres from here toward there (or there, if closer)."""
-    d_lat = (there[0] - here[0]) * M_PER_DEG
-    d_lon = (there[1] - here[1]) * M_PER_DEG * math.cos(math.radians(here[0]))
-    dist = math.hypot(d_lat, d_lon)
-    if dist <= step_m:
-        return there
-    f = step_m / dist
-    return here[0] + (there[0] - here[0]) * f, here[1] + (there[1] - here[1]) * f
 
 
 class Patrol:
@@ -147,7 +77,7 @@ class Patrol:
             if self.target is None and self.town.rng.random() < 0.3:
                 self.target = self.town.near(self.beat.lat, self.beat.lon, 700)
             if self.target is not None:
-                self.here = _toward(self.here, self.target, self.SPEED_M_S * self.TICK_S)
+                self.here = toward(self.here, self.target, self.SPEED_M_S * self.TICK_S)
                 if self.here == self.target and not self.on_job:
                     self.target = None
             await self.unit.position(*self.here)
@@ -371,13 +301,5 @@ class Operator:
         for choice in recommended.get("units") or ():
             if choice.get("unit") in free:
                 return str(choice["unit"])
-        reachable = [(_grid(incident.cell, u.cell), u.id) for u in free.values() if u.cell]
+        reachable = [(grid_steps(incident.cell, u.cell), u.id) for u in free.values() if u.cell]
         return min(reachable)[1] if reachable else None
-
-
-def _grid(a: str, b: str | None) -> int:
-    """Grid steps between two cells of the hub resolution (far when undefined)."""
-    try:
-        return int(h3.grid_distance(a, b)) if b else 10**6
-    except (h3.H3BaseException, ValueError):
-        return 10**6

@@ -23,7 +23,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from clients.model import ConsoleModel
+from clients import ConsoleModel
 
 __all__ = ["DemoStats", "Journal", "JournalHandler", "run_view", "status_line", "summary_lines"]
 
