@@ -232,8 +232,11 @@ class EmbeddedRedis:
     Args:
         data_dir: Directory for the AOF, log and cluster config (created).
         binary: Path of ``redis-server``; defaults to :func:`find_redis_server`.
-        appendonly: Persist writes to an AOF (fsync every second) so data
-            survives a restart with the same ``data_dir``.
+        appendonly: Persist writes to an AOF so data survives a restart with
+            the same ``data_dir``. Each write is fsynced before Redis answers
+            (``appendfsync always``): with ``everysec``, a Redis that is killed
+            while a slow background fsync holds back its AOF writes (up to 2 s)
+            loses writes it had already acknowledged — acks the hub passed on.
         port: TCP port; a free one is picked when None.
         cluster: Start the node in Redis Cluster mode.
 
@@ -312,7 +315,9 @@ class EmbeddedRedis:
             "",
         ]
         if self._appendonly:
-            args += ["--appendonly", "yes", "--appendfsync", "everysec"]
+            # Measured here (redis-benchmark SET): one client 0.02 -> 0.14 ms,
+            # 20 clients 62k -> 42k writes/s: cheap next to losing an acked alert.
+            args += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             args += ["--appendonly", "no"]
         if self._cluster:
