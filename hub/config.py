@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.core.messages import TEXT_MAX
 
@@ -356,7 +357,7 @@ def _tenant(tid: str, value: Any, hub: HubSettings, env: Mapping[str, str]) -> T
         cover_k=_int(raw, "cover_k", where, 1, 0, 10),
         alert_rate_limit=_rate(raw, "alert_rate_limit", where, "5/600"),
         text_max_chars=_int(raw, "text_max_chars", where, TEXT_MAX, 1, TEXT_MAX),
-        timezone=_text(raw, "timezone", where, "Europe/Paris"),
+        timezone=_timezone(raw, where),
         assignment_timeout_s=_int(raw, "assignment_timeout_s", where, 60, 1, 86_400),
         auto_dispatch=_flag(raw, "auto_dispatch", where, False),
         retention_days=_int(raw, "retention_days", where, 90, 1, 36_500),
@@ -366,6 +367,15 @@ def _tenant(tid: str, value: Any, hub: HubSettings, env: Mapping[str, str]) -> T
         ),
         open311=_open311(raw["open311"], where, cats, env) if "open311" in raw else None,
     )
+
+
+def _timezone(raw: Mapping[str, Any], where: str) -> str:
+    name = _text(raw, "timezone", where, "Europe/Paris")
+    try:
+        ZoneInfo(name)  # dates shown to partners carry this zone's offset
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise ConfigError(f"{where}.timezone: unknown time zone {name!r}") from exc
+    return name
 
 
 def _language(raw: Mapping[str, Any], where: str) -> str:

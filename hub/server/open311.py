@@ -23,8 +23,16 @@ from starlette.routing import BaseRoute, Mount, Route
 from hub.config import Config, Open311Partner, Open311Settings
 from hub.core import open311
 from hub.core.errors import ErrorCode, ProtocolError
-from hub.core.open311 import Open311Error
 from hub.core.open311_format import CONTENT_TYPES, render
+from hub.core.open311_input import (
+    LIMIT,
+    Open311Error,
+    PostedRequest,
+    RequestQuery,
+    parse_post,
+    parse_query,
+    rows_in,
+)
 from hub.server.handlers import now_ms, store_alert
 from hub.server.node import Node, TenantRuntime
 from hub.store.requests import RequestStore
@@ -86,6 +94,9 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             log.warning("Open311 %s: Redis unavailable: %s", request.method, exc)
             unavailable = "storage unavailable, nothing was stored; retry"
             return _error(Open311Error(503, unavailable, retry_after_s=RETRY_AFTER_S), fmt)
+        except Exception:
+            log.exception("Open311 %s %s failed", request.method, request.url.path)
+            return _error(Open311Error(500, "internal error; the hub logged it"), fmt)
 
     return endpoint
 
@@ -189,7 +200,7 @@ def _partner(settings: Open311Settings | None, api_key: str) -> Open311Partner:
     return found
 
 
-def _intake(rt: TenantRuntime, partner: Open311Partner, posted: open311.PostedRequest) -> Intake:
+def _intake(rt: TenantRuntime, partner: Open311Partner, posted: PostedRequest) -> Intake:
     rate = partner.rate_limit
     return Intake(
         channel=f"open311:{partner.name}",
@@ -206,7 +217,7 @@ async def post_request(request: Request, fmt: str) -> Response:
     jurisdiction = _first(pairs, "jurisdiction_id") or _query(request).get("jurisdiction_id", "")
     rt = _tenant(node, jurisdiction)
     partner = _partner(rt.config.open311, _first(pairs, "api_key"))
-    posted = open311.parse_post(pairs, rt.config)
+    posted = parse_post(pairs, rt.config)
     reporter = open311.reporter_of(partner.name, posted, request.app.state.secret.encode())
     try:
         stored = await store_alert(
@@ -226,26 +237,26 @@ async def _rows(store: RequestStore, rt: TenantRuntime, ids: list[str]) -> list[
 
 
 async def _scan(
-    store: RequestStore, rt: TenantRuntime, query: open311.RequestQuery
+    store: RequestStore, rt: TenantRuntime, query: RequestQuery
 ) -> list[dict[str, Any]]:
     """Newest first through the index, filtered, until LIMIT rows or SCAN_MAX entries."""
     found: list[dict[str, Any]] = []
     for offset in range(0, SCAN_MAX, SCAN_BATCH):
         ids = await store.newest_between(rt.keys, query.start_ms, query.end_ms, offset, SCAN_BATCH)
-        found += open311.rows_in(await _rows(store, rt, ids), query)
-        if len(ids) < SCAN_BATCH or len(found) >= open311.LIMIT:
+        found += rows_in(await _rows(store, rt, ids), query)
+        if len(ids) < SCAN_BATCH or len(found) >= LIMIT:
             break
-    return found[: open311.LIMIT]
+    return found[:LIMIT]
 
 
 async def get_requests(request: Request, fmt: str) -> Response:
     """GET requests.{fmt}: the public view of requests received over Open311."""
     node, params = _node(request), _query(request)
     rt = _tenant(node, params.get("jurisdiction_id", ""))
-    query = open311.parse_query(params, rt.config, now_ms())
+    query = parse_query(params, rt.config, now_ms())
     store = RequestStore(node.store.redis)
     if query.ids:
-        rows = open311.rows_in(await _rows(store, rt, list(query.ids)), query)
+        rows = rows_in(await _rows(store, rt, list(query.ids)), query)
     else:
         rows = await _scan(store, rt, query)
     return _answer("service_requests", rows, fmt)

@@ -301,6 +301,7 @@ def test_bad_sector_names_the_key(tmp_path: Path, sector: str, key: str) -> None
         ("retention_days = true", "retention_days"),
         ("name = 5", "name"),
         ("timezone = 1", "timezone"),
+        ('timezone = "Mars/Olympus"', "timezone"),
     ],
 )
 def test_bad_tenant_values_name_the_key(tmp_path: Path, line: str, key: str) -> None:
