@@ -542,3 +542,29 @@ async def test_a_partner_without_a_key_is_refused(hub_factory: HubFactory, r: Re
         answer = await post(http, spec_post())
         assert answer.status_code == 403
     assert await alerts(r) == []
+
+
+async def test_a_merged_request_follows_the_incident_it_joined(
+    http: httpx.AsyncClient, o311: RunningHub, r: Redis
+) -> None:
+    far = spec_post(lat="43.160012", long="3.160034", description="same thing, seen from afar")
+    a = (await post(http, spec_post())).json()[0]["service_request_id"]
+    b = (await post(http, far)).json()[0]["service_request_id"]
+    into = (await r.hgetall(KEYS.alert(a)))["incident"]
+    source = (await r.hgetall(KEYS.alert(b)))["incident"]
+    assert into != source
+    console, _ = await connect(o311.ws_url, "console", "op1")
+    merged = await console.request(
+        {"type": "incident.merge", "ref": "m", "into": into, "from": [source]}
+    )
+    assert merged["type"] == "ok", merged
+    rows = (await http.get("/requests.json", params={"service_request_id": f"{a},{b}"})).json()
+    assert [row["status"] for row in rows] == ["open", "open"]
+    await console.request(
+        {"type": "incident.update", "ref": "c", "incident": into, "status": "closed"}
+    )
+    rows = (await http.get("/requests.json", params={"service_request_id": f"{a},{b}"})).json()
+    assert [row["status"] for row in rows] == ["closed", "closed"]
+    # Each keeps its own coarse place, not the incident's.
+    assert rows[0]["lat"] != rows[1]["lat"]
+    await console.close()
