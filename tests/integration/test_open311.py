@@ -24,10 +24,13 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from hub.config import Config, Rate, load_config
-from hub.server.runner import RunningHub
+from hub.core import open311_input
+from hub.server import open311 as server
+from hub.server.runner import RunningHub, running_hub
+from hub.store.embedded import EmbeddedRedis
 from hub.store.keys import TenantKeys
 from tests.conftest import HubFactory
-from tests.wire import connect
+from tests.wire import SECRET, connect
 
 KEY = "fms-test-key-0123456789abcdef"
 KEYS = TenantKeys("narbonne")
@@ -568,3 +571,86 @@ async def test_a_merged_request_follows_the_incident_it_joined(
     # Each keeps its own coarse place, not the incident's.
     assert rows[0]["lat"] != rows[1]["lat"]
     await console.close()
+
+
+async def test_the_specs_sample_urls(http: httpx.AsyncClient) -> None:
+    # GET requests.xml?start_date=2010-05-24T00:00:00Z&end_date=2010-06-24T00:00:00Z&status=open
+    sample = (
+        "/requests.xml?start_date=2010-05-24T00:00:00Z&end_date=2010-06-24T00:00:00Z&status=open"
+    )
+    root = xml(await http.get(sample + "&jurisdiction_id=narbonne"))
+    assert root.tag == "service_requests" and list(root) == []
+    # ...&jurisdiction_id=city.gov: not a jurisdiction of this hub.
+    root = xml(await http.get(sample + "&jurisdiction_id=city.gov"))
+    assert root.find("error/code").text == "404"  # type: ignore[union-attr]
+    assert xml(await http.get("/services/033.xml?jurisdiction_id=narbonne")).tag == "errors"
+
+
+async def test_the_limit_holds_across_index_batches(
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(open311_input, "LIMIT", 3)
+    monkeypatch.setattr(server, "LIMIT", 3)
+    monkeypatch.setattr(server, "SCAN_BATCH", 2)
+    ids = []
+    for n in range(5):
+        answer = await post(http, spec_post(service_code="noise" if n % 2 else "fire",
+                                            description=f"n{n}"))  # fmt: skip
+        ids.append(answer.json()[0]["service_request_id"])
+    rows = (await http.get("/requests.json")).json()
+    assert [row["service_request_id"] for row in rows] == ids[::-1][:3]
+    noise = (await http.get("/requests.json", params={"service_code": "noise"})).json()
+    assert [row["service_request_id"] for row in noise] == [ids[3], ids[1]]
+
+
+async def test_several_towns_need_a_jurisdiction(hub_factory: HubFactory) -> None:
+    config = open311_config()
+    narbonne = config.tenants["narbonne"]
+    assert narbonne.open311 is not None
+    gruissan = replace(
+        narbonne, id="gruissan", open311=replace(narbonne.open311, jurisdiction_id="gruissan.fr")
+    )
+    config = replace(config, tenants={"narbonne": narbonne, "gruissan": gruissan})
+    async with (
+        hub_factory(config) as hub,
+        httpx.AsyncClient(base_url=f"{hub.http_url}/open311/v2") as http,
+    ):
+        answer = await http.get("/services.json")
+        assert answer.status_code == 400 and "jurisdiction_id" in answer.json()[0]["description"]
+        assert (await http.get("/services.json?jurisdiction_id=gruissan.fr")).status_code == 200
+        posted = await post(http, spec_post(jurisdiction_id="gruissan.fr"))
+        assert posted.status_code == 200, posted.text
+        mine = (await http.get("/requests.json?jurisdiction_id=gruissan.fr")).json()
+        theirs = (await http.get("/requests.json?jurisdiction_id=narbonne")).json()
+        assert len(mine) == 1 and theirs == []  # no data crosses towns
+
+
+async def test_redis_away_is_503_and_stores_nothing(tmp_path: Path) -> None:
+    redis = EmbeddedRedis(tmp_path, appendonly=False)
+    redis.start()
+    async with (
+        running_hub(open311_config(), redis.url, SECRET) as hub,
+        httpx.AsyncClient(base_url=f"{hub.http_url}/open311/v2", timeout=15) as http,
+    ):
+        redis.stop()
+        answer = await post(http, spec_post(), "xml")
+        assert answer.status_code == 503 and answer.headers["Retry-After"] == "2"
+        assert "nothing was stored" in xml(answer).find("error/description").text  # type: ignore[operator, union-attr]
+        assert (await http.get("/requests.json")).status_code == 503
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/requests/al1%00.json", "/requests/%3Cscript%3E.xml", "/services/..%2F..%2Fetc.json",
+     "/requests/" + "9" * 300 + ".json", "/requests/al1'%20OR%20'1'='1.json"],
+)  # fmt: skip
+async def test_bad_paths_are_404_and_change_nothing(
+    http: httpx.AsyncClient, r: Redis, path: str
+) -> None:
+    await post(http, spec_post())
+    before = await state(r)
+    answer = await http.get(path)
+    assert answer.status_code == 404
+    assert answer.headers["content-type"].startswith(("application/json", "text/xml"))
+    assert "<script>" not in answer.text
+    assert await state(r) == before
