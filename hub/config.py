@@ -103,6 +103,7 @@ class Open311Partner:
     name: str
     api_key: str | None = field(default=None, repr=False)
     rate_limit: Rate = Rate(120, 60.0)
+    key_source: str = ""  # where the key is read from (a variable's name, a path): for logs
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +310,8 @@ def _partner(name: str, value: Any, where: str, env: Mapping[str, str]) -> Open3
     where = f"{where}.partners.{name}"
     raw = _table(value, where)
     key = _partner_key(name, raw, where, env)
-    return Open311Partner(name, key, _rate(raw, "rate_limit", where, "120/60"))
+    source = str(raw.get("api_key_env") or raw.get("api_key_file"))
+    return Open311Partner(name, key, _rate(raw, "rate_limit", where, "120/60"), source)
 
 
 def _service(cid: str, value: Any, where: str) -> Open311Service:

@@ -291,8 +291,10 @@ def open311_mount(config: Config) -> BaseRoute:
     for tenant in config.tenants.values():
         for partner in (tenant.open311.partners if tenant.open311 else {}).values():
             if partner.api_key is None:
-                log.warning("Open311 partner %s of %s has no api_key: refused", partner.name,
-                            tenant.id)  # fmt: skip
+                log.warning(
+                    "Open311 partner %s of %s has no api_key (%s is unset): its posts are refused",
+                    partner.name, tenant.id, partner.key_source,
+                )  # fmt: skip
     return Mount(
         "/open311/v2",
         name="open311",

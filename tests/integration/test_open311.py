@@ -654,3 +654,13 @@ async def test_bad_paths_are_404_and_change_nothing(
     assert answer.headers["content-type"].startswith(("application/json", "text/xml"))
     assert "<script>" not in answer.text
     assert await state(r) == before
+
+
+def test_a_partner_without_a_key_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING", logger="vigie.open311"):
+        server.open311_mount(load_config(env={}))
+    assert "VIGIE_OPEN311_KEY_FIXMYSTREET is unset" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="vigie.open311"):
+        server.open311_mount(open311_config())
+    assert caplog.text == ""
