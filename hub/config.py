@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from hub.core.messages import TEXT_MAX
 
@@ -23,6 +24,9 @@ __all__ = [
     "Config",
     "ConfigError",
     "HubSettings",
+    "Open311Partner",
+    "Open311Service",
+    "Open311Settings",
     "Rate",
     "Sector",
     "TenantConfig",
@@ -89,6 +93,40 @@ class Sector:
 
 
 @dataclass(frozen=True, slots=True)
+class Open311Partner:
+    """A partner allowed to post Open311 requests (a FixMyStreet site, a city app).
+
+    `api_key` comes from the environment or a file, never from the TOML itself;
+    None (the variable is unset) refuses every post of the partner with 403.
+    """
+
+    name: str
+    api_key: str | None = field(default=None, repr=False)
+    rate_limit: Rate = Rate(120, 60.0)
+    key_source: str = ""  # where the key is read from (a variable's name, a path): for logs
+
+
+@dataclass(frozen=True, slots=True)
+class Open311Service:
+    """How a category reads in the Open311 service list (in the tenant's language)."""
+
+    group: str | None = None
+    keywords: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Open311Settings:
+    """A tenant's Open311 GeoReport v2 endpoint (`[tenants.<id>.open311]`)."""
+
+    jurisdiction_id: str
+    partners: Mapping[str, Open311Partner] = field(default_factory=dict)
+    services: Mapping[str, Open311Service] = field(default_factory=dict)
+    contact: str = ""
+    key_service: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class TenantConfig:
     """One town served by the hub."""
 
@@ -106,6 +144,9 @@ class TenantConfig:
     assignment_timeout_s: int = 60
     auto_dispatch: bool = False
     retention_days: int = 90
+    language: str = "fr"  # of the texts the hub writes for the town (Open311 service names)
+    public_resolution: int = 7  # H3 resolution of positions shown to the public (~5 km²)
+    open311: Open311Settings | None = None  # None: no /open311/v2/ for this town
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,7 +283,64 @@ def _sector(name: str, value: Any, where: str, hub: HubSettings) -> Sector:
     )
 
 
-def _tenant(tid: str, value: Any, hub: HubSettings) -> TenantConfig:
+LANGUAGES = ("fr", "en")  # the category labels the config carries
+OPEN311_KEY_MIN = 16
+
+
+def _partner_key(
+    name: str, raw: Mapping[str, Any], where: str, env: Mapping[str, str]
+) -> str | None:
+    sources = [k for k in ("api_key_env", "api_key_file") if k in raw]
+    if len(sources) != 1:
+        raise ConfigError(f"{where} needs exactly one of api_key_env, api_key_file")
+    if sources == ["api_key_env"]:
+        key: str | None = env.get(_text(raw, "api_key_env", where, "")) or None
+    else:
+        path = Path(_text(raw, "api_key_file", where, ""))
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{where}.api_key_file: cannot read {path}: {exc}") from exc
+    if key is not None and len(key) < OPEN311_KEY_MIN:
+        raise ConfigError(f"{where}: the api key of {name} is shorter than {OPEN311_KEY_MIN}")
+    return key
+
+
+def _partner(name: str, value: Any, where: str, env: Mapping[str, str]) -> Open311Partner:
+    where = f"{where}.partners.{name}"
+    raw = _table(value, where)
+    key = _partner_key(name, raw, where, env)
+    source = str(raw.get("api_key_env") or raw.get("api_key_file"))
+    return Open311Partner(name, key, _rate(raw, "rate_limit", where, "120/60"), source)
+
+
+def _service(cid: str, value: Any, where: str) -> Open311Service:
+    where = f"{where}.services.{cid}"
+    raw = _table(value, where)
+    texts = {k: _text(raw, k, where, "") or None for k in ("group", "keywords", "description")}
+    return Open311Service(**texts)
+
+
+def _open311(
+    value: Any, where: str, cats: Mapping[str, Category], env: Mapping[str, str]
+) -> Open311Settings:
+    tid, where = where.split(".")[1], f"{where}.open311"
+    raw = _table(value, where)
+    partners = _table(raw.get("partners", {}), f"{where}.partners")
+    services = _table(raw.get("services", {}), f"{where}.services")
+    unknown = set(services) - set(cats)
+    if unknown:
+        raise ConfigError(f"{where}.services: not categories: {sorted(unknown)}")
+    return Open311Settings(
+        jurisdiction_id=_text(raw, "jurisdiction_id", where, tid),
+        partners={name: _partner(name, p, where, env) for name, p in partners.items()},
+        services={cid: _service(cid, s, where) for cid, s in services.items()},
+        contact=_text(raw, "contact", where, ""),
+        key_service=_text(raw, "key_service", where, ""),
+    )
+
+
+def _tenant(tid: str, value: Any, hub: HubSettings, env: Mapping[str, str]) -> TenantConfig:
     where = f"tenants.{tid}"
     raw = _table(value, where)
     categories = _table(raw.get("categories", {}), f"{where}.categories")
@@ -261,11 +359,32 @@ def _tenant(tid: str, value: Any, hub: HubSettings) -> TenantConfig:
         cover_k=_int(raw, "cover_k", where, 1, 0, 10),
         alert_rate_limit=_rate(raw, "alert_rate_limit", where, "5/600"),
         text_max_chars=_int(raw, "text_max_chars", where, TEXT_MAX, 1, TEXT_MAX),
-        timezone=_text(raw, "timezone", where, "Europe/Paris"),
+        timezone=_timezone(raw, where),
         assignment_timeout_s=_int(raw, "assignment_timeout_s", where, 60, 1, 86_400),
         auto_dispatch=_flag(raw, "auto_dispatch", where, False),
         retention_days=_int(raw, "retention_days", where, 90, 1, 36_500),
+        language=_language(raw, where),
+        public_resolution=_int(
+            raw, "public_resolution", where, min(7, hub.h3_resolution), 0, hub.h3_resolution
+        ),
+        open311=_open311(raw["open311"], where, cats, env) if "open311" in raw else None,
     )
+
+
+def _timezone(raw: Mapping[str, Any], where: str) -> str:
+    name = _text(raw, "timezone", where, "Europe/Paris")
+    try:
+        ZoneInfo(name)  # dates shown to partners carry this zone's offset
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise ConfigError(f"{where}.timezone: unknown time zone {name!r}") from exc
+    return name
+
+
+def _language(raw: Mapping[str, Any], where: str) -> str:
+    language = _text(raw, "language", where, "fr")
+    if language not in LANGUAGES:
+        raise ConfigError(f"{where}.language must be one of {list(LANGUAGES)}, got {language!r}")
+    return language
 
 
 _HUB_RATES = {"session_msg_rate", "connect_rate"}
@@ -356,7 +475,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
         raise ConfigError(f"cannot read config {path}: {exc}") from exc
     hub = _hub(raw.get("hub", {}))
     tables = _table(raw.get("tenants", {}), "[tenants]")
-    tenants = {tid: _tenant(tid, t, hub) for tid, t in tables.items()}
+    tenants = {tid: _tenant(tid, t, hub, env) for tid, t in tables.items()}
     if not tenants:
         raise ConfigError(f"{path}: no [tenants.*] table")
     auth = _auth(raw.get("auth", {}), env)

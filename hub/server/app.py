@@ -29,6 +29,7 @@ from hub.server.drain import install_drain_on_sigterm
 from hub.server.endpoint import websocket_endpoint
 from hub.server.jwks import KeySource, verifier_for
 from hub.server.node import Node
+from hub.server.open311 import open311_mount
 from hub.server.timers import run_timers
 from hub.store.client import RedisLike, redis_client
 from hub.store.store import Store
@@ -143,6 +144,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/metrics", metrics),
             Route("/api/v1/incidents/{incident}", get_incident),
+            open311_mount(config),
         ],
         lifespan=lifespan,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import h3
@@ -13,11 +14,12 @@ from hub.core.geo import cell_of, ring_cells
 from hub.core.messages import AlertSubmit, CitizenFollow, Cover, UnitPosition, UnitStatus
 from hub.core.priority import corroboration_ladder
 from hub.server.dispatch import handles
-from hub.server.node import Node
+from hub.server.node import Node, TenantRuntime
 from hub.server.recommending import needs_recommendation, recommend_and_dispatch
 from hub.server.session import Session
+from hub.store.store import APP, Intake
 
-__all__: list[str] = []
+__all__ = ["StoredAlert", "store_alert"]
 
 POSITION_THROTTLE_MS = 1000  # consoles get at most one position per unit per second
 
@@ -33,7 +35,31 @@ def now_ms() -> int:
 @handles(AlertSubmit)
 async def submit_alert(node: Node, session: Session, msg: AlertSubmit) -> dict[str, Any]:
     """Validate against the tenant, store atomically, then ack."""
-    rt = node.runtime(session)
+    outcome = await store_alert(node, node.runtime(session), session.sub, msg)
+    node.set_follow(session, session.follow_cells | {outcome.cell})  # notices for where it reported
+    return {
+        "type": "alert.ack", "ref": msg.ref, "alert": outcome.alert,
+        "incident": outcome.incident, "status": "received", "at": outcome.at,
+    }  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """An alert the store holds (new, or the earlier one of a re-sent `ref`)."""
+
+    alert: str
+    incident: str
+    at: int
+    cell: str
+
+
+async def store_alert(
+    node: Node, rt: TenantRuntime, citizen: str, msg: AlertSubmit, intake: Intake = APP
+) -> StoredAlert:
+    """The one path of every alert, whoever sends it (a citizen's session, an Open311
+    partner): the tenant's checks, then one atomic script (idempotency, rate limits,
+    grouping, priority, the incident event that fans out), then recommendations.
+    Raises ProtocolError for what the tenant refuses."""
     tenant = rt.config
     category = tenant.categories.get(msg.category)
     if category is None:
@@ -46,26 +72,24 @@ async def submit_alert(node: Node, session: Session, msg: AlertSubmit) -> dict[s
     rate = tenant.alert_rate_limit
     outcome = await node.store.submit_alert(
         rt.keys,
-        citizen=session.sub, ref=msg.ref, category=msg.category, lat=msg.lat, lon=msg.lon,
+        citizen=citizen, ref=msg.ref, category=msg.category, lat=msg.lat, lon=msg.lon,
         cell=cell, text=msg.text, accuracy_m=msg.accuracy_m, now_ms=now_ms(),
         candidates=ring_cells(cell, tenant.group_k), group_window_s=tenant.group_window_s,
         rate=(rate.count, rate.per_s), ladder=corroboration_ladder(category.priority),
+        intake=intake,
     )  # fmt: skip
     if outcome.kind == "rate":
+        whose = "this partner" if outcome.limited_by == "channel" else "this reporter"
         raise ProtocolError(
             ErrorCode.RATE_LIMITED,
-            "too many alerts; try again later",
+            f"too many alerts from {whose}; try again later",
             retry_after_s=outcome.retry_after_s,
         )
     node.metrics.alerts_acked += 1
-    node.set_follow(session, session.follow_cells | {cell})  # notices for where it reported
     if outcome.event is not None and needs_recommendation(outcome.event["incident"]):
         job = recommend_and_dispatch(node, rt, outcome.event["incident"], outcome.at)
         node.background(job, f"recommend:{outcome.incident}")
-    return {
-        "type": "alert.ack", "ref": msg.ref, "alert": outcome.alert,
-        "incident": outcome.incident, "status": "received", "at": outcome.at,
-    }  # fmt: skip
+    return StoredAlert(outcome.alert, outcome.incident, outcome.at, cell)
 
 
 @handles(CitizenFollow)

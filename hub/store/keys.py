@@ -76,6 +76,15 @@ class TenantKeys:
         """String: the reply a lifecycle command with this `ref` got (idempotent retries)."""
         return f"{self.prefix}reply:{command}:{len(actor)}:{actor}:{ref}"
 
+    def channel_rate(self, channel: str) -> str:
+        """Sorted set of a channel's recent alert times (an Open311 partner's whole flow)."""
+        return f"{self.prefix}chrate:{channel}"
+
+    @property
+    def open311_requests(self) -> str:
+        """Sorted set: alert id of each request received over Open311 → its time (ms)."""
+        return self.prefix + "open311"
+
     def alert_rate(self, citizen: str) -> str:
         """Sorted set of a citizen's recent alert times (sliding-window rate limit)."""
         return f"{self.prefix}rate:{citizen}"

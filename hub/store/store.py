@@ -7,8 +7,8 @@ few strings we need are decoded here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -17,12 +17,30 @@ from hub.store.client import RedisLike
 from hub.store.keys import TenantKeys
 from hub.store.scripts import ScriptSet
 
-__all__ = ["Store", "StreamEntry", "SubmitOutcome", "decode_entry"]
+__all__ = ["APP", "Intake", "Store", "StreamEntry", "SubmitOutcome", "decode_entry"]
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """How an alert came in: a citizen's own session (`APP`) or a channel such as an
+    Open311 partner, whose whole flow is rate-limited, whose requests are indexed by
+    time (`index_retention_ms` > 0) and whose alerts carry `fields` (source, media)."""
+
+    channel: str = "app"
+    rate: tuple[int, float] = (0, 1.0)
+    index_retention_ms: int = 0
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+APP = Intake()
 
 
 @dataclass(frozen=True, slots=True)
 class SubmitOutcome:
-    """What `submit_alert` did: stored ('ok'), found a duplicate ('dup') or refused ('rate')."""
+    """What `submit_alert` did: stored ('ok'), found a duplicate ('dup') or refused ('rate').
+
+    A refusal says whose limit it hit: `limited_by` is 'citizen' or 'channel'.
+    """
 
     kind: str
     alert: str = ""
@@ -31,6 +49,7 @@ class SubmitOutcome:
     offset: str = ""
     event: dict[str, Any] | None = None
     retry_after_s: float = 0.0
+    limited_by: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +111,7 @@ class Store:
         group_window_s: int,
         rate: tuple[int, float],
         ladder: list[tuple[int, float]],
+        intake: Intake = APP,
     ) -> SubmitOutcome:
         """Store an alert and its incident event atomically (see submit_alert.lua)."""
         script_keys = [
@@ -100,18 +120,23 @@ class Store:
             keys.alert_rate(citizen),
             keys.events,
             keys.open_queue,
+            keys.channel_rate(intake.channel),
+            keys.open311_requests,
             *(keys.cell(c) for c in candidates),
         ]
         args: list[str | int | bytes] = [
             keys.prefix, citizen, ref, category, repr(lat), repr(lon), cell, text,
             "" if accuracy_m is None else repr(accuracy_m), now_ms, group_window_s * 1000,
             rate[0], int(rate[1] * 1000), self.idempotency_ttl_s, self.stream_maxlen,
-            orjson.dumps(ladder),
+            orjson.dumps(ladder), intake.rate[0], int(intake.rate[1] * 1000),
+            intake.index_retention_ms, orjson.dumps(dict(intake.fields)),
         ]  # fmt: skip
         result = await self.scripts.submit_alert(keys=script_keys, args=args)
         kind = _s(result[0])
         if kind == "rate":
-            return SubmitOutcome("rate", retry_after_s=int(result[1]) / 1000)
+            return SubmitOutcome(
+                "rate", retry_after_s=int(result[1]) / 1000, limited_by=_s(result[2])
+            )
         if kind == "dup":
             return SubmitOutcome("dup", _s(result[1]), _s(result[2]), int(result[3] or 0))
         return SubmitOutcome(

@@ -301,6 +301,7 @@ def test_bad_sector_names_the_key(tmp_path: Path, sector: str, key: str) -> None
         ("retention_days = true", "retention_days"),
         ("name = 5", "name"),
         ("timezone = 1", "timezone"),
+        ('timezone = "Mars/Olympus"', "timezone"),
     ],
 )
 def test_bad_tenant_values_name_the_key(tmp_path: Path, line: str, key: str) -> None:
@@ -363,3 +364,69 @@ def test_auth_from_the_environment(tmp_path: Path) -> None:
 )
 def test_bad_auth_tables_are_refused(tmp_path: Path, text: str, names: tuple[str, ...]) -> None:
     refused(tmp_path, MINIMAL + text, *names)
+
+
+# -- public resolution, language, [tenants.<id>.open311] ---------------------------------
+
+KEY = "k" * 24
+
+
+def test_public_resolution_and_language_defaults(narbonne: Config, tmp_path: Path) -> None:
+    town = load_config(write(tmp_path, MINIMAL), env={}).tenants["t"]
+    assert (town.public_resolution, town.language, town.open311) == (7, "fr", None)
+    assert narbonne.tenants["narbonne"].public_resolution == 7
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ("public_resolution = 10", "public_resolution"),  # finer than the hub's 9
+        ("public_resolution = -1", "public_resolution"),
+        ('language = "de"', "language"),
+    ],
+)
+def test_bad_public_settings_name_the_key(tmp_path: Path, line: str, key: str) -> None:
+    refused(tmp_path, MINIMAL.replace("[tenants.t]\n", f"[tenants.t]\n{line}\n"), key)
+
+
+def test_open311_partner_key_comes_from_the_environment(narbonne: Config) -> None:
+    assert narbonne.tenants["narbonne"].open311 is not None
+    unkeyed = narbonne.tenants["narbonne"].open311.partners["fixmystreet"]
+    assert unkeyed.api_key is None  # variable unset: the partner is refused, not an error
+    keyed = load_config(env={"VIGIE_OPEN311_KEY_FIXMYSTREET": KEY}).tenants["narbonne"]
+    assert keyed.open311 is not None
+    partner = keyed.open311.partners["fixmystreet"]
+    assert partner.api_key == KEY and KEY not in repr(partner)
+    assert partner.rate_limit == Rate(120, 60.0)
+    assert keyed.open311.services["noise"].group == "tranquillité publique"
+
+
+def test_open311_partner_key_from_a_file(tmp_path: Path) -> None:
+    (tmp_path / "key").write_text(KEY + "\n", encoding="utf-8")
+    text = MINIMAL + (
+        "[tenants.t.open311]\n"
+        f'partners = {{ app = {{ api_key_file = "{tmp_path / "key"}", rate_limit = "5/1" }} }}\n'
+    )
+    open311 = load_config(write(tmp_path, text), env={}).tenants["t"].open311
+    assert open311 is not None and open311.jurisdiction_id == "t"
+    assert open311.partners["app"].api_key == KEY
+    assert open311.partners["app"].rate_limit == Rate(5, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("table", "names"),
+    [
+        ("partners = { app = {} }", ("partners.app", "api_key_env")),
+        ('partners = { app = { api_key = "inline" } }', ("partners.app", "api_key_env")),
+        ('partners = { app = { api_key_file = "/nonexistent/key" } }', ("api_key_file",)),
+        ('partners = { app = { api_key_env = "SHORT" } }', ("shorter than 16",)),
+        ('services = { nope = { group = "x" } }', ("services", "nope")),
+        ("jurisdiction_id = 5", ("open311.jurisdiction_id",)),
+    ],
+)
+def test_bad_open311_tables_are_refused(tmp_path: Path, table: str, names: tuple[str, ...]) -> None:
+    text = MINIMAL + f"[tenants.t.open311]\n{table}\n"
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text), env={"SHORT": "abc"})
+    for name in names:
+        assert name in str(info.value), str(info.value)

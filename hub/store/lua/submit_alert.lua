@@ -2,12 +2,15 @@
 -- atomically: no reader ever sees the alert without its event, or a gap.
 --
 -- KEYS[1] seq hash        KEYS[2] idempotency key   KEYS[3] citizen rate zset
--- KEYS[4] events stream   KEYS[5] open queue zset   KEYS[6..] candidate cell zsets,
---                                                   nearest first (KEYS[6] = own cell)
+-- KEYS[4] events stream   KEYS[5] open queue zset   KEYS[6] channel rate zset
+-- KEYS[7] request index zset (Open311)              KEYS[8..] candidate cell zsets,
+--                                                   nearest first (KEYS[8] = own cell)
 -- ARGV: 1 prefix, 2 citizen, 3 ref, 4 category, 5 lat, 6 lon, 7 cell, 8 text,
 --       9 accuracy_m ('' if none), 10 now_ms, 11 group_window_ms, 12 rate_n (0 = off),
---       13 rate_window_ms, 14 idem_ttl_s, 15 stream_maxlen, 16 ladder JSON [[prio, score], ...]
--- Returns {'dup', alert, incident, at} | {'rate', retry_after_ms}
+--       13 rate_window_ms, 14 idem_ttl_s, 15 stream_maxlen, 16 ladder JSON [[prio, score], ...],
+--       17 channel rate_n (0 = off: a citizen's own app), 18 channel rate_window_ms,
+--       19 index retention_ms (0 = not indexed), 20 extra alert fields JSON {name: value}
+-- Returns {'dup', alert, incident, at} | {'rate', retry_after_ms, 'citizen'|'channel'}
 --       | {'ok', alert, incident, offset, event JSON}
 local prefix, citizen, ref, category = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local now = tonumber(ARGV[10])
@@ -19,20 +22,27 @@ if existing then
   return {'dup', existing, a[1], a[2]}
 end
 
--- 2. Sliding-window rate limit per citizen.
-local rate_n, rate_window = tonumber(ARGV[12]), tonumber(ARGV[13])
-if rate_n > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - rate_window)
-  if redis.call('ZCARD', KEYS[3]) >= rate_n then
-    local oldest = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
-    return {'rate', tostring(tonumber(oldest[2]) + rate_window - now)}
-  end
+-- 2. Sliding-window rate limits: per citizen, and per channel (an Open311 partner
+-- posts for many people: its whole flow is bounded too). Both pass before either
+-- is marked, so a refused alert spends nothing.
+local function over(key, n, window)
+  if n <= 0 then return nil end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) < n then return nil end
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return tostring(tonumber(oldest[2]) + window - now)
 end
+local rate_n, rate_window = tonumber(ARGV[12]), tonumber(ARGV[13])
+local channel_n, channel_window = tonumber(ARGV[17]), tonumber(ARGV[18])
+local wait = over(KEYS[3], rate_n, rate_window)
+if wait then return {'rate', wait, 'citizen'} end
+wait = over(KEYS[6], channel_n, channel_window)
+if wait then return {'rate', wait, 'channel'} end
 
 -- 3. Grouping: the nearest open incident of the same category reported recently.
 local since = now - tonumber(ARGV[11])
 local incident = nil
-for i = 6, #KEYS do
+for i = 8, #KEYS do
   local members = redis.call('ZREVRANGEBYSCORE', KEYS[i], '+inf', since)
   for _, m in ipairs(members) do
     local sep = string.find(m, '|', 1, true)
@@ -69,7 +79,7 @@ else
     'base_priority', ladder[1][1], 'score', ladder[1][2], 'cell', ARGV[7], 'lat', ARGV[5],
     'lon', ARGV[6], 'status', 'open', 'reports', 1, 'reporters', 1, 'text', text,
     'opened_at', now, 'updated_at', now, 'last_report_at', now)
-  redis.call('ZADD', KEYS[6], now, category .. '|' .. incident)
+  redis.call('ZADD', KEYS[8], now, category .. '|' .. incident)
 end
 local istatus = redis.call('HGET', ikey, 'status')
 if istatus == 'open' or istatus == 'acknowledged' then
@@ -81,10 +91,25 @@ redis.call('RPUSH', ikey .. ':alerts', alert)
 redis.call('HSET', prefix .. 'alert:' .. alert, 'id', alert, 'citizen', citizen, 'ref', ref,
   'category', category, 'lat', ARGV[5], 'lon', ARGV[6], 'cell', ARGV[7], 'text', text,
   'accuracy_m', ARGV[9], 'at', now, 'incident', incident, 'status', 'received')
+for name, value in pairs(cjson.decode(ARGV[20])) do
+  redis.call('HSET', prefix .. 'alert:' .. alert, name, value)
+end
 redis.call('SET', KEYS[2], alert, 'EX', tonumber(ARGV[14]))
 if rate_n > 0 then
   redis.call('ZADD', KEYS[3], now, alert)
   redis.call('PEXPIRE', KEYS[3], rate_window)
+end
+if channel_n > 0 then
+  redis.call('ZADD', KEYS[6], now, alert)
+  redis.call('PEXPIRE', KEYS[6], channel_window)
+end
+-- The index of requests by time (Open311 GET): kept no longer than the retention
+-- period, like the alerts it points to.
+local retention = tonumber(ARGV[19])
+if retention > 0 then
+  redis.call('ZADD', KEYS[7], now, alert)
+  redis.call('ZREMRANGEBYSCORE', KEYS[7], '-inf', now - retention)
+  redis.call('PEXPIRE', KEYS[7], retention)
 end
 
 -- 5. The event, in the same atomic step.
