@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from hub.core.messages import TEXT_MAX
+from hub.core.messages import NOTICE_EXPIRES_MAX_S, NOTICE_EXPIRES_MIN_S, TEXT_MAX
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -106,6 +107,11 @@ class TenantConfig:
     assignment_timeout_s: int = 60
     auto_dispatch: bool = False
     retention_days: int = 90
+    # Interop (docs/interop.md): who a CAP alert or an EIDO document says it is from.
+    language: str = "fr-FR"  # BCP 47 tag of the town's texts (CAP `info.language`)
+    cap_sender: str = ""  # CAP `sender`, e.g. vigie@narbonne.fr; "" = vigie@<id>.invalid
+    eido_agency: str = ""  # EIDO agency id (a domain), e.g. narbonne.fr; "" = <id>.invalid
+    notice_expires_s: int = 86_400  # a notice without `expires_s` is current this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +271,33 @@ def _tenant(tid: str, value: Any, hub: HubSettings) -> TenantConfig:
         assignment_timeout_s=_int(raw, "assignment_timeout_s", where, 60, 1, 86_400),
         auto_dispatch=_flag(raw, "auto_dispatch", where, False),
         retention_days=_int(raw, "retention_days", where, 90, 1, 36_500),
+        language=_language(raw, where),
+        cap_sender=_no_space(raw, "cap_sender", where),
+        eido_agency=_no_space(raw, "eido_agency", where),
+        notice_expires_s=_int(
+            raw, "notice_expires_s", where, 86_400, NOTICE_EXPIRES_MIN_S, NOTICE_EXPIRES_MAX_S
+        ),
     )
+
+
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
+# CAP 1.2 §3.2.1: sender and identifier have no spaces, commas or restricted
+# characters (< and &); EIDO ids go into URNs. One rule for both.
+_ID_TEXT = re.compile(r"[^\s,<>&\"']{1,200}")
+
+
+def _language(raw: Mapping[str, Any], where: str) -> str:
+    value = _text(raw, "language", where, "fr-FR")
+    if not _LANGUAGE.fullmatch(value):
+        raise ConfigError(f"{where}.language must be a BCP 47 tag like 'fr-FR', got {value!r}")
+    return value
+
+
+def _no_space(raw: Mapping[str, Any], key: str, where: str) -> str:
+    value = _text(raw, key, where, "")
+    if value and not _ID_TEXT.fullmatch(value):
+        raise ConfigError(f"{where}.{key}: 1..200 characters without spaces, commas, <>&\"'")
+    return value
 
 
 _HUB_RATES = {"session_msg_rate", "connect_rate"}

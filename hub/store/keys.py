@@ -100,6 +100,15 @@ class TenantKeys:
         """Expiring marker: a position event was emitted for this unit in the last second."""
         return f"{self.prefix}unitpos:{unit_id}"
 
+    @property
+    def notices(self) -> str:
+        """Sorted set: notice id → expires_at (ms); the current notices."""
+        return self.prefix + "notices"
+
+    def notice(self, notice_id: str) -> str:
+        """Hash of one notice (cells, text, severity, at, expires_at); expires with it."""
+        return f"{self.prefix}notice:{notice_id}"
+
     def inbox(self, role: str, sub: str) -> str:
         """A recipient's personal durable stream (alert statuses, assignments)."""
         return f"{self.prefix}inbox:{role}:{sub}"
