@@ -11,6 +11,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from clients import Console
 from hub.config import Config
 from hub.core.cap import CAP_NS
 from hub.core.cap_feed import ATOM_NS
@@ -265,3 +266,11 @@ async def test_eido_is_for_consoles_of_the_town_only(
     assert response.json()["error"] in ("unauthorized", "forbidden", "not_found", "bad_request")
     assert "c1" not in response.text
     await citizen.close()
+
+
+async def test_the_client_library_sets_a_notice_expiry(hub: RunningHub, redis_url: str) -> None:
+    async with Console(hub.ws_url, token("console", "op1")) as console:
+        ok = await console.notice(CELLS, "Marché déplacé", "info", expires_s=120)
+    redis = Redis.from_url(redis_url)
+    assert 119_000 < await redis.pttl(TenantKeys("narbonne").notice(ok["notice"])) <= 120_000
+    await redis.aclose()
