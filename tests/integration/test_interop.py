@@ -91,6 +91,7 @@ async def test_notices_are_kept_until_they_expire_and_no_longer(
     keys = TenantKeys("narbonne")
     assert 59_000 < await redis.pttl(keys.notice(short["notice"])) <= 60_000
     assert 86_399_000 < await redis.pttl(keys.notice(default["notice"])) <= 86_400_000
+    assert 86_399_000 < await redis.pttl(keys.notices) <= 86_400_000  # the last expiry
     store = NoticeStore(redis)
     (kept,) = await store.current(keys, 0, 1)
     assert kept.id == default["notice"]  # newest first, bounded

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+import feedparser  # a real feed reader, as a relay would use
 import h3
 import pytest
 
@@ -176,3 +177,21 @@ def test_an_empty_feed_is_still_a_feed() -> None:
         AT, "Europe/Paris"
     )
     assert feed.findtext(f"{A}author/{A}name") == "Narbonne"
+
+
+def test_a_feed_reader_reads_the_feed_and_its_cap_elements() -> None:
+    hostile = notice(text="<b>Rue</b> & ]]> fermée\x01")
+    body = notices_feed(
+        [hostile], ISSUER, feed_url="http://127.0.0.1:1/f", cap_url="http://127.0.0.1:1/{}".format,
+        now_ms=AT,
+    )  # fmt: skip
+    parsed = feedparser.parse(body)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    (entry,) = parsed.entries
+    assert entry.id == "http://127.0.0.1:1/nt7"
+    assert entry.links == [
+        {"rel": "alternate", "type": "application/cap+xml", "href": "http://127.0.0.1:1/nt7"}
+    ]
+    assert entry.cap_expires == cap_time(hostile.expires_ms, "Europe/Paris")
+    assert entry.cap_severity == "Moderate" and entry.cap_areadesc.startswith("Narbonne")

@@ -20,6 +20,9 @@ redis.call('PEXPIREAT', nkey, expires_at)
 -- what expired since the last notice: readers filter by time too).
 redis.call('ZREMRANGEBYSCORE', index, '-inf', ctx.now)
 redis.call('ZADD', index, expires_at, id)
+-- ... and goes with the last of them, so a town that stops publishing keeps nothing.
+local last = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
+redis.call('PEXPIREAT', index, last[2])
 emit(ctx.events, ctx.maxlen, 'notice', nil, nil,
   {type = 'notice', notice = id, cells = p.cells, text = p.text, severity = p.severity,
    at = ctx.now, expires_at = expires_at})
