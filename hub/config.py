@@ -108,7 +108,7 @@ class TenantConfig:
     auto_dispatch: bool = False
     retention_days: int = 90
     # Interop (docs/interop.md): who a CAP alert or an EIDO document says it is from.
-    language: str = "fr-FR"  # BCP 47 tag of the town's texts (CAP `info.language`)
+    language: str = "fr"  # of the texts the hub writes for the town (Open311 service names)
     cap_sender: str = ""  # CAP `sender`, e.g. vigie@narbonne.fr; "" = vigie@<id>.invalid
     eido_agency: str = ""  # EIDO agency id (a domain), e.g. narbonne.fr; "" = <id>.invalid
     notice_expires_s: int = 86_400  # a notice without `expires_s` is current this long
@@ -280,17 +280,19 @@ def _tenant(tid: str, value: Any, hub: HubSettings) -> TenantConfig:
     )
 
 
-_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 # CAP 1.2 §3.2.1: sender and identifier have no spaces, commas or restricted
 # characters (< and &); EIDO ids go into URNs. One rule for both.
 _ID_TEXT = re.compile(r"[^\s,<>&\"']{1,200}")
 
 
+LANGUAGES = ("fr", "en")  # the category labels the config carries
+
+
 def _language(raw: Mapping[str, Any], where: str) -> str:
-    value = _text(raw, "language", where, "fr-FR")
-    if not _LANGUAGE.fullmatch(value):
-        raise ConfigError(f"{where}.language must be a BCP 47 tag like 'fr-FR', got {value!r}")
-    return value
+    language = _text(raw, "language", where, "fr")
+    if language not in LANGUAGES:
+        raise ConfigError(f"{where}.language must be one of {list(LANGUAGES)}, got {language!r}")
+    return language
 
 
 def _no_space(raw: Mapping[str, Any], key: str, where: str) -> str:

@@ -60,7 +60,7 @@ class Issuer:
     tenant: str
     town: str  # the town's name, for areaDesc and senderName
     sender: str  # CAP sender: no spaces, commas, < or &
-    language: str  # BCP 47, e.g. fr-FR
+    language: str  # BCP 47, e.g. fr (the config has fr or en)
     timezone: str  # IANA zone of the town: CAP times carry its offset
     sectors: Mapping[str, str] = field(default_factory=dict)  # sector name → its H3 cell
 

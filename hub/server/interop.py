@@ -66,12 +66,12 @@ def issuer(cfg: TenantConfig) -> Issuer:
 
 def eido_source(cfg: TenantConfig) -> EidoSource:
     """The EIDO sending agency of a town, from its configuration."""
-    labels_fr = cfg.language.lower().startswith("fr")
     return EidoSource(
         agency=cfg.eido_agency or f"{cfg.id}.invalid",
         timezone=cfg.timezone,
         category_labels={
-            cid: c.label_fr if labels_fr else c.label_en for cid, c in cfg.categories.items()
+            cid: c.label_fr if cfg.language == "fr" else c.label_en
+            for cid, c in cfg.categories.items()
         },
     )
 

@@ -32,7 +32,7 @@ ISSUER = Issuer(
     tenant="narbonne",
     town="Narbonne",
     sender="vigie@narbonne.fr",
-    language="fr-FR",
+    language="fr",
     timezone="Europe/Paris",
     sectors={
         "centre": h3.latlng_to_cell(*CENTRE, 7),
@@ -65,7 +65,7 @@ def test_every_severity_gives_a_valid_cap_alert_with_its_table_row(severity: str
         "Public",
     ]
     assert alert.findtext(f"{C}sender") == "vigie@narbonne.fr"
-    assert info.findtext(f"{C}language") == "fr-FR"
+    assert info.findtext(f"{C}language") == "fr"
 
 
 def test_times_carry_the_town_offset_never_z() -> None:

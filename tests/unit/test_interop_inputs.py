@@ -50,7 +50,7 @@ def test_notice_text_keeps_markup_tabs_and_newlines_as_text() -> None:
 def test_narbonne_interop_settings() -> None:
     town = load_config(env={}).tenants["narbonne"]
     assert (town.language, town.cap_sender, town.eido_agency) == (
-        "fr-FR",
+        "fr",
         "vigie@narbonne.fr",
         "narbonne.fr",
     )
@@ -61,7 +61,7 @@ def test_interop_defaults(tmp_path: Path) -> None:
     path = tmp_path / "v.toml"
     path.write_text(MINIMAL, encoding="utf-8")
     town = load_config(path, env={}).tenants["t"]
-    assert (town.language, town.cap_sender, town.eido_agency) == ("fr-FR", "", "")
+    assert (town.language, town.cap_sender, town.eido_agency) == ("fr", "", "")
 
 
 @pytest.mark.parametrize(
@@ -70,7 +70,7 @@ def test_interop_defaults(tmp_path: Path) -> None:
         ('cap_sender = "vigie narbonne"', "cap_sender"),
         ('cap_sender = "a,b"', "cap_sender"),
         ('eido_agency = "<x>"', "eido_agency"),
-        ('language = "français"', "language"),
+        ('language = "de"', "language"),
         ("notice_expires_s = 10", "notice_expires_s"),
     ],
 )
