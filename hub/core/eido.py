@@ -27,17 +27,21 @@ __all__ = [
     "INCIDENT_STATUS",
     "INCIDENT_TYPES",
     "MAX_CALLS",
+    "MAX_LINKS",
     "MAX_NOTES",
     "UNIT_STATUS",
     "EidoSource",
     "eido_time",
     "incident_eido",
+    "incident_urn",
+    "merge_links",
     "pidf_lo",
 ]
 
 EIDO_VERSION: Final = "1.0"
 MAX_CALLS: Final = 500  # newest reports exported; a hotspot's thousands would bloat the hand-off
 MAX_NOTES: Final = 500  # newest audit entries exported
+MAX_LINKS: Final = 50  # merged incidents named (one merge takes at most 50)
 
 # Vigie category → NENA Incident Type registry text; the category itself travels
 # as incidentTypeInternalCode (a town's own categories map to "Other").
@@ -98,14 +102,18 @@ def eido_time(ms: int, timezone: str) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
+def incident_urn(incident_id: str, opened_at_ms: int, agency: str) -> str:
+    """The incident's EIDO id: unique past a reset of the id counters (it has the time)."""
+    return f"urn:emergency:uid:incidentid:{incident_id}{opened_at_ms:x}:{agency}"
+
+
 class _Doc:
     """The ids and prologue every component shares."""
 
     def __init__(self, src: EidoSource, incident: Mapping[str, Any]) -> None:
         self.src = src
-        self.incident_urn = (
-            f"urn:emergency:uid:incidentid:{incident['id']}{int(incident['opened_at']):x}"
-            f":{src.agency}"
+        self.incident_urn = incident_urn(
+            str(incident["id"]), int(incident["opened_at"]), src.agency
         )
 
     def prologue(self, component_id: str, at_ms: int) -> dict[str, Any]:
@@ -225,6 +233,13 @@ def _calls(
     return calls, notes
 
 
+def merge_links(incident: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The incidents this one was merged into or with (at most MAX_LINKS, first first)."""
+    named = [str(incident["merged_into"])] if incident.get("merged_into") else []
+    named += [str(s) for e in history for s in e.get("from") or ()]
+    return list(dict.fromkeys(named))[:MAX_LINKS]
+
+
 def _units(history: Sequence[Mapping[str, Any]], incident: Mapping[str, Any]) -> list[str]:
     named = [str(e["unit"]) for e in history if e.get("unit")]
     if incident.get("unit"):
@@ -281,6 +296,33 @@ def _dispatches(doc: _Doc, history: Sequence[Mapping[str, Any]]) -> list[dict[st
     ]
 
 
+def _merges(
+    doc: _Doc,
+    incident: Mapping[str, Any],
+    history: Sequence[Mapping[str, Any]],
+    linked: Mapping[str, int],
+) -> list[dict[str, Any]]:
+    """Merge components, the code saying what this incident did: REPLACED (merged
+    into another) or REPLACING (took another's reports)."""
+    pairs: list[tuple[str, str, int]] = []
+    into = incident.get("merged_into")
+    if into:
+        pairs.append(
+            (str(into), "REPLACED", int(incident.get("closed_at") or incident["updated_at"]))
+        )
+    for entry in history:
+        pairs += [(str(s), "REPLACING", int(entry["at"])) for s in entry.get("from") or ()]
+    return [
+        {
+            **doc.prologue(doc.sub("merge", other), at),
+            "incidentTrackingIdentifier": incident_urn(other, linked[other], doc.src.agency),
+            "incidentMergeDirectionCode": code,
+        }
+        for other, code, at in pairs
+        if other in linked  # an incident past its retention is no longer known
+    ]
+
+
 def _incident_component(
     doc: _Doc, incident: Mapping[str, Any], note_ids: Sequence[str]
 ) -> dict[str, Any]:
@@ -308,6 +350,7 @@ def incident_eido(
     history: Sequence[Mapping[str, Any]],
     reports: Sequence[Mapping[str, Any]],
     unit_states: Mapping[str, str],
+    linked: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """The EIDO document of one incident.
 
@@ -317,6 +360,7 @@ def incident_eido(
         history: its audit trail, oldest first.
         reports: its reports (alert, at, text), oldest first.
         unit_states: status of each unit named by the incident or its trail.
+        linked: `opened_at` of the incidents it was merged into or with (`merge_links`).
     """
     doc = _Doc(src, incident)
     updated = int(incident["updated_at"])
@@ -327,6 +371,7 @@ def incident_eido(
         **doc.prologue(doc.incident_urn, updated),
         "eidoVersion": EIDO_VERSION,
         "issuingElementIdentification": f"vigie.{src.agency}",
+        "mergeComponent": _merges(doc, incident, history, linked or {}),
         "incidentComponent": _incident_component(doc, incident, [n["$id"] for n in trail]),
         "callComponent": calls,
         "dispatchComponent": _dispatches(doc, history),

@@ -25,7 +25,7 @@ from starlette.routing import Route
 from hub.config import TenantConfig
 from hub.core.cap import CAP_CONTENT_TYPE, Issuer, cap_xml
 from hub.core.cap_feed import ATOM_CONTENT_TYPE, notices_feed
-from hub.core.eido import EidoSource, incident_eido
+from hub.core.eido import EidoSource, incident_eido, merge_links
 from hub.core.tokens import TokenError
 from hub.server.handlers import now_ms
 from hub.server.node import Node, TenantRuntime
@@ -172,7 +172,12 @@ async def eido(request: Request) -> Response:
     incident, history = found
     reports = await node.dispatch.reports(rt.keys, incident_id)
     states = {unit_id: info.status for unit_id, info in rt.board.items()}
-    document = incident_eido(eido_source(rt.config), incident, history, reports, states)
+    linked: dict[str, int] = {}
+    for other in merge_links(incident, history):
+        found = await node.dispatch.incident(rt.keys, other)
+        if found is not None:
+            linked[other] = int(found[0]["opened_at"])
+    document = incident_eido(eido_source(rt.config), incident, history, reports, states, linked)
     return Response(orjson.dumps(document), media_type=EIDO_CONTENT_TYPE)
 
 

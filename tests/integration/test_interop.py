@@ -275,3 +275,27 @@ async def test_the_client_library_sets_a_notice_expiry(hub: RunningHub, redis_ur
     redis = Redis.from_url(redis_url)
     assert 119_000 < await redis.pttl(TenantKeys("narbonne").notice(ok["notice"])) <= 120_000
     await redis.aclose()
+
+
+async def test_merged_incidents_name_each_other_in_their_eido(hub: RunningHub) -> None:
+    console = await _console(hub)
+    citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+    kept = (await _report(citizen, "a", "noise"))["incident"]
+    dup = (await _report(citizen, "b", "theft", at=(43.16, 3.16)))["incident"]
+    merge = {"type": "incident.merge", "ref": "m", "into": kept, "from": [dup]}
+    assert (await console.request(merge))["type"] == "ok"
+    async with httpx.AsyncClient(base_url=hub.http_url) as http:
+        docs = [
+            (await http.get(f"/api/v1/incidents/{i}/eido", headers=CONSOLE)).json()
+            for i in (kept, dup)
+        ]
+    for doc in docs:
+        assert [e.message for e in eido_validator().iter_errors(doc)] == []
+    (replacing,) = docs[0]["mergeComponent"]
+    (replaced,) = docs[1]["mergeComponent"]
+    assert replacing["incidentMergeDirectionCode"] == "REPLACING"
+    assert replacing["incidentTrackingIdentifier"] == docs[1]["$id"]
+    assert replaced["incidentMergeDirectionCode"] == "REPLACED"
+    assert replaced["incidentTrackingIdentifier"] == docs[0]["$id"]
+    for peer in (console, citizen):
+        await peer.close()

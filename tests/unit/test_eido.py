@@ -16,6 +16,7 @@ from hub.core.eido import (
     EidoSource,
     eido_time,
     incident_eido,
+    merge_links,
 )
 from tests.standards import eido_properties, eido_validator
 
@@ -177,3 +178,29 @@ def test_times_are_rfc3339_with_the_town_offset() -> None:
     stamp = eido_time(OPENED, "Europe/Paris")
     assert stamp == "2025-12-01T23:05:00.000+01:00"
     assert dt.datetime.fromisoformat(stamp).timestamp() * 1000 == OPENED
+
+
+def test_merges_name_the_other_incident_both_ways() -> None:
+    source = incident(id="in4", status="merged", merged_into="in9", unit=None, assignment=None)
+    source = {k: v for k, v in source.items() if v is not None}
+    trail = [
+        {"at": OPENED + 50_000, "by": "op1", "action": "merge", "status": "merged", "into": "in9"}
+    ]
+    doc = valid(incident_eido(SRC, source, trail, [], {}, {"in9": OPENED - 1}))
+    (merge,) = doc["mergeComponent"]
+    assert merge["incidentMergeDirectionCode"] == "REPLACED"
+    assert (
+        merge["incidentTrackingIdentifier"]
+        == f"urn:emergency:uid:incidentid:in9{OPENED - 1:x}:narbonne.fr"
+    )
+    target_trail = [
+        {"at": OPENED + 50_000, "action": "merge", "status": "open", "from": ["in4", "in5"]}
+    ]
+    target = valid(incident_eido(SRC, incident(), target_trail, [], {}, {"in4": OPENED}))
+    (merge,) = target["mergeComponent"]  # in5 is past its retention: not named
+    assert merge["incidentMergeDirectionCode"] == "REPLACING"
+    assert merge["incidentTrackingIdentifier"].startswith("urn:emergency:uid:incidentid:in4")
+    assert merge_links(source, trail) == ["in9"] and merge_links(incident(), target_trail) == [
+        "in4",
+        "in5",
+    ]
