@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 import h3
+
+from hub.core.pidf import pidf_lo
 
 __all__ = [
     "EIDO_VERSION",
@@ -35,7 +36,6 @@ __all__ = [
     "incident_eido",
     "incident_urn",
     "merge_links",
-    "pidf_lo",
 ]
 
 EIDO_VERSION: Final = "1.0"
@@ -79,12 +79,6 @@ UNIT_STATUS: Final[Mapping[str, str]] = {
     "off_duty": "OutOfService",
 }
 AGENCY_TYPE: Final = "police.municipal"  # IANA urn:emergency:service:responder, prefix dropped
-PIDF_NS: Final = "urn:ietf:params:xml:ns:pidf"
-GP_NS: Final = "urn:ietf:params:xml:ns:pidf:geopriv10"
-GML_NS: Final = "http://www.opengis.net/gml"
-WGS84_2D: Final = "urn:ogc:def:crs:EPSG::4326"
-ET.register_namespace("gp", GP_NS)  # the conventional prefixes, rather than ns0, ns1
-ET.register_namespace("gml", GML_NS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,38 +126,6 @@ class _Doc:
 
 def _ref(component_id: str) -> dict[str, str]:
     return {"$ref": component_id}
-
-
-def _pidf_tuple(root: ET.Element, tuple_id: str, method: str, at: str) -> ET.Element:
-    """A PIDF tuple; returns its (empty) gp:location-info."""
-    tup = ET.SubElement(root, "tuple", {"id": tuple_id})
-    geopriv = ET.SubElement(ET.SubElement(tup, "status"), f"{{{GP_NS}}}geopriv")
-    info = ET.SubElement(geopriv, f"{{{GP_NS}}}location-info")
-    ET.SubElement(geopriv, f"{{{GP_NS}}}usage-rules")
-    ET.SubElement(geopriv, f"{{{GP_NS}}}method").text = method
-    ET.SubElement(tup, "timestamp").text = at
-    return info
-
-
-def pidf_lo(entity: str, lat: float, lon: float, cell: str, at: str) -> str:
-    """A PIDF-LO (RFC 4119, RFC 5491) with two tuples: the point, and the H3 cell's hexagon."""
-    # PIDF is the default namespace, declared by hand: ElementTree's
-    # `default_namespace` refuses unqualified attributes (entity, id, srsName).
-    root = ET.Element("presence", {"xmlns": PIDF_NS, "entity": entity})
-    point = ET.SubElement(
-        _pidf_tuple(root, "point", "GPS", at), f"{{{GML_NS}}}Point", {"srsName": WGS84_2D}
-    )
-    ET.SubElement(point, f"{{{GML_NS}}}pos").text = f"{lat} {lon}"
-    boundary = [*h3.cell_to_boundary(cell)]
-    polygon = ET.SubElement(
-        _pidf_tuple(root, "cell", "H3", at), f"{{{GML_NS}}}Polygon", {"srsName": WGS84_2D}
-    )
-    ring = ET.SubElement(ET.SubElement(polygon, f"{{{GML_NS}}}exterior"), f"{{{GML_NS}}}LinearRing")
-    ET.SubElement(ring, f"{{{GML_NS}}}posList").text = " ".join(
-        f"{round(a, 6)} {round(o, 6)}" for a, o in [*boundary, boundary[0]]
-    )
-    text: str = ET.tostring(root, encoding="unicode")
-    return text
 
 
 def _location(doc: _Doc, incident: Mapping[str, Any]) -> dict[str, Any]:
