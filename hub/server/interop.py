@@ -14,6 +14,7 @@ it carries exact positions and the trail. Errors are `{"error", "message"}`.
 from __future__ import annotations
 
 import re
+import time
 from typing import Final
 
 import h3
@@ -37,6 +38,10 @@ NOTICE_ID: Final = re.compile(r"nt[0-9]{1,18}")
 INCIDENT_ID: Final = re.compile(r"in[0-9]{1,18}")
 TENANT_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 FEED_MAX: Final = 200  # newest current notices in the feed
+# The feed is public: a rendered feed is reused for a few seconds, so a flood of
+# requests costs one Redis read and one rendering per town per period, not one each.
+FEED_REUSE_S: Final = 5.0
+FEED_CACHE_MAX: Final = 32  # (town, address) pairs kept; the oldest goes first
 EIDO_CONTENT_TYPE: Final = "application/json"
 
 
@@ -138,21 +143,54 @@ async def notice_cap(request: Request) -> Response:
     )
 
 
+class FeedCache:
+    """Rendered feeds by (town, feed address), reused for FEED_REUSE_S; bounded (FIFO)."""
+
+    def __init__(self) -> None:
+        self._feeds: dict[tuple[str, str], tuple[float, bytes]] = {}
+
+    def get(self, key: tuple[str, str]) -> bytes | None:
+        """The feed rendered less than FEED_REUSE_S ago, if any."""
+        found = self._feeds.get(key)
+        if found is None or time.monotonic() - found[0] > FEED_REUSE_S:
+            return None
+        return found[1]
+
+    def put(self, key: tuple[str, str], body: bytes) -> None:
+        """Keep a rendered feed, dropping the oldest beyond FEED_CACHE_MAX."""
+        self._feeds.pop(key, None)
+        self._feeds[key] = (time.monotonic(), body)
+        while len(self._feeds) > FEED_CACHE_MAX:
+            del self._feeds[next(iter(self._feeds))]
+
+
+async def _render_feed(request: Request, rt: TenantRuntime, feed_url: str) -> bytes:
+    now = now_ms()
+    notices = await NoticeStore(request.app.state.node.store.redis).current(rt.keys, now, FEED_MAX)
+    return notices_feed(
+        notices,
+        issuer(rt.config),
+        feed_url=feed_url,
+        cap_url=lambda nid: _address(request, "notice_cap", notice=nid),
+        now_ms=now,
+    )
+
+
 async def notices_atom(request: Request) -> Response:
     """The Atom feed of current notices, newest first (public)."""
     try:
         rt = _public_tenant(request)
     except Refused as refused:
         return refused.response()
-    now = now_ms()
-    notices = await NoticeStore(request.app.state.node.store.redis).current(rt.keys, now, FEED_MAX)
-    body = notices_feed(
-        notices,
-        issuer(rt.config),
-        feed_url=_address(request, "notices_atom"),
-        cap_url=lambda nid: _address(request, "notice_cap", notice=nid),
-        now_ms=now,
-    )
+    state = request.app.state
+    if not hasattr(state, "feed_cache"):  # made on first use: app.py stays as it is
+        state.feed_cache = FeedCache()
+    feed_url = _address(request, "notices_atom")
+    key = (rt.config.id, feed_url)
+    body = state.feed_cache.get(key)
+    if body is None:
+        body = await _render_feed(request, rt, feed_url)
+        state.feed_cache.put(key, body)
     return Response(
         body, media_type=ATOM_CONTENT_TYPE, headers={"Cache-Control": "public, max-age=30"}
     )

@@ -15,6 +15,7 @@ from clients import Console
 from hub.config import Config
 from hub.core.cap import CAP_NS
 from hub.core.cap_feed import ATOM_NS
+from hub.server import interop
 from hub.server.runner import RunningHub
 from hub.store.keys import TenantKeys
 from hub.store.notices import NoticeStore
@@ -299,3 +300,19 @@ async def test_merged_incidents_name_each_other_in_their_eido(hub: RunningHub) -
     assert replaced["incidentTrackingIdentifier"] == docs[0]["$id"]
     for peer in (console, citizen):
         await peer.close()
+
+
+async def test_the_public_feed_is_rendered_once_per_period(
+    hub: RunningHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    console = await _console(hub)
+    first = await _notice(console, "one")
+    async with httpx.AsyncClient(base_url=hub.http_url) as http:
+        before = (await http.get("/api/v1/notices.atom")).content
+        await _notice(console, "two")
+        assert (await http.get("/api/v1/notices.atom")).content == before  # reused
+        monkeypatch.setattr(interop, "FEED_REUSE_S", 0.0)  # the period is over
+        after = ET.fromstring((await http.get("/api/v1/notices.atom")).content)
+    assert len(after.findall(f"{A}entry")) == 2
+    assert first["notice"] in ET.tostring(after).decode()
+    await console.close()
