@@ -156,8 +156,10 @@ def area_description(issuer: Issuer, cells: tuple[str, ...]) -> str:
 
 
 def _add(parent: ET.Element, tag: str, text: str) -> ET.Element:
+    # Values are the hub's own (ids, times, codes, polygons): texts that come from
+    # people or configuration are passed through xml_safe by the caller.
     child = ET.SubElement(parent, f"{{{CAP_NS}}}{tag}")
-    child.text = xml_safe(text)
+    child.text = text
     return child
 
 
@@ -170,25 +172,26 @@ def cap_alert(notice: PublicNotice, issuer: Issuer) -> ET.Element:
     """The CAP 1.2 `alert` of a notice; children in the schema's order."""
     level = CAP_LEVELS[notice.severity]
     alert = ET.Element(f"{{{CAP_NS}}}alert")
-    _add(alert, "identifier", cap_identifier(issuer, notice))
-    _add(alert, "sender", issuer.sender)
+    _add(alert, "identifier", xml_safe(cap_identifier(issuer, notice)))
+    _add(alert, "sender", xml_safe(issuer.sender))
     _add(alert, "sent", cap_time(notice.at_ms, issuer.timezone))
     _add(alert, "status", "Actual")
     _add(alert, "msgType", "Alert")
     _add(alert, "scope", "Public")
     info = ET.SubElement(alert, f"{{{CAP_NS}}}info")
-    _add(info, "language", issuer.language)
+    _add(info, "language", xml_safe(issuer.language))
     _add(info, "category", "Safety")
     _add(info, "event", _EVENT[_words(_EVENT, issuer.language)][notice.severity])
     _add(info, "urgency", level.urgency)
     _add(info, "severity", level.severity)
     _add(info, "certainty", level.certainty)
     _add(info, "expires", cap_time(notice.expires_ms, issuer.timezone))
-    _add(info, "senderName", issuer.town)
-    _add(info, "headline", _headline(xml_safe(notice.text)))
-    _add(info, "description", notice.text)
+    text = xml_safe(notice.text)
+    _add(info, "senderName", xml_safe(issuer.town))
+    _add(info, "headline", _headline(text))
+    _add(info, "description", text)
     area = ET.SubElement(info, f"{{{CAP_NS}}}area")
-    _add(area, "areaDesc", area_description(issuer, notice.cells))
+    _add(area, "areaDesc", xml_safe(area_description(issuer, notice.cells)))
     for polygon in area_polygons(notice.cells):
         _add(area, "polygon", polygon)
     return alert

@@ -27,22 +27,14 @@ __all__ = ["ATOM_CONTENT_TYPE", "ATOM_NS", "notices_feed"]
 
 ATOM_NS: Final = "http://www.w3.org/2005/Atom"
 ATOM_CONTENT_TYPE: Final = "application/atom+xml"
-# The CAP elements an entry repeats, by their path in the CAP alert.
-_ENTRY_CAP: Final = (
-    "identifier",
-    "sender",
-    "sent",
-    "status",
-    "msgType",
-    "scope",
-    "info/event",
-    "info/urgency",
-    "info/severity",
-    "info/certainty",
-    "info/expires",
-    "info/area/areaDesc",
-    "info/area/polygon",
-)
+# The CAP elements an entry repeats (in the alert's own order): what a reader filters on.
+_ENTRY_CAP: Final = frozenset(
+    f"{{{CAP_NS}}}{tag}"
+    for tag in (
+        "identifier", "sender", "sent", "status", "msgType", "scope", "event", "urgency",
+        "severity", "certainty", "expires", "areaDesc", "polygon",
+    )
+)  # fmt: skip
 _TITLE: Final = {"fr": "{town} : avis en cours", "en": "{town}: current notices"}
 
 ET.register_namespace("cap", CAP_NS)  # the prefix CAP feeds use, instead of ns0
@@ -65,9 +57,7 @@ def _entry(feed: ET.Element, notice: PublicNotice, issuer: Issuer, cap_url: str)
     _atom(entry, "published", cap_time(notice.at_ms, issuer.timezone))
     _atom(entry, "summary", notice.text)
     _atom(entry, "link", rel="alternate", type=CAP_CONTENT_TYPE, href=cap_url)
-    for path in _ENTRY_CAP:
-        qualified = "/".join(f"{{{CAP_NS}}}{step}" for step in path.split("/"))
-        entry.extend(alert.iterfind(qualified))
+    entry.extend([element for element in alert.iter() if element.tag in _ENTRY_CAP])
 
 
 def notices_feed(
