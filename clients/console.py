@@ -98,13 +98,20 @@ class Console(Connection):
         text: str,
         severity: str = "info",
         timeout: float | None = None,
+        expires_s: int | None = None,
     ) -> Message:
         """Broadcast a notice (info, warning, danger) to citizens in `cells`.
+
+        It stays current (and published as CAP) for `expires_s`, or the town's default.
 
         Raises:
             HubError: The hub refused it.
         """
-        message = {"type": "notice", "cells": list(cells), "text": text, "severity": severity}
+        message: dict[str, Any] = {
+            "type": "notice", "cells": list(cells), "text": text, "severity": severity,
+        }  # fmt: skip
+        if expires_s is not None:
+            message["expires_s"] = expires_s
         return raise_for_error(await self.request(message, timeout))
 
     async def recommend(self, incident: IncidentRef, timeout: float | None = None) -> Message:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from hub.core.messages import TEXT_MAX
+from hub.core.messages import NOTICE_EXPIRES_MAX_S, NOTICE_EXPIRES_MIN_S, TEXT_MAX
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -147,6 +148,9 @@ class TenantConfig:
     language: str = "fr"  # of the texts the hub writes for the town (Open311 service names)
     public_resolution: int = 7  # H3 resolution of positions shown to the public (~5 km²)
     open311: Open311Settings | None = None  # None: no /open311/v2/ for this town
+    cap_sender: str = ""  # CAP `sender`, e.g. vigie@narbonne.fr; "" = vigie@<id>.invalid
+    eido_agency: str = ""  # EIDO agency id (a domain), e.g. narbonne.fr; "" = <id>.invalid
+    notice_expires_s: int = 86_400  # a notice without `expires_s` is current this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -368,6 +372,11 @@ def _tenant(tid: str, value: Any, hub: HubSettings, env: Mapping[str, str]) -> T
             raw, "public_resolution", where, min(7, hub.h3_resolution), 0, hub.h3_resolution
         ),
         open311=_open311(raw["open311"], where, cats, env) if "open311" in raw else None,
+        cap_sender=_no_space(raw, "cap_sender", where),
+        eido_agency=_no_space(raw, "eido_agency", where),
+        notice_expires_s=_int(
+            raw, "notice_expires_s", where, 86_400, NOTICE_EXPIRES_MIN_S, NOTICE_EXPIRES_MAX_S
+        ),
     )
 
 
@@ -380,11 +389,23 @@ def _timezone(raw: Mapping[str, Any], where: str) -> str:
     return name
 
 
+# CAP 1.2 §3.2.1: sender and identifier have no spaces, commas or restricted
+# characters (< and &); EIDO ids go into URNs. One rule for both.
+_ID_TEXT = re.compile(r"[^\s,<>&\"']{1,200}")
+
+
 def _language(raw: Mapping[str, Any], where: str) -> str:
     language = _text(raw, "language", where, "fr")
     if language not in LANGUAGES:
         raise ConfigError(f"{where}.language must be one of {list(LANGUAGES)}, got {language!r}")
     return language
+
+
+def _no_space(raw: Mapping[str, Any], key: str, where: str) -> str:
+    value = _text(raw, key, where, "")
+    if value and not _ID_TEXT.fullmatch(value):
+        raise ConfigError(f"{where}.{key}: 1..200 characters without spaces, commas, <>&\"'")
+    return value
 
 
 _HUB_RATES = {"session_msg_rate", "connect_rate"}

@@ -17,8 +17,11 @@ from typing import Any, Final
 import h3
 
 from hub.core.errors import ErrorCode, ProtocolError
+from hub.core.xmltext import XML_FORBIDDEN
 
 __all__ = [
+    "NOTICE_EXPIRES_MAX_S",
+    "NOTICE_EXPIRES_MIN_S",
     "ROLES",
     "AlertCancel",
     "AlertSubmit",
@@ -51,6 +54,8 @@ MAX_SECTOR_CELLS: Final = 500
 MAX_RESUME_STREAMS: Final = 8
 UNIT_STATUSES: Final = ("available", "en_route", "on_scene", "busy", "off_duty")
 SEVERITIES: Final = ("info", "warning", "danger")
+NOTICE_EXPIRES_MIN_S: Final = 60
+NOTICE_EXPIRES_MAX_S: Final = 30 * 86_400
 # h3 parses cell strings with int(s, 16), which also takes upper case, a sign,
 # whitespace, underscores and leading zeros; the hub indexes the canonical form only.
 _CELL_FORM: Final = re.compile(r"[0-9a-f]{15}")
@@ -268,6 +273,7 @@ class Notice:
     text: str
     severity: str
     ref: str | None = None
+    expires_s: int | None = None  # None: the tenant's `notice_expires_s`
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,11 +397,19 @@ def _notice(raw: Mapping[str, Any], ref: str | None) -> Notice:
     cells = _cells(raw, "cells", ref)
     if not cells:
         raise _bad("cells", "must name at least one cell", ref)
+    text = _req_str(raw, "text", ref, max_len=TEXT_MAX)
+    if XML_FORBIDDEN.search(text):
+        # A notice is also a CAP document (docs/interop.md): XML 1.0 cannot carry these.
+        raise _bad("text", "control characters other than tab and newline are not allowed", ref)
+    expires = _number(
+        raw, "expires_s", ref, NOTICE_EXPIRES_MIN_S, NOTICE_EXPIRES_MAX_S, required=False
+    )
     return Notice(
         cells,
-        _req_str(raw, "text", ref, max_len=TEXT_MAX),
+        text,
         _choice(raw, "severity", ref, SEVERITIES) if "severity" in raw else "info",
         ref,
+        None if expires is None else int(expires),
     )
 
 

@@ -27,6 +27,7 @@ from hub.server.admission import Admission
 from hub.server.api import get_incident
 from hub.server.drain import install_drain_on_sigterm
 from hub.server.endpoint import websocket_endpoint
+from hub.server.interop import interop_routes
 from hub.server.jwks import KeySource, verifier_for
 from hub.server.node import Node
 from hub.server.open311 import open311_mount
@@ -145,6 +146,7 @@ def create_app(
             Route("/metrics", metrics),
             Route("/api/v1/incidents/{incident}", get_incident),
             open311_mount(config),
+            *interop_routes(),
         ],
         lifespan=lifespan,
     )

@@ -118,7 +118,8 @@ async def notice(node: Node, session: Session, msg: Notice) -> dict[str, Any]:
     """Broadcast a notice to the citizens connected in (or following) these cells.
 
     Idempotent by `ref` like the lifecycle commands: a retry gets the same notice
-    id, and the citizens get the notice once.
+    id, and the citizens get the notice once. The notice is kept until it
+    expires, for its CAP document and the Atom feed (hub.server.interop).
     """
     rt, ctx = _ctx(node, session, msg)
     hub_res = node.config.hub.h3_resolution
@@ -128,7 +129,13 @@ async def notice(node: Node, session: Session, msg: Notice) -> dict[str, Any]:
         )
     if not any(rt.area.contains_cell(c) for c in msg.cells):
         raise ProtocolError(ErrorCode.OUT_OF_AREA, "none of these cells is in the town")
-    params = {"cells": list(msg.cells), "text": msg.text, "severity": msg.severity}
+    expires_s = msg.expires_s or rt.config.notice_expires_s
+    params = {
+        "cells": list(msg.cells),
+        "text": msg.text,
+        "severity": msg.severity,
+        "expires_ms": expires_s * 1000,
+    }
     (notice_id,) = await node.dispatch.run("notice", ctx, params)
     return {"type": "ok", "ref": msg.ref, "notice": notice_id}
 

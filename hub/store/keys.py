@@ -97,6 +97,10 @@ class TenantKeys:
         """Hash of one incident."""
         return f"{self.prefix}inc:{incident_id}"
 
+    def incident_alerts(self, incident_id: str) -> str:
+        """List of an incident's alert ids, in the order they were reported."""
+        return f"{self.prefix}inc:{incident_id}:alerts"
+
     def alert(self, alert_id: str) -> str:
         """Hash of one alert."""
         return f"{self.prefix}alert:{alert_id}"
@@ -108,6 +112,15 @@ class TenantKeys:
     def unit_throttle(self, unit_id: str) -> str:
         """Expiring marker: a position event was emitted for this unit in the last second."""
         return f"{self.prefix}unitpos:{unit_id}"
+
+    @property
+    def notices(self) -> str:
+        """Sorted set: notice id → expires_at (ms); the current notices."""
+        return self.prefix + "notices"
+
+    def notice(self, notice_id: str) -> str:
+        """Hash of one notice (cells, text, severity, at, expires_at); expires with it."""
+        return f"{self.prefix}notice:{notice_id}"
 
     def inbox(self, role: str, sub: str) -> str:
         """A recipient's personal durable stream (alert statuses, assignments)."""
