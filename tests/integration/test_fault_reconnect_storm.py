@@ -37,6 +37,7 @@ from tests.integration.fault_tools import (
     eventually,
     near,
     serve,
+    stop_storm,
     stream_entries,
     write_config,
 )
@@ -131,11 +132,9 @@ async def test_five_thousand_clients_reconnect_at_once_and_resume(
                 await asyncio.sleep(0.2)
                 for client in reporters:
                     tally.add_client(client.inbox, inboxes[client.sub])
-                for client in clients:
-                    await client.stop()
+                await stop_storm(clients)
     finally:
-        for client in clients:
-            await client.stop()
+        await stop_storm(clients)
         await redis.aclose()
 
     after = sum((c.outcomes for c in clients), Counter()) - before
