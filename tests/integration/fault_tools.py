@@ -455,17 +455,31 @@ class Follower:
         self._seq = 0
 
     async def connect(self) -> dict[str, Any]:
-        """Open a session resuming from what was accepted so far; returns the welcome."""
-        self.peer = await open_peer(self.url, self.codec)
-        hello: dict[str, Any] = {"type": "hello", "token": token(self.role, self.sub)}
-        resume = {s: r for s, ledger in self.ledgers.items() if (r := ledger.resume)}
-        if resume:
-            hello["resume"] = resume
-        await self.peer.send(hello)
-        welcome = await self.peer.recv()
-        assert welcome["type"] == "welcome", welcome
-        self.sessions += 1
-        self._reader = asyncio.create_task(self._read(self.peer))
+        """Open a session resuming from what was accepted so far; returns the welcome.
+
+        A console's or unit's session without `resume.events` starts with a snapshot:
+        this returns once it arrived. Else an event written meanwhile may be in the
+        snapshot rather than delivered, and the ledger, which counts deliveries,
+        would call it lost.
+        """
+        self.peer = peer = await open_peer(self.url, self.codec)
+        try:
+            hello: dict[str, Any] = {"type": "hello", "token": token(self.role, self.sub)}
+            resume = {s: r for s, ledger in self.ledgers.items() if (r := ledger.resume)}
+            if resume:
+                hello["resume"] = resume
+            await peer.send(hello)
+            welcome = await peer.recv()
+            assert welcome["type"] == "welcome", welcome
+            self.sessions += 1
+            snapshots = self.types["snapshot"]
+            self._reader = asyncio.create_task(self._read(peer))
+            if self.role != "citizen" and "events" not in resume:
+                await eventually(lambda: self.types["snapshot"] > snapshots, 5.0)
+        except BaseException:
+            await peer.close()  # a failed attempt leaves no socket or reader behind
+            await self._join_reader()
+            raise
         return welcome
 
     async def _read(self, peer: Any) -> None:
