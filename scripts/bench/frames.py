@@ -143,7 +143,7 @@ class FrameReader:
     close echo), to be written before anything else.
     """
 
-    __slots__ = ("_buf", "_frag_opcode", "_frags", "_out", "close_code", "close_sent")
+    __slots__ = ("_buf", "_frag_opcode", "_frags", "_out", "close_code", "close_sent", "pings")
 
     def __init__(self) -> None:
         self._buf = bytearray()
@@ -152,6 +152,7 @@ class FrameReader:
         self._frag_opcode: int | None = None  # opcode of the message being reassembled
         self.close_code: int | None = None  # the code of the server's close frame, once in
         self.close_sent = False  # the client sent its close frame (`send_close`)
+        self.pings = 0  # pings received (and answered)
 
     @property
     def closed(self) -> bool:
@@ -235,6 +236,7 @@ class FrameReader:
         if not fin or len(payload) > 125:
             raise ProtocolError("fragmented or oversized control frame")
         if opcode == OP_PING:
+            self.pings += 1
             self._out += encode_frame(OP_PONG, payload)
         elif opcode == OP_CLOSE:
             if len(payload) == 1:

@@ -47,6 +47,7 @@ def test_a_ping_is_answered_with_a_pong_carrying_its_payload() -> None:
     assert reader.feed(server(Opcode.PING, b"hb-42")) == []
     (pong,) = client_frames(reader.data_to_send())
     assert pong.opcode is Opcode.PONG and pong.data == b"hb-42" and pong.fin
+    assert reader.pings == 1
     assert reader.data_to_send() == b""  # owed once
 
 
