@@ -64,7 +64,10 @@ async def test_five_thousand_clients_reconnect_at_once_and_resume(
     # the subject); its successor has the production limit.
     unlimited = write_config(tmp_path / "before.toml", connect_rate="0", connections_per_ip=0)
     limited = write_config(tmp_path / "after.toml", connect_rate=CONNECT_RATE, connections_per_ip=0)
-    redis = Redis.from_url(redis_url)
+    # This loop runs 5,000 clients' reconnections: on a busy machine the test's own
+    # Redis calls (counters, CPU samples) may wait seconds for it, longer than
+    # redis-py's default 5 s timeouts. The hub's own client is not this one.
+    redis = Redis.from_url(redis_url, socket_timeout=30, socket_connect_timeout=30)
     tally = Tally(f"reconnect storm, {CLIENTS} clients")
     clients: list[StormClient] = []
     try:
