@@ -427,9 +427,9 @@ async def join_tasks(tasks: Iterable[asyncio.Task[Any]], timeout: float) -> None
         _, stuck = await asyncio.wait(late, timeout=5)
         if stuck:
             raise TimeoutError(f"{len(stuck)} of {len(tasks)} tasks ignore cancellation")
-    errors = [t.exception() for t in tasks if not t.cancelled() and t.exception() is not None]
+    errors = [e for t in tasks if not t.cancelled() and (e := t.exception()) is not None]
     if errors:
-        raise errors[0]  # type: ignore[misc]
+        raise errors[0]
     if late:
         raise TimeoutError(f"{len(late)} of {len(tasks)} tasks still running after {timeout:g} s")
 
