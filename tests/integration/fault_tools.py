@@ -323,8 +323,12 @@ async def serve(
     config: Path | None = None,
     limits_off: bool = True,
     port: int | None = None,
+    healthy_timeout: float = 20.0,
 ) -> AsyncIterator[ServeProcess]:
-    """Run `vigie serve` until the block ends (then SIGTERM, SIGKILL after 15 s)."""
+    """Run `vigie serve` until the block ends (then SIGTERM, SIGKILL after 15 s).
+
+    The block starts once /healthz answers 200, within `healthy_timeout` seconds.
+    """
     port = port or free_port()
     env = {**os.environ, "VIGIE_SECRET": SECRET, "PYTHONUNBUFFERED": "1"}
     env.pop("VIGIE_LIMITS", None)
@@ -339,7 +343,7 @@ async def serve(
     running = ServeProcess(_spawn(cmd, env, log), port, log)
     process = running.process
     try:
-        await wait_healthy(running.http_url)
+        await wait_healthy(running.http_url, healthy_timeout)
         if workers > 1:  # every worker must be serving, not just the first one up
             await wait_workers_serving(running, redis_url, workers)
         yield running
@@ -349,8 +353,16 @@ async def serve(
 
 async def serving_pids(redis: Redis) -> set[int]:
     """Processes that wrote a canary lately (their stream follower runs)."""
+    return {pid for _, pid in await canaries(redis)}
+
+
+async def canaries(redis: Redis) -> list[tuple[float, int]]:
+    """(wall-clock time in s, pid) of each canary retained (CANARY_MAXLEN), oldest first."""
     entries = await redis.xrange(KEYS.canary, "-", "+")
-    return {int(orjson.loads(f[b"d"])["node"].rsplit(":", 1)[1]) for _, f in entries}
+    return [
+        (int(entry_id.split(b"-")[0]) / 1000, int(orjson.loads(f[b"d"])["node"].rsplit(":", 1)[1]))
+        for entry_id, f in entries
+    ]
 
 
 async def wait_workers_serving(

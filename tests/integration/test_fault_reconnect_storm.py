@@ -33,6 +33,7 @@ from tests.integration.fault_tools import (
     Follower,
     StormClient,
     Tally,
+    canaries,
     commands_processed,
     eventually,
     near,
@@ -105,11 +106,13 @@ async def test_five_thousand_clients_reconnect_at_once_and_resume(
 
         commands_before = await commands_processed(redis)
         async with CpuSampler(redis) as cpu:
-            started = time.monotonic()
+            started, started_at = time.monotonic(), time.time()
+            # /healthz competes with the storm for the listening socket's backlog: it
+            # may answer only once most clients are in, so "up" is the first canary.
             async with serve(
-                tmp_path, redis_url, config=limited, limits_off=False, port=port
+                tmp_path, redis_url, config=limited, limits_off=False, port=port, healthy_timeout=60
             ) as second:
-                up_s = time.monotonic() - started
+                up_s = min(t for t, pid in await canaries(redis) if pid == second.pid) - started_at
                 # The operator, a client like the others in the storm, acknowledges.
                 operator = Follower(second.ws_url, "console", "op1")
                 await _connect_through_the_storm(operator)
