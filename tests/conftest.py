@@ -3,8 +3,11 @@ and hubs served in the test's event loop on free ports."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,69 @@ from hub.config import Config, load_config
 from hub.server.runner import RunningHub, running_hub
 from hub.store.embedded import EmbeddedRedis
 from tests.wire import SECRET
+
+# -- a test that runs too long ends, and cleans up ----------------------------------------
+
+# Of a coroutine test's pytest-timeout budget, the share its body may use: at that
+# deadline its task is cancelled, and the rest is left for its `finally` blocks
+# (each bounded: sockets, tasks, `vigie serve` processes) and its fixtures' teardown.
+DEADLINE_SHARE = 0.75
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Give every coroutine test an asyncio deadline before pytest-timeout's.
+
+    pytest-timeout's "signal" method raises from a SIGALRM handler in whatever the
+    main thread runs; in an event loop that is often another task (a client's reader),
+    which dies instead of the test, and the test runs on: a storm test once hung a run
+    for more than 10 minutes that way. So a coroutine test is cancelled at its deadline
+    (its `finally` blocks and fixtures run, the run goes on), and pytest-timeout stays
+    as the last resort with the "thread" method, which ends the run whatever the loop
+    is doing (stacks dumped, exit status 1).
+    """
+    for item in items:
+        if not isinstance(item, pytest.Function) or not inspect.iscoroutinefunction(item.obj):
+            continue
+        budget = _timeout_of(item)
+        if budget <= 0:  # pytest-timeout is off (--timeout=0): no deadline either
+            continue
+        item.obj = _with_deadline(item.obj, budget * DEADLINE_SHARE, budget)
+        item.add_marker(pytest.mark.timeout(budget, method="thread"), append=False)
+
+
+def _timeout_of(item: pytest.Function) -> float:
+    """The pytest-timeout budget of `item`: its marker's, else the run's (--timeout, ini)."""
+    marker = item.get_closest_marker("timeout")
+    if marker is not None:
+        value = marker.args[0] if marker.args else marker.kwargs.get("timeout")
+        if value is not None:
+            return float(value)
+    option = item.config.getoption("timeout", None)
+    return float(option if option is not None else item.config.getini("timeout") or 0)
+
+
+def _with_deadline(
+    test: Callable[..., Coroutine[Any, Any, Any]], seconds: float, budget: float
+) -> Callable[..., Coroutine[Any, Any, Any]]:
+    @functools.wraps(test)
+    async def bounded(*args: Any, **kwargs: Any) -> Any:
+        deadline = asyncio.timeout(seconds)
+        try:
+            async with deadline:
+                return await test(*args, **kwargs)
+        except TimeoutError:
+            if deadline.expired():
+                pytest.fail(
+                    f"the test ran over its deadline of {seconds:g} s ({DEADLINE_SHARE:g} of "
+                    f"its {budget:g} s timeout) and was cancelled: the traceback above shows "
+                    "where it was waiting; its finally blocks and fixtures ran"
+                )
+            raise
+
+    return bounded
+
+
+# -- Redis and hubs -------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import os
 import shutil
@@ -31,6 +30,7 @@ from typing import Any
 
 import httpx
 import orjson
+from bench.frames import OP_TEXT, FrameReader, check_response, encode_frame, handshake_request
 from redis.asyncio import Redis
 from websockets.exceptions import ConnectionClosed
 
@@ -212,9 +212,7 @@ class CpuSampler:
 
     async def __aexit__(self, *exc: object) -> None:
         assert self._task is not None
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await stop_tasks([self._task])
 
 
 # -- processes ------------------------------------------------------------------------------
@@ -325,8 +323,12 @@ async def serve(
     config: Path | None = None,
     limits_off: bool = True,
     port: int | None = None,
+    healthy_timeout: float = 20.0,
 ) -> AsyncIterator[ServeProcess]:
-    """Run `vigie serve` until the block ends (then SIGTERM, SIGKILL after 15 s)."""
+    """Run `vigie serve` until the block ends (then SIGTERM, SIGKILL after 15 s).
+
+    The block starts once /healthz answers 200, within `healthy_timeout` seconds.
+    """
     port = port or free_port()
     env = {**os.environ, "VIGIE_SECRET": SECRET, "PYTHONUNBUFFERED": "1"}
     env.pop("VIGIE_LIMITS", None)
@@ -341,7 +343,7 @@ async def serve(
     running = ServeProcess(_spawn(cmd, env, log), port, log)
     process = running.process
     try:
-        await wait_healthy(running.http_url)
+        await wait_healthy(running.http_url, healthy_timeout)
         if workers > 1:  # every worker must be serving, not just the first one up
             await wait_workers_serving(running, redis_url, workers)
         yield running
@@ -351,8 +353,16 @@ async def serve(
 
 async def serving_pids(redis: Redis) -> set[int]:
     """Processes that wrote a canary lately (their stream follower runs)."""
+    return {pid for _, pid in await canaries(redis)}
+
+
+async def canaries(redis: Redis) -> list[tuple[float, int]]:
+    """(wall-clock time in s, pid) of each canary retained (CANARY_MAXLEN), oldest first."""
     entries = await redis.xrange(KEYS.canary, "-", "+")
-    return {int(orjson.loads(f[b"d"])["node"].rsplit(":", 1)[1]) for _, f in entries}
+    return [
+        (int(entry_id.split(b"-")[0]) / 1000, int(orjson.loads(f[b"d"])["node"].rsplit(":", 1)[1]))
+        for entry_id, f in entries
+    ]
 
 
 async def wait_workers_serving(
@@ -399,6 +409,43 @@ async def eventually(check: Any, timeout: float = 10.0, period: float = 0.02) ->
             await asyncio.sleep(period)
 
 
+async def stop_tasks(tasks: Iterable[asyncio.Task[Any]], timeout: float = 10.0) -> None:
+    """Cancel `tasks` and wait for them to end, at most `timeout` seconds.
+
+    Not `task.cancel(); with suppress(CancelledError): await task`, which swallows
+    the caller's own cancellation (a test's deadline: tests/conftest.py) and stops
+    at the first task's error, leaving the others (and their sockets) running.
+    Raises the first error a task died of, or TimeoutError if one would not stop.
+    """
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    await join_tasks(tasks, timeout)
+
+
+async def join_tasks(tasks: Iterable[asyncio.Task[Any]], timeout: float) -> None:
+    """Wait up to `timeout` seconds for `tasks` to end, then cancel the rest (bounded).
+
+    Raises the first error a task died of, or TimeoutError if some had to be
+    cancelled.
+    """
+    tasks = list(tasks)
+    late: set[asyncio.Task[Any]] = set()
+    if tasks:
+        _, late = await asyncio.wait(tasks, timeout=timeout)
+    for task in late:
+        task.cancel()
+    if late:
+        _, stuck = await asyncio.wait(late, timeout=5)
+        if stuck:
+            raise TimeoutError(f"{len(stuck)} of {len(tasks)} tasks ignore cancellation")
+    errors = [e for t in tasks if not t.cancelled() and (e := t.exception()) is not None]
+    if errors:
+        raise errors[0]
+    if late:
+        raise TimeoutError(f"{len(late)} of {len(tasks)} tasks still running after {timeout:g} s")
+
+
 # -- a raw resuming client ------------------------------------------------------------------
 
 
@@ -420,17 +467,31 @@ class Follower:
         self._seq = 0
 
     async def connect(self) -> dict[str, Any]:
-        """Open a session resuming from what was accepted so far; returns the welcome."""
-        self.peer = await open_peer(self.url, self.codec)
-        hello: dict[str, Any] = {"type": "hello", "token": token(self.role, self.sub)}
-        resume = {s: r for s, ledger in self.ledgers.items() if (r := ledger.resume)}
-        if resume:
-            hello["resume"] = resume
-        await self.peer.send(hello)
-        welcome = await self.peer.recv()
-        assert welcome["type"] == "welcome", welcome
-        self.sessions += 1
-        self._reader = asyncio.create_task(self._read(self.peer))
+        """Open a session resuming from what was accepted so far; returns the welcome.
+
+        A console's or unit's session without `resume.events` starts with a snapshot:
+        this returns once it arrived. Else an event written meanwhile may be in the
+        snapshot rather than delivered, and the ledger, which counts deliveries,
+        would call it lost.
+        """
+        self.peer = peer = await open_peer(self.url, self.codec)
+        try:
+            hello: dict[str, Any] = {"type": "hello", "token": token(self.role, self.sub)}
+            resume = {s: r for s, ledger in self.ledgers.items() if (r := ledger.resume)}
+            if resume:
+                hello["resume"] = resume
+            await peer.send(hello)
+            welcome = await peer.recv()
+            assert welcome["type"] == "welcome", welcome
+            self.sessions += 1
+            snapshots = self.types["snapshot"]
+            self._reader = asyncio.create_task(self._read(peer))
+            if self.role != "citizen" and "events" not in resume:
+                await eventually(lambda: self.types["snapshot"] > snapshots, 5.0)
+        except BaseException:
+            await peer.close()  # a failed attempt leaves no socket or reader behind
+            await self._join_reader()
+            raise
         return welcome
 
     async def _read(self, peer: Any) -> None:
@@ -468,14 +529,17 @@ class Follower:
         """Lose the connection abruptly (no close frame: what a dead radio link looks like)."""
         self.drops += 1
         self.peer.ws.transport.abort()
-        if self._reader is not None:
-            await asyncio.wait([self._reader], timeout=5)
+        await self._join_reader()
 
     async def close(self) -> None:
         if self.peer is not None:
-            await self.peer.close()
+            await self.peer.close()  # bounded by websockets' close_timeout (10 s)
+        await self._join_reader()
+
+    async def _join_reader(self) -> None:
+        """Let the reader see the end of the session (its close code), then stop it."""
         if self._reader is not None:
-            await asyncio.wait([self._reader], timeout=5)
+            await join_tasks([self._reader], 5)
 
 
 class Counted:
@@ -515,16 +579,24 @@ class Counted:
 
 class RawSocket:
     """A WebSocket client on a bare socket: handshake and hello, then it reads only
-    when told to (or, in `StormClient`, all the time)."""
+    when told to (or, in `StormClient`, all the time).
+
+    The framing is `bench.frames`, the load generator's: pings are answered with
+    pongs, the hub's close frame with a close, fragmented messages reassembled.
+    """
 
     def __init__(self, sock: socket.socket, keep: bool = False) -> None:
         self.sock = sock
-        self.keep = keep  # decode and keep the messages (else only count frames)
+        self.keep = keep  # decode and keep the messages (else only count them)
         self.messages: list[dict[str, Any]] = []
-        self.buffer = bytearray()
-        self.frames = 0
-        self.close_code: int | None = None
+        self.frames = 0  # data messages received
+        self.reader = FrameReader()
         self.eof = False
+
+    @property
+    def close_code(self) -> int | None:
+        """The code of the hub's close frame, once received."""
+        return self.reader.close_code
 
     @classmethod
     async def open(
@@ -554,79 +626,52 @@ class RawSocket:
     ) -> RawSocket:
         loop = asyncio.get_running_loop()
         await loop.sock_connect(sock, ("127.0.0.1", port))
-        key = base64.b64encode(os.urandom(16)).decode()
-        request = (
-            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-            "Sec-WebSocket-Protocol: vigie.v1.json\r\n\r\n"
-        )
-        await loop.sock_sendall(sock, request.encode())
-        raw = cls(sock, keep)
-        while b"\r\n\r\n" not in raw.buffer:
+        request, key = handshake_request("127.0.0.1", port, "/ws", "vigie.v1.json")
+        await loop.sock_sendall(sock, request)
+        received = bytearray()
+        while b"\r\n\r\n" not in received:
             chunk = await loop.sock_recv(sock, 4096)
             if not chunk:
                 raise ConnectionError("handshake refused")
-            raw.buffer += chunk
-        head, _, rest = bytes(raw.buffer).partition(b"\r\n\r\n")
-        if not head.startswith(b"HTTP/1.1 101"):
-            raise ConnectionError(f"handshake refused: {head[:40]!r}")
-        raw.buffer = bytearray(rest)
-        await loop.sock_sendall(sock, mask_frame(orjson.dumps(dict(hello))))
+            received += chunk
+        head, _, rest = bytes(received).partition(b"\r\n\r\n")
+        check_response(head, key)  # HandshakeError, an OSError, when refused
+        await loop.sock_sendall(sock, encode_frame(OP_TEXT, orjson.dumps(dict(hello))))
+        raw = cls(sock, keep)
+        await raw._take(rest)
         return raw
 
-    def _parse(self) -> None:
-        buf = self.buffer
-        while len(buf) >= 2:
-            opcode, size, start = buf[0] & 0x0F, buf[1] & 0x7F, 2
-            if size == 126:
-                if len(buf) < 4:
-                    return
-                size, start = int.from_bytes(buf[2:4], "big"), 4
-            elif size == 127:
-                if len(buf) < 10:
-                    return
-                size, start = int.from_bytes(buf[2:10], "big"), 10
-            if len(buf) < start + size:
-                return
-            if opcode == 0x8:
-                payload = bytes(buf[start : start + size])
-                self.close_code = int.from_bytes(payload[:2], "big") if size >= 2 else 1005
-            else:
-                self.frames += 1
-                if self.keep:
-                    self.messages.append(orjson.loads(bytes(buf[start : start + size])))
-            del buf[: start + size]
+    async def _take(self, data: bytes) -> None:
+        """Parse what arrived and send what it calls for (pongs, the close echo)."""
+        for opcode, payload in self.reader.feed(data):
+            self.frames += 1
+            if self.keep:
+                assert opcode == OP_TEXT, "vigie.v1.json sends text frames"
+                self.messages.append(orjson.loads(payload))
+        if reply := self.reader.data_to_send():
+            # The hub may be gone already: the next read says so (EOF or reset).
+            with contextlib.suppress(OSError):
+                await asyncio.get_running_loop().sock_sendall(self.sock, reply)
+
+    async def receive(self, size: int = 262144) -> bool:
+        """Read once (waiting for data) and handle what came; False at EOF."""
+        chunk = await asyncio.get_running_loop().sock_recv(self.sock, size)
+        if not chunk:
+            self.eof = True
+            return False
+        await self._take(chunk)
+        return True
 
     async def read_until_closed(self, timeout: float) -> int | None:
-        """Read (and count frames) until the hub's close frame or EOF; the close code."""
-        loop = asyncio.get_running_loop()
-        self._parse()
+        """Read (and count messages) until the hub's close frame or EOF; the close code."""
         with contextlib.suppress(TimeoutError, OSError):
             async with asyncio.timeout(timeout):
-                while self.close_code is None:
-                    chunk = await loop.sock_recv(self.sock, 262144)
-                    if not chunk:
-                        self.eof = True
-                        break
-                    self.buffer += chunk
-                    self._parse()
+                while self.close_code is None and await self.receive():
+                    pass
         return self.close_code
 
     def close(self) -> None:
         self.sock.close()
-
-
-def mask_frame(payload: bytes, opcode: int = 0x1) -> bytes:
-    """One client frame (clients must mask)."""
-    mask = os.urandom(4)
-    size = len(payload)
-    if size < 126:
-        head = bytes([0x80 | opcode, 0x80 | size])
-    elif size < 65536:
-        head = bytes([0x80 | opcode, 0x80 | 126]) + size.to_bytes(2, "big")
-    else:
-        head = bytes([0x80 | opcode, 0x80 | 127]) + size.to_bytes(8, "big")
-    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 class StormClient:
@@ -651,10 +696,7 @@ class StormClient:
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_storm([self])
 
     def _hello(self) -> dict[str, Any]:
         hello: dict[str, Any] = {"type": "hello", "token": token(self.role, self.sub)}
@@ -677,20 +719,15 @@ class StormClient:
         sock: RawSocket | None = None
         try:
             sock = await RawSocket.open(self.port, self._hello(), keep=True, small=False)
-            loop = asyncio.get_running_loop()
-            while sock.close_code is None:
+            while True:
                 while sock.messages:
                     self._on(sock.messages.pop(0))
-                chunk = await loop.sock_recv(sock.sock, 65536)
-                if not chunk:
+                if sock.close_code is not None:
+                    self.outcomes[sock.close_code] += 1
+                    return sock.close_code
+                if not await sock.receive(65536):
                     self.outcomes["eof"] += 1
                     return "eof"
-                sock.buffer += chunk
-                sock._parse()
-            while sock.messages:
-                self._on(sock.messages.pop(0))
-            self.outcomes[sock.close_code] += 1
-            return sock.close_code
         except OSError:  # refused, reset, or the HTTP upgrade was refused
             self.outcomes["refused"] += 1
             return "refused"
@@ -710,3 +747,8 @@ class StormClient:
             self.inbox.offer(message)
         elif message.get("stream") == "events":
             self.events.offer(message)
+
+
+async def stop_storm(clients: Iterable[StormClient], timeout: float = 10.0) -> None:
+    """Stop storm clients all at once (bounded); the first error one of them died of."""
+    await stop_tasks([c._task for c in clients if c._task is not None], timeout)

@@ -31,6 +31,7 @@ from tests.integration.fault_tools import (
     Tally,
     eventually,
     incident_offsets,
+    join_tasks,
     near,
     scan_keys,
     serve,
@@ -85,8 +86,9 @@ class Crowd:
             await asyncio.sleep(0.03)
 
     async def stop_traffic(self) -> None:
+        """Let the reports in flight finish (each waits 30 s at most for its ack)."""
         self._stop.set()
-        await asyncio.gather(*self._traffic)
+        await join_tasks(self._traffic, 35)
 
     def session_closes(self) -> Counter[int]:
         """How sessions ended (failed connection attempts, None, left out)."""
