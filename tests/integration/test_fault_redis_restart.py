@@ -231,10 +231,7 @@ async def test_a_silently_dead_stream_feed_turns_healthz_red(
     tally = Tally("silently dead feed")
     async with hub_factory(no_alert_limit(config)) as hub, httpx.AsyncClient() as http:
         console = Follower(hub.ws_url, "console", "op1")
-        await console.connect()
-        # Report only once the snapshot is in: an incident the snapshot already holds
-        # never comes as an event, and the ledger would count it lost.
-        await eventually(lambda: console.types["snapshot"] == 1)
+        await console.connect()  # returns once the snapshot is in (see Follower.connect)
         citizen, _ = await connect(hub.ws_url, "citizen", "c1")
 
         async def report(n: int) -> None:
