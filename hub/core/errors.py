@@ -39,6 +39,7 @@ class CloseCode(IntEnum):
 
     GOING_AWAY = 1001  # process shutting down: reconnect anywhere, resume
     MESSAGE_TOO_BIG = 1009  # frame over 64 KiB: a client bug
+    INTERNAL_ERROR = 1011  # a hub bug while serving the session: reconnect, resume
     SERVICE_RESTART = 1012  # process restarting: reconnect anywhere, resume
     BAD_HELLO = 4400  # first frame was not a valid hello: a client bug
     UNAUTHORIZED = 4401  # token missing/bad/expired/unknown tenant: get a new token

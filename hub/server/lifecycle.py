@@ -23,6 +23,9 @@ TRY_AGAIN_LATER = 1013  # RFC 6455: Redis is away, so no session can be brought 
 
 async def session_opened(node: Node, session: Session, hello: Hello) -> bool:
     """Register, welcome and synchronise a session; False if it had to be closed."""
+    if node.failed is not None:  # this process cannot feed a session any more
+        session.close(CloseCode.INTERNAL_ERROR, "hub process failed: reconnect elsewhere")
+        return False
     if node.draining:  # shutting down: go to another process straight away
         session.close(CloseCode.SERVICE_RESTART, "hub restarting: reconnect elsewhere")
         return False

@@ -29,7 +29,7 @@ def test_error_codes_are_the_protocol_codes() -> None:
 
 
 def test_close_codes_are_the_protocol_codes() -> None:
-    assert {c.value for c in CloseCode} == {1001, 1009, 1012, 4400, 4401, 4408, 4429}
+    assert {c.value for c in CloseCode} == {1001, 1009, 1011, 1012, 4400, 4401, 4408, 4429}
     assert CloseCode.TOO_SLOW == 4408
     assert CloseCode.UNAUTHORIZED == 4401
 
