@@ -100,7 +100,19 @@ def skip(metrics: Metrics, tenant: str, record: BadRecord) -> None:
 
 
 async def must_not_end(name: str, loop: Coroutine[Any, Any, None]) -> None:
-    """Run a loop that is meant to run for ever; its return is a failure too."""
-    await loop
+    """Run a loop that is meant to run for ever; its end is a failure too.
+
+    That includes a CancelledError nobody asked for (this task was not
+    cancelled): a task group takes a cancelled child for a normal end, so the
+    loop would be gone without a trace.
+    """
+    try:
+        await loop
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # shutdown
+        log.critical("loop %s ended by a stray cancellation", name)
+        raise LoopFailed(name, "ended by a stray cancellation") from None
     log.critical("loop %s ended unexpectedly", name)
     raise LoopFailed(name, "ended unexpectedly")
