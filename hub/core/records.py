@@ -55,11 +55,13 @@ def entry_problem(kind: str, body: Any) -> str | None:
     if not isinstance(body.get("type"), str):
         return "body has no type"
     needed = ENTRY_OBJECT.get(kind)
-    if needed is not None:
-        inner = body.get(needed)
-        if not isinstance(inner, dict) or not isinstance(inner.get("id"), str):
-            return f"{kind} entry without its {needed}"
-    return None
+    if needed is None:
+        return None
+    inner = body.get(needed)
+    if not isinstance(inner, dict) or not isinstance(inner.get("id"), str):
+        return f"{kind} entry without its {needed}"
+    # The unit board feeds every recommendation: a unit change must be usable.
+    return unit_change_problem(inner) if kind == "unit" else None
 
 
 def parse_int(value: str | bytes | None, default: int | None = None) -> int | None:

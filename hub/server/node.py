@@ -26,7 +26,7 @@ from hub.core.errors import CloseCode
 from hub.core.geo import TenantArea
 from hub.core.offsets import offset_key
 from hub.core.recommend import UnitInfo
-from hub.core.records import BadRecord, unit_change_problem
+from hub.core.records import BadRecord
 from hub.core.supervision import Fault, LoopHealth
 from hub.server.metrics import Metrics
 from hub.server.session import PENDING_MAX, Session
@@ -295,12 +295,8 @@ class Node:
         rt.canary_lag_ms = max(0.0, time.time() * 1000 - float(sent_at))
 
     def _observe_unit(self, rt: TenantRuntime, entry: StreamEntry) -> None:
-        unit = entry.body["unit"]  # its presence is checked when the entry is read
+        unit = entry.body["unit"]  # its shape is checked when the entry is read (records)
         unit_id = unit["id"]
-        problem = unit_change_problem(unit)
-        if problem is not None:  # the unit board feeds every recommendation: keep it sane
-            skip(self.metrics, rt.config.id, BadRecord("events", entry.offset, problem))
-            return
         sector = unit.get("sector")
         if sector == {}:  # Lua's cjson encodes an empty list as an empty object
             sector = []
