@@ -61,12 +61,15 @@ class FaultRule:
 
     backoff: Backoff
     fatal_after: int | None  # None: never fatal
+    keep_pace: bool = False  # never wait longer than the loop's own period
 
 
 # 6 errors in a row take 0.2 + 0.4 + 0.8 + 1.6 + 3.2 = 6.2 s of retries: longer
 # than a glitch, short enough that a broken process leaves before clients notice.
+# An outage keeps a fast loop's pace (deadlines every 0.25 s): its retries are what
+# finds Redis back and renews the pool's dead connections, before a command does.
 FAULT_RULES: dict[Fault, FaultRule] = {
-    Fault.OUTAGE: FaultRule(Backoff(0.1, 2.0), fatal_after=None),
+    Fault.OUTAGE: FaultRule(Backoff(0.1, 2.0), fatal_after=None, keep_pace=True),
     Fault.ERROR: FaultRule(Backoff(0.2, 5.0), fatal_after=6),
 }
 
@@ -97,14 +100,18 @@ class LoopHealth:
         """A turn of the loop succeeded."""
         self.in_a_row, self.last = 0, None
 
-    def failed(self, fault: Fault) -> Verdict:
+    def failed(self, fault: Fault, period_s: float | None = None) -> Verdict:
         """A turn failed with `fault`: how long to wait, or whether the loop must stop.
 
-        A change of kind starts the count again: an outage followed by an error
-        is one error in a row, not two.
+        `period_s` is the loop's own period (None for a loop that blocks on
+        reads). A change of kind starts the count again: an outage followed by
+        an error is one error in a row, not two.
         """
         self.in_a_row = self.in_a_row + 1 if fault is self.last else 1
         self.last = fault
         rule = self.rules[fault]
         fatal = rule.fatal_after is not None and self.in_a_row >= rule.fatal_after
-        return Verdict(rule.backoff.delay(self.in_a_row), fatal, self.in_a_row)
+        delay = rule.backoff.delay(self.in_a_row)
+        if rule.keep_pace and period_s is not None:
+            delay = min(delay, period_s)
+        return Verdict(delay, fatal, self.in_a_row)

@@ -345,7 +345,9 @@ class Node:
                     rt.keys, CANARY_MAXLEN, "canary", body, stream=rt.keys.canary
                 )
             except Exception as exc:
-                await after_fault(self.metrics, "canary", rt.config.id, health, exc)
+                await after_fault(
+                    self.metrics, "canary", rt.config.id, health, exc, CANARY_PERIOD_S
+                )
                 continue
             health.ok()
             await asyncio.sleep(CANARY_PERIOD_S)

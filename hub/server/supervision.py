@@ -62,11 +62,16 @@ def classify(exc: BaseException) -> Fault:
 
 
 async def after_fault(
-    metrics: Metrics, loop: str, tenant: str, health: LoopHealth, exc: Exception
+    metrics: Metrics,
+    loop: str,
+    tenant: str,
+    health: LoopHealth,
+    exc: Exception,
+    period_s: float | None = None,
 ) -> None:
     """Count and log a failed turn, then wait its backoff; raise LoopFailed when fatal."""
     fault = classify(exc)
-    verdict = health.failed(fault)
+    verdict = health.failed(fault, period_s)
     metrics.loop_errors[(loop, tenant, fault.value)] += 1
     if verdict.fatal:
         log.critical(

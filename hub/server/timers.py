@@ -103,7 +103,7 @@ async def _every(period_s: float, name: str, node: Node, rt: TenantRuntime, job:
         try:
             await job(node, rt)
         except Exception as exc:
-            await after_fault(node.metrics, name, rt.config.id, health, exc)
+            await after_fault(node.metrics, name, rt.config.id, health, exc, period_s)
             continue
         health.ok()
         await asyncio.sleep(period_s)

@@ -34,6 +34,7 @@ CELL = h3.latlng_to_cell(43.1839, 3.0042, 9)
             "incident entry without its incident",
         ),
         ("unit", {"type": "unit", "unit": "u1"}, "unit entry without its unit"),
+        ("unit", {"type": "unit", "unit": {"id": "u1", "cell": "x"}}, "cell is not an H3 cell"),
     ],
 )
 def test_entry_problem(kind: str, body: object, problem: str | None) -> None:

@@ -61,3 +61,11 @@ def test_the_rules_are_a_table_with_one_rule_per_fault() -> None:
 def test_the_exit_status_is_not_uvicorns_start_up_failure() -> None:
     # 3 makes uvicorn's worker supervisor stop instead of restarting the worker.
     assert EXIT_LOOP_FAILED not in (0, 1, 2, 3)
+
+
+def test_an_outage_keeps_a_fast_loops_pace_and_an_error_does_not() -> None:
+    health = LoopHealth.default()
+    assert [health.failed(Fault.OUTAGE, 0.25).delay_s for _ in range(4)] == [0.1, 0.2, 0.25, 0.25]
+    assert health.failed(Fault.OUTAGE, None).delay_s == 1.6  # a blocking reader: the backoff
+    errors = [health.failed(Fault.ERROR, 0.25).delay_s for _ in range(3)]
+    assert errors == [0.2, 0.4, 0.8]  # a glitch gets time to pass
