@@ -195,6 +195,16 @@ async def test_bad_records_are_logged_counted_and_skipped_and_every_good_inciden
             assert shown == live_ids - set(BAD_INCIDENTS), (shown, live_ids)
             assert not {u["id"] for u in snapshot["units"]} & {"u-type", "u-ghost"}
 
+            # The unit whose saved state is garbage can still come online (that event,
+            # with its saved garbage cell, is skipped too) and be placed and covered.
+            mended, _ = await connect(hub.ws_url, "unit", "u-garbage")
+            at = {"lat": CENTRE[0], "lon": CENTRE[1], "at": int(time.time() * 1000)}
+            await mended.send({"type": "unit.position", **at})
+            covered = await mended.request({"type": "cover", "ref": "cv", "cells": [SECTOR]})
+            assert covered["type"] == "ok", covered
+            assert hub.node.tenants["narbonne"].board["u-garbage"].sector == (SECTOR,)
+            await mended.close()
+
             await redis.delete(KEYS.job_lock("aging"))  # age now, not in 30 s
             assert await timers.age_queue(hub.node, hub.node.tenants["narbonne"])
             async with httpx.AsyncClient() as http:
@@ -226,9 +236,9 @@ async def test_bad_records_are_logged_counted_and_skipped_and_every_good_inciden
     assert answers and all(code == 200 for code, _ in answers), answers
     assert all(body["streams"] and body["loops"] for _, body in answers)
     # Counted: the live follower and the replay each skip every bad entry.
-    assert skipped["events"] == 2 * len(BAD_ENTRIES)
+    assert skipped["events"] == 2 * len(BAD_ENTRIES) + 1  # and u-garbage's online event
     assert skipped["incident"] >= 2 * len(BAD_INCIDENTS)  # aging twice, the snapshot once
-    assert skipped["unit"] == len(BAD_UNITS)  # the board, read at start
+    assert skipped["unit"] == len(BAD_UNITS) + 1  # the board read at start, u-garbage's hello
     assert skipped["deadline"] == len(BAD_DEADLINES) and not remaining & set(BAD_DEADLINES)
     assert skipped["inbox"] == 1
     assert not [k for k, v in metrics.items() if k.startswith("vigie_loop_errors_total") and v]
