@@ -205,6 +205,14 @@ async def test_bad_records_are_logged_counted_and_skipped_and_every_good_inciden
             assert hub.node.tenants["narbonne"].board["u-garbage"].sector == (SECTOR,)
             await mended.close()
 
+            # A console acting on a corrupt incident is told it does not exist, and
+            # nothing of it changes (no half-done script).
+            for incident in BAD_INCIDENTS:
+                update = {"type": "incident.update", "incident": incident}
+                refused = await live.request({**update, "status": "acknowledged"})
+                assert refused["type"] == "error" and refused["code"] == "not_found", refused
+            assert await redis.hget(KEYS.incident("bad-num"), "status") == b"open"
+
             await redis.delete(KEYS.job_lock("aging"))  # age now, not in 30 s
             assert await timers.age_queue(hub.node, hub.node.tenants["narbonne"])
             async with httpx.AsyncClient() as http:

@@ -30,6 +30,13 @@ local function incident_view(prefix, id)
   }
 end
 
+-- The status of a usable incident; nil for an unknown or unusable one, which a
+-- lifecycle script then refuses as not found before it changes anything.
+local function incident_status(prefix, id)
+  local view = incident_view(prefix, id)
+  return view and view.status
+end
+
 local function unit_view(prefix, id)
   local h = hash_table(prefix .. 'unit:' .. id)
   if h.id == nil then return nil end
