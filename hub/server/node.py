@@ -289,7 +289,11 @@ class Node:
             return
         sent_at = entry.body.get("sent_at")
         if not isinstance(sent_at, int | float):
-            skip(self.metrics, rt.config.id, BadRecord("canary", entry.offset, "sent_at"))
+            skip(
+                self.metrics,
+                rt.config.id,
+                BadRecord("canary", entry.offset, "sent_at is not a number"),
+            )
             return
         rt.canary_seen_at = time.monotonic()
         rt.canary_lag_ms = max(0.0, time.time() * 1000 - float(sent_at))

@@ -4,8 +4,10 @@ Deadlines live in a Redis sorted set; every process polls it, and the
 `assignment_end` script only ends an *offered* assignment, so when two
 processes race for the same deadline exactly one wins and only the winner
 recommends the next unit. Aging runs once per period per tenant: the process
-that takes the period's lock does it. One loop per process, not one timer per
-assignment.
+that takes the period's lock does it. One loop per job and tenant in each
+process, not one timer per assignment; each runs under hub.core.supervision's
+rule (a failing turn is counted and retried, six errors in a row are fatal),
+and a bad record met on the way is skipped, never a reason to stop.
 """
 
 from __future__ import annotations
