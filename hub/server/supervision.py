@@ -16,9 +16,11 @@ from collections.abc import Coroutine
 from typing import Any
 
 from redis.exceptions import (
+    AskError,
     BusyLoadingError,
-    ClusterDownError,
+    ClusterError,
     ReadOnlyError,
+    SlotNotCoveredError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -41,7 +43,12 @@ OUTAGES: tuple[type[BaseException], ...] = (
     BusyLoadingError,
     ReadOnlyError,
     TryAgainError,
-    ClusterDownError,  # MasterDownError included
+    # Redis Cluster failing over or resharding: CLUSTERDOWN, MASTERDOWN, "TTL
+    # exhausted" (too many redirections), a slot not covered yet, a redirection
+    # that leaked out of the client.
+    ClusterError,
+    SlotNotCoveredError,
+    AskError,  # MovedError included
     OSError,
     TimeoutError,
 )
