@@ -94,21 +94,16 @@ def waiting_incident(
     """An aging row from its hash fields; None when the incident is gone (no priority)."""
     if fields.get("priority") is None:
         return None
-    values = {
-        name: parse_int(fields.get(name), default)
-        for name, default in (("priority", None), ("reporters", 1), ("opened_at", 0))
-    }
-    garbage = sorted(name for name, value in values.items() if value is None)
-    if garbage:
-        return BadRecord("incident", key, f"not a number: {', '.join(garbage)}")
+    priority = parse_int(fields.get("priority"))
+    reporters = parse_int(fields.get("reporters"), 1)
+    opened_at = parse_int(fields.get("opened_at"), 0)
+    if priority is None or reporters is None or opened_at is None:
+        named = {"opened_at": opened_at, "priority": priority, "reporters": reporters}
+        garbage = ", ".join(name for name, value in named.items() if value is None)
+        return BadRecord("incident", key, f"not a number: {garbage}")
     status = fields.get("status") or b""
-    return WaitingIncident(
-        incident_id,
-        int(values["priority"] or 0),
-        int(values["reporters"] or 0),
-        int(values["opened_at"] or 0),
-        status.decode() if isinstance(status, bytes) else status,
-    )
+    text = status.decode(errors="replace") if isinstance(status, bytes) else status
+    return WaitingIncident(incident_id, priority, reporters, opened_at, text)
 
 
 def _is_cell(value: object) -> bool:

@@ -55,7 +55,9 @@ class LifecycleContext:
 
 
 def _s(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    # "replace": an id that is not UTF-8 (corrupt data) names no record, rather
+    # than failing the whole loop that met it.
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
 def _params(params: Mapping[str, Any]) -> bytes:

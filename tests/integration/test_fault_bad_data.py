@@ -74,6 +74,9 @@ async def corrupt_at_rest(redis: Redis, cell: str) -> None:
         await redis.zadd(KEYS.live, {incident: 5})
         await redis.zadd(KEYS.cell(cell), {f"noise|{incident}": now})
     await redis.zadd(KEYS.cell(cell), {"no-separator": now})
+    await redis.zadd(KEYS.open_queue, {b"\xff\xfe": 1})  # an id that is not UTF-8
+    await redis.hset(KEYS.incident("bad-status"), mapping={"priority": "2", "status": b"\xff"})
+    await redis.zadd(KEYS.open_queue, {"bad-status": 1})
     await redis.set(KEYS.unit("u-type"), b"a string where a hash belongs")
     await redis.hset(
         KEYS.unit("u-garbage"),
