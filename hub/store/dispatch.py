@@ -65,6 +65,14 @@ def _params(params: Mapping[str, Any]) -> bytes:
     return orjson.dumps({k: v for k, v in params.items() if v is not None})
 
 
+def _json_or_none(raw: bytes) -> Any:
+    """A JSON value; None for garbage (an audit entry written by hand, say)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
 PIPELINE_CHUNK = 500  # commands of a bulk job per round trip
 
 
@@ -99,7 +107,7 @@ class DispatchStore:
         )
         if not result:
             return None
-        return orjson.loads(result[0]), [orjson.loads(e) for e in result[1:]]
+        return orjson.loads(result[0]), [e for e in map(_json_or_none, result[1:]) if e is not None]
 
     async def _hmget_each(
         self, keys: list[str], fields: tuple[str, ...]

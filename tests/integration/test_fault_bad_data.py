@@ -223,7 +223,13 @@ async def test_bad_records_are_logged_counted_and_skipped_and_every_good_inciden
                     f"{hub.http_url}/api/v1/incidents/bad-type",
                     headers={"authorization": f"Bearer {token('console', 'op-api')}"},
                 )
+                await redis.rpush(KEYS.history(first), b"{a garbage audit entry")
+                trail = await http.get(
+                    f"{hub.http_url}/api/v1/incidents/{first}",
+                    headers={"authorization": f"Bearer {token('console', 'op-api')}"},
+                )
             assert api.status_code == 404  # unusable reads as absent, never a 500
+            assert trail.status_code == 200 and trail.json()["history"], trail.text
             metrics = await metric_lines(hub)
             for peer in (replay, fresh):
                 await peer.close()
