@@ -114,7 +114,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(0)
+    # Non-zero when a background loop failed (hub.server.failure raised the signal).
+    from hub.server.failure import exit_status
+
+    raise SystemExit(exit_status())
 
 
 def _token(args: argparse.Namespace) -> int:

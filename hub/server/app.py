@@ -1,8 +1,10 @@
 """The Starlette application: routes, and the resources its lifespan owns.
 
-Every background task (stream followers) belongs to a TaskGroup owned by the
-lifespan, so a failing task is seen, and stops the process, rather than dying
-silently.
+Every background loop (stream followers, canaries, timers) belongs to a
+TaskGroup owned by the lifespan, so a failing loop is seen rather than dying
+silently: a loop that cannot go on (hub.core.supervision) ends the group, and
+the lifespan then closes every session with 1011 and, under `vigie serve`,
+makes the process exit non-zero (hub.server.failure).
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from hub.config import Config, load_config
+from hub.core.supervision import EXIT_LOOP_FAILED
 from hub.server.admission import Admission
 from hub.server.api import get_incident
 from hub.server.drain import install_drain_on_sigterm
 from hub.server.endpoint import websocket_endpoint
+from hub.server.failure import give_up, request_exit
 from hub.server.interop import interop_routes
 from hub.server.jwks import KeySource, verifier_for
 from hub.server.node import Node
@@ -88,6 +92,13 @@ async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:
     log.error("background tasks still running at shutdown: %s", [t.get_name() for t in tasks])
 
 
+def _reason(exc: BaseException) -> str:
+    """The first leaf of a task group's failure, for the log and /healthz."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return str(exc) or type(exc).__name__
+
+
 def create_app(
     config: Config,
     redis_url: str,
@@ -95,11 +106,15 @@ def create_app(
     node_id: str | None = None,
     *,
     drain_on_sigterm: bool = False,
+    exit_on_failure: bool = False,
 ) -> Starlette:
     """Build the hub's ASGI app for one process.
 
     `drain_on_sigterm` (for `vigie serve`, not for hubs embedded in tests) makes
     SIGTERM drain outboxes and close sessions with 1012 before uvicorn exits.
+    `exit_on_failure` (for `vigie serve` too) makes the process exit with
+    EXIT_LOOP_FAILED when a background loop cannot go on; without it, the
+    sessions are closed with 1011 and new ones refused, but the server stays up.
     """
     node_id = node_id or f"{socket.gethostname()}:{os.getpid()}"
 
@@ -121,6 +136,7 @@ def create_app(
         app.state.admission = Admission(config.hub)
         if config.hub.limits_off:
             log.warning("VIGIE_LIMITS=off: EVERY ABUSE LIMIT IS OFF (load testing only)")
+        serving = False  # a failure before is a start-up failure: uvicorn's to report
         try:
             async with asyncio.TaskGroup() as tasks:
                 loops = await node.start_followers(tasks)
@@ -129,6 +145,7 @@ def create_app(
                     loops.append(tasks.create_task(keys.run(), name="jwks"))
                 node.redis_ok = True
                 uninstall = install_drain_on_sigterm(node) if drain_on_sigterm else None
+                serving = True
                 try:
                     yield
                 finally:
@@ -136,6 +153,12 @@ def create_app(
                         uninstall()
                     node.cancel_background()
                     await stop_tasks(loops)
+        except Exception as exc:  # a loop cannot go on: no session may stay on a dead feed
+            if serving:
+                await give_up(node, _reason(exc))
+                if exit_on_failure:
+                    request_exit(EXIT_LOOP_FAILED)
+            raise
         finally:
             await redis.aclose()
 
@@ -160,10 +183,12 @@ async def healthz(request: Request) -> Response:
     except (RedisError, OSError, TimeoutError):
         redis_ok = False
     streams_ok = node.feeds_alive()
+    loops_ok = node.failed is None
     body: dict[str, Any] = {
-        "status": "ok" if redis_ok and streams_ok else "unhealthy",
+        "status": "ok" if redis_ok and streams_ok and loops_ok else "unhealthy",
         "redis": redis_ok,
         "streams": streams_ok,
+        "loops": loops_ok,
         "node": node.node_id,
         "sessions": dict(node.metrics.sessions),
         "canary_lag_ms": {t: round(rt.canary_lag_ms, 1) for t, rt in node.tenants.items()},
@@ -189,4 +214,4 @@ def app_from_env() -> Starlette:
         # A per-process random secret would make each worker refuse the others' tokens.
         raise RuntimeError("VIGIE_SECRET is not set (vigie serve sets it for its workers)")
     redis_url = os.environ.get("VIGIE_REDIS_URL", "redis://127.0.0.1:6379/0")
-    return create_app(load_config(), redis_url, secret, drain_on_sigterm=True)
+    return create_app(load_config(), redis_url, secret, drain_on_sigterm=True, exit_on_failure=True)

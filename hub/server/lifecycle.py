@@ -9,10 +9,12 @@ from redis.exceptions import RedisError
 
 from hub.core.errors import CloseCode
 from hub.core.messages import Hello
+from hub.core.records import BadRecord, unit_change_problem
 from hub.server.handlers import now_ms
-from hub.server.node import Node
+from hub.server.node import Node, TenantRuntime
 from hub.server.resume import synchronise
 from hub.server.session import Session
+from hub.server.supervision import skip
 
 __all__ = ["session_closed", "session_opened"]
 
@@ -21,6 +23,9 @@ log = logging.getLogger("vigie.lifecycle")
 
 async def session_opened(node: Node, session: Session, hello: Hello) -> bool:
     """Register, welcome and synchronise a session; False if it had to be closed."""
+    if node.failed is not None:  # this process cannot feed a session any more
+        session.close(CloseCode.INTERNAL_ERROR, "hub process failed: reconnect elsewhere")
+        return False
     if node.draining:  # shutting down: go to another process straight away
         session.close(CloseCode.SERVICE_RESTART, "hub restarting: reconnect elsewhere")
         return False
@@ -69,12 +74,32 @@ async def session_closed(node: Node, session: Session) -> None:
         log.warning("unit %s offline not recorded: %s", session.sub, exc)
 
 
+def _saved_coverage(
+    node: Node, rt: TenantRuntime, unit_id: str, state: dict[str, str]
+) -> tuple[list[str], str | None]:
+    """The unit's saved sector and cell; none when they are garbage (the unit re-sends them)."""
+    try:
+        sector = json.loads(state["sector"]) if state.get("sector") else []
+    except ValueError:
+        sector = None
+    cell = state.get("cell") or None
+    problem = (
+        "sector is not JSON"
+        if sector is None
+        else unit_change_problem({"sector": sector, "cell": cell})
+    )
+    if problem is not None:
+        skip(node.metrics, rt.config.id, BadRecord("unit", rt.keys.unit(unit_id), problem))
+        return [], None
+    return sector or [], cell
+
+
 async def _unit_online(node: Node, session: Session) -> None:
     """Restore the unit's coverage from Redis and announce it online."""
     rt = node.runtime(session)
     state = await node.store.unit_state(rt.keys, session.sub)
-    sector = json.loads(state["sector"]) if state.get("sector") else []
-    node.set_unit_state(rt, session.sub, sector=sector, cell=state.get("cell") or None)
+    sector, cell = _saved_coverage(node, rt, session.sub, state)
+    node.set_unit_state(rt, session.sub, sector=sector, cell=cell)
     fields: dict[str, str | int | float] = {"last_seen": now_ms(), "node": node.node_id}
     if "status" not in state:
         fields["status"] = "available"

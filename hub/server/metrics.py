@@ -20,6 +20,9 @@ class Metrics:
     closes: Counter[int] = field(default_factory=Counter)
     duplicates_suppressed: int = 0
     alerts_acked: int = 0
+    # (loop, tenant, fault) and (source, tenant): see hub.server.supervision
+    loop_errors: Counter[tuple[str, str, str]] = field(default_factory=Counter)
+    bad_records: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def render(self, extra: dict[str, float] | None = None) -> str:
         """The Prometheus text exposition of every counter."""
@@ -41,6 +44,16 @@ class Metrics:
         lines += [f'vigie_errors_total{{code="{c}"}} {n}' for c, n in sorted(self.errors.items())]
         lines.append("# TYPE vigie_closes_total counter")
         lines += [f'vigie_closes_total{{code="{c}"}} {n}' for c, n in sorted(self.closes.items())]
+        lines.append("# TYPE vigie_loop_errors_total counter")
+        lines += [
+            f'vigie_loop_errors_total{{loop="{loop}",tenant="{t}",fault="{f}"}} {n}'
+            for (loop, t, f), n in sorted(self.loop_errors.items())
+        ]
+        lines.append("# TYPE vigie_bad_records_total counter")
+        lines += [
+            f'vigie_bad_records_total{{source="{s}",tenant="{t}"}} {n}'
+            for (s, t), n in sorted(self.bad_records.items())
+        ]
         for name, value in (extra or {}).items():
             lines += [f"# TYPE vigie_{name.split('{')[0]} gauge", f"vigie_{name} {value}"]
         return "\n".join(lines) + "\n"

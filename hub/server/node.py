@@ -26,11 +26,14 @@ from hub.core.errors import CloseCode
 from hub.core.geo import TenantArea
 from hub.core.offsets import offset_key
 from hub.core.recommend import UnitInfo
+from hub.core.records import BadRecord
+from hub.core.supervision import Fault, LoopHealth
 from hub.server.metrics import Metrics
 from hub.server.session import PENDING_MAX, Session
+from hub.server.supervision import after_fault, classify, must_not_end, skip
 from hub.store.dispatch import DispatchStore
 from hub.store.keys import TenantKeys
-from hub.store.store import Store, StreamEntry
+from hub.store.store import BadEntry, Store, StreamEntry
 
 __all__ = ["EVENTS", "INBOX", "Node", "TenantRuntime"]
 
@@ -91,6 +94,7 @@ class Node:
         self.redis_ok = False
         self.dispatch = DispatchStore(store.redis, store.scripts)
         self.draining = False  # SIGTERM received: no new sessions
+        self.failed: str | None = None  # a loop cannot go on: why (hub.server.failure)
         self._background: set[asyncio.Task[None]] = set()
 
     # -- registry -------------------------------------------------------------------
@@ -173,6 +177,7 @@ class Node:
     def _background_done(self, task: asyncio.Task[None]) -> None:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
+            self.metrics.loop_errors[("background", "", Fault.ERROR.value)] += 1
             log.error("background task %s failed", task.get_name(), exc_info=task.exception())
 
     def cancel_background(self) -> None:
@@ -234,7 +239,7 @@ class Node:
                 self.deliver(session, entry, event, coalesce)
             except Exception:  # one session's failure must not starve the others
                 log.exception("delivery of %s to session %s failed", entry.offset, session.id)
-                session.close(CloseCode.GOING_AWAY, "internal error")
+                session.close(CloseCode.INTERNAL_ERROR, "internal error")
 
     def deliver(
         self,
@@ -280,15 +285,22 @@ class Node:
         return EncodedEvent(message, offset_key(entry.offset))
 
     def _observe_canary(self, rt: TenantRuntime, entry: StreamEntry) -> None:
-        if entry.body.get("node") == self.node_id:
-            rt.canary_seen_at = time.monotonic()
-            rt.canary_lag_ms = max(0.0, time.time() * 1000 - float(entry.body.get("sent_at", 0)))
+        if entry.body.get("node") != self.node_id:
+            return
+        sent_at = entry.body.get("sent_at")
+        if not isinstance(sent_at, int | float):
+            skip(
+                self.metrics,
+                rt.config.id,
+                BadRecord("canary", entry.offset, "sent_at is not a number"),
+            )
+            return
+        rt.canary_seen_at = time.monotonic()
+        rt.canary_lag_ms = max(0.0, time.time() * 1000 - float(sent_at))
 
     def _observe_unit(self, rt: TenantRuntime, entry: StreamEntry) -> None:
-        unit = entry.body.get("unit") or {}
-        unit_id = unit.get("id")
-        if not isinstance(unit_id, str):
-            return
+        unit = entry.body["unit"]  # its shape is checked when the entry is read (records)
+        unit_id = unit["id"]
         sector = unit.get("sector")
         if sector == {}:  # Lua's cjson encodes an empty list as an empty object
             sector = []
@@ -307,13 +319,19 @@ class Node:
         """Start one stream reader per tenant, from the stream's current end."""
         started = []
         for rt in self.tenants.values():
+            tid = rt.config.id
             rt.read_offset = await self.store.last_offset(rt.keys.events)
             rt.canary_offset = await self.store.last_offset(rt.keys.canary)
             # After the offset: events past it are applied on top, so the board converges.
-            rt.board = {u.id: u for u in await self.dispatch.units(rt.keys)}
+            units, bad = await self.dispatch.units(rt.keys)
+            for record in bad:
+                skip(self.metrics, tid, record)
+            rt.board = {u.id: u for u in units}
             rt.last_read_at = rt.canary_seen_at = time.monotonic()
-            started.append(tasks.create_task(self._follow(rt), name=f"follow:{rt.config.id}"))
-            started.append(tasks.create_task(self._canary(rt), name=f"canary:{rt.config.id}"))
+            for name, loop in (("follow", self._follow(rt)), ("canary", self._canary(rt))):
+                started.append(
+                    tasks.create_task(must_not_end(f"{name}:{tid}", loop), name=f"{name}:{tid}")
+                )
         return started
 
     async def _canary(self, rt: TenantRuntime) -> None:
@@ -323,52 +341,75 @@ class Node:
         stopped receiving; reading our own canary back through the same stream
         and reader as every event can.
         """
+        health = LoopHealth.default()
         while True:
             body = {"type": "canary", "node": self.node_id, "sent_at": time.time() * 1000}
             try:
                 await self.dispatch.emit(
                     rt.keys, CANARY_MAXLEN, "canary", body, stream=rt.keys.canary
                 )
-            except (RedisError, OSError) as exc:
-                log.debug("canary for %s not written: %s", rt.config.id, exc)
+            except Exception as exc:
+                await after_fault(
+                    self.metrics, "canary", rt.config.id, health, exc, CANARY_PERIOD_S
+                )
+                continue
+            health.ok()
             await asyncio.sleep(CANARY_PERIOD_S)
 
     async def _follow(self, rt: TenantRuntime) -> None:
-        backoff = 0.1
+        """Follow the tenant's streams for ever; faults as hub.core.supervision says."""
+        health = LoopHealth.default()
         lagging = False  # after an outage or a full batch, the stream may have been trimmed
         while True:
-            if lagging:
-                with contextlib.suppress(RedisError, OSError):  # the read below says so
-                    lagging = await self._resync_if_trimmed(rt)
-            # One XREAD over the events and the canary stream (same hash slot): the
-            # canary proves this very reader still receives.
-            streams = {rt.keys.events: rt.read_offset, rt.keys.canary: rt.canary_offset}
             try:
-                batches = await self.store.read_events(
-                    streams, count=FOLLOW_COUNT, block_ms=FOLLOW_BLOCK_MS
-                )
-            except (RedisError, OSError) as exc:
-                self.redis_ok, lagging = False, True
-                log.warning("stream %s: Redis unavailable (%s); retrying", rt.keys.events, exc)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-                continue
-            self.redis_ok, backoff = True, 0.1
-            rt.last_read_at = time.monotonic()
-            for key, entries in batches:
-                if key == rt.keys.canary:
-                    for entry in entries:
-                        rt.canary_offset = entry.offset
-                        self._observe_canary(rt, entry)
-                    continue
+                lagging = await self._follow_once(rt, lagging)
+            except Exception as exc:
+                if classify(exc) is Fault.OUTAGE:
+                    self.redis_ok, lagging = False, True
+                await after_fault(self.metrics, "follow", rt.config.id, health, exc)
+            else:
+                health.ok()
+
+    async def _follow_once(self, rt: TenantRuntime, lagging: bool) -> bool:
+        """One blocking read and the fan-out of what it got; returns `lagging`."""
+        if lagging:
+            with contextlib.suppress(RedisError, OSError):  # the read below says so
+                lagging = await self._resync_if_trimmed(rt)
+        # One XREAD over the events and the canary stream (same hash slot): the
+        # canary proves this very reader still receives.
+        streams = {rt.keys.events: rt.read_offset, rt.keys.canary: rt.canary_offset}
+        batches = await self.store.read_events(
+            streams, count=FOLLOW_COUNT, block_ms=FOLLOW_BLOCK_MS
+        )
+        self.redis_ok = True
+        rt.last_read_at = time.monotonic()
+        for key, entries in batches:
+            canary = key == rt.keys.canary
+            if not canary:
                 lagging = len(entries) >= FOLLOW_COUNT
-                for entry in entries:
+            for entry in entries:
+                if canary:
+                    rt.canary_offset = entry.offset
+                else:
                     rt.read_offset = entry.offset
                     self.metrics.entries_read += 1
-                    try:
-                        self.fan_out(rt, entry)
-                    except Exception:  # one bad entry must not stop the tenant's feed
-                        log.exception("fan-out of %s failed", entry.offset)
+                self._take(rt, entry, canary)
+        return lagging
+
+    def _take(self, rt: TenantRuntime, entry: StreamEntry | BadEntry, canary: bool) -> None:
+        """Apply one entry read by the follower; a bad one is skipped, never fatal."""
+        if isinstance(entry, BadEntry):
+            skip(self.metrics, rt.config.id, entry.record)
+            return
+        try:
+            if canary:
+                self._observe_canary(rt, entry)
+            else:
+                self.fan_out(rt, entry)
+        except Exception:  # one bad entry must not stop the tenant's feed
+            log.exception("fan-out of %s failed", entry.offset)
+            source = "canary" if canary else "events"
+            skip(self.metrics, rt.config.id, BadRecord(source, entry.offset, "fan-out failed"))
 
     async def _resync_if_trimmed(self, rt: TenantRuntime) -> bool:
         """Close this tenant's sessions if entries we never read were trimmed away.
@@ -392,5 +433,7 @@ class Node:
 
     def feeds_alive(self) -> bool:
         """True when every tenant reader read back this process's canary recently."""
+        if self.failed is not None:
+            return False
         now = time.monotonic()
         return all(now - rt.canary_seen_at <= CANARY_STALE_S for rt in self.tenants.values())

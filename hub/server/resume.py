@@ -23,6 +23,8 @@ from hub.core.errors import CloseCode
 from hub.core.offsets import is_offset, offset_key
 from hub.server.node import EVENTS, INBOX, Node, TenantRuntime
 from hub.server.session import Session
+from hub.server.supervision import skip
+from hub.store.store import BadEntry
 
 __all__ = ["REPLAY_MAX", "synchronise"]
 
@@ -71,6 +73,9 @@ async def _replay_inbox(node: Node, session: Session, rt: TenantRuntime, after: 
     while True:
         entries = await node.store.range_after(stream, after, PAGE)
         for entry in entries:
+            if isinstance(entry, BadEntry):
+                skip(node.metrics, rt.config.id, entry.record)
+                continue
             if not await _room_for_one_more(session):
                 return
             session.inbox_floor = offset_key(entry.offset)
@@ -93,6 +98,9 @@ async def _replay_events(node: Node, session: Session, rt: TenantRuntime, after:
         entries = await node.store.range_after(rt.keys.events, after, PAGE)
         scanned += len(entries)
         for entry in entries:
+            if isinstance(entry, BadEntry):
+                skip(node.metrics, rt.config.id, entry.record)
+                continue
             # Pokes are replayed from the inbox; live-only entries are not replayed.
             if entry.to is None and not node.ephemeral(entry) and node.wants(session, entry):
                 if not await _room_for_one_more(session):
@@ -106,7 +114,9 @@ async def _replay_events(node: Node, session: Session, rt: TenantRuntime, after:
 
 async def send_snapshot(node: Node, session: Session, rt: TenantRuntime) -> None:
     """Send a snapshot and move the session's floor to the snapshot's offset."""
-    last, snapshot = await node.store.snapshot(rt.keys)
+    last, snapshot, skipped = await node.store.snapshot(rt.keys)
+    for record in skipped:
+        skip(node.metrics, rt.config.id, record)
     if session.role == "unit":
         snapshot = _unit_view(rt, session, snapshot)
     snapshot["stream"], snapshot["offset"] = EVENTS, last

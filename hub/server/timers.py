@@ -4,8 +4,10 @@ Deadlines live in a Redis sorted set; every process polls it, and the
 `assignment_end` script only ends an *offered* assignment, so when two
 processes race for the same deadline exactly one wins and only the winner
 recommends the next unit. Aging runs once per period per tenant: the process
-that takes the period's lock does it. One loop per process, not one timer per
-assignment.
+that takes the period's lock does it. One loop per job and tenant in each
+process, not one timer per assignment; each runs under hub.core.supervision's
+rule (a failing turn is counted and retried, six errors in a row are fatal),
+and a bad record met on the way is skipped, never a reason to stop.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from redis.exceptions import RedisError
-
 from hub.core import lifecycle, priority
-from hub.core.errors import ProtocolError
+from hub.core.errors import ErrorCode, ProtocolError
+from hub.core.records import BadRecord
+from hub.core.supervision import LoopHealth
 from hub.server.handlers import now_ms
 from hub.server.node import Node, TenantRuntime
 from hub.server.recommending import lifecycle_context, recommend_and_dispatch
+from hub.server.supervision import after_fault, must_not_end, skip
 
 __all__ = [
     "AGING_PERIOD_S",
@@ -50,8 +53,14 @@ async def expire_due(node: Node, rt: TenantRuntime) -> int:
         params = {"assignment": assignment, "state": "expired", "reason": "no answer in time"}
         try:
             incident_id, unit = await node.dispatch.run("assignment_end", ctx, params)
-        except ProtocolError:
-            continue  # another process expired it, or the unit answered just in time
+        except ProtocolError as exc:
+            # Another process expired it, or the unit answered just in time; or the
+            # assignment does not exist (corrupt data): its deadline goes either way,
+            # or it would come back every poll and take the place of real ones.
+            await node.dispatch.drop_deadline(rt.keys, assignment)
+            if exc.code is ErrorCode.NOT_FOUND:
+                skip(node.metrics, rt.config.id, BadRecord("deadline", assignment, exc.message))
+            continue
         ended += 1
         found = await node.dispatch.incident(rt.keys, incident_id)
         if found is not None:
@@ -68,16 +77,13 @@ async def age_queue(node: Node, rt: TenantRuntime, now: int | None = None) -> bo
     lock_ms = int(AGING_PERIOD_S * 1000 * 0.9)
     if not await node.dispatch.claim(rt.keys.job_lock("aging"), lock_ms):
         return False
-    waiting = [
-        w
-        for w in await node.dispatch.waiting_incidents(rt.keys)
-        if w["status"] in lifecycle.WAITING
-    ]
+    rows, bad = await node.dispatch.waiting_incidents(rt.keys)
+    for record in bad:
+        skip(node.metrics, rt.config.id, record)
     scores = {
-        w["id"]: priority.score(
-            int(w["priority"]), int(w["reporters"]), (now - int(w["opened_at"])) / 1000
-        )
-        for w in waiting
+        w.id: priority.score(w.priority, w.reporters, (now - w.opened_at) / 1000)
+        for w in rows
+        if w.status in lifecycle.WAITING
     }
     if not scores:
         return True
@@ -92,13 +98,16 @@ async def age_queue(node: Node, rt: TenantRuntime, now: int | None = None) -> bo
 Job = Callable[[Node, TenantRuntime], Awaitable[object]]
 
 
-async def _every(period_s: float, name: str, node: Node, job: Job) -> None:
+async def _every(period_s: float, name: str, node: Node, rt: TenantRuntime, job: Job) -> None:
+    """Run `job` for one tenant every `period_s`; faults as hub.core.supervision says."""
+    health = LoopHealth.default()
     while True:
-        for rt in node.tenants.values():
-            try:
-                await job(node, rt)
-            except (RedisError, OSError) as exc:
-                log.warning("%s for %s: Redis unavailable: %s", name, rt.config.id, exc)
+        try:
+            await job(node, rt)
+        except Exception as exc:
+            await after_fault(node.metrics, name, rt.config.id, health, exc, period_s)
+            continue
+        health.ok()
         await asyncio.sleep(period_s)
 
 
@@ -106,7 +115,8 @@ async def refresh_presence(node: Node, rt: TenantRuntime) -> None:
     """Mark the units connected to this process as seen now (one pipeline)."""
     units = {sub for role, sub in rt.by_identity if role == "unit"}
     if units:
-        await node.dispatch.touch_units(rt.keys, units, now_ms())
+        for record in await node.dispatch.touch_units(rt.keys, units, now_ms()):
+            skip(node.metrics, rt.config.id, record)
 
 
 async def sweep_presence(node: Node, rt: TenantRuntime, now: int | None = None) -> list[str]:
@@ -120,7 +130,9 @@ async def sweep_presence(node: Node, rt: TenantRuntime, now: int | None = None) 
     if not await node.dispatch.claim(rt.keys.job_lock("presence"), int(PRESENCE_PERIOD_S * 900)):
         return []
     online = [u.id for u in rt.board.values() if u.online]
-    stale = await node.dispatch.stale_units(rt.keys, online, now - PRESENCE_STALE_MS)
+    stale, bad = await node.dispatch.stale_units(rt.keys, online, now - PRESENCE_STALE_MS)
+    for record in bad:
+        skip(node.metrics, rt.config.id, record)
     for unit_id in stale:
         fields: dict[str, str | int | float] = {"sessions": 0}
         await node.store.unit_update(rt.keys, unit_id, "offline", fields)
@@ -128,15 +140,20 @@ async def sweep_presence(node: Node, rt: TenantRuntime, now: int | None = None) 
     return stale
 
 
+LOOPS: tuple[tuple[str, float, Job], ...] = (
+    ("deadlines", DEADLINE_POLL_S, expire_due),
+    ("aging", AGING_PERIOD_S, age_queue),
+    ("presence", PRESENCE_PERIOD_S, refresh_presence),
+    ("presence-sweep", PRESENCE_PERIOD_S, sweep_presence),
+)
+
+
 async def run_timers(node: Node, tasks: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
-    """Start this process's deadline, aging and presence loops in the app's task group."""
-    return [
-        tasks.create_task(_every(DEADLINE_POLL_S, "deadlines", node, expire_due), name="deadlines"),
-        tasks.create_task(_every(AGING_PERIOD_S, "aging", node, age_queue), name="aging"),
-        tasks.create_task(
-            _every(PRESENCE_PERIOD_S, "presence", node, refresh_presence), name="presence"
-        ),
-        tasks.create_task(
-            _every(PRESENCE_PERIOD_S, "presence-sweep", node, sweep_presence), name="sweep"
-        ),
-    ]
+    """Start this process's deadline, aging and presence loops, one per tenant."""
+    started = []
+    for rt in node.tenants.values():
+        for name, period_s, job in LOOPS:
+            label = f"{name}:{rt.config.id}"
+            loop = _every(period_s, name, node, rt, job)
+            started.append(tasks.create_task(must_not_end(label, loop), name=label))
+    return started

@@ -16,6 +16,7 @@ import orjson
 
 from hub.core.errors import ErrorCode, ProtocolError
 from hub.core.recommend import UnitInfo
+from hub.core.records import BadRecord, WaitingIncident, parse_int, unit_info, waiting_incident
 from hub.store.client import RedisLike
 from hub.store.keys import TenantKeys
 from hub.store.scripts import ScriptSet
@@ -54,7 +55,9 @@ class LifecycleContext:
 
 
 def _s(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    # "replace": an id that is not UTF-8 (corrupt data) names no record, rather
+    # than failing the whole loop that met it.
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
 def _params(params: Mapping[str, Any]) -> bytes:
@@ -62,7 +65,20 @@ def _params(params: Mapping[str, Any]) -> bytes:
     return orjson.dumps({k: v for k, v in params.items() if v is not None})
 
 
+def _json_or_none(raw: bytes) -> Any:
+    """A JSON value; None for garbage (an audit entry written by hand, say)."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+
+
 PIPELINE_CHUNK = 500  # commands of a bulk job per round trip
+
+
+def _wrong_type(source: str, key: str, error: Exception) -> BadRecord:
+    """A key whose command failed (WRONGTYPE: an operator's SET over a hash, say)."""
+    return BadRecord(source, key, f"unreadable: {error}")
 
 
 class DispatchStore:
@@ -91,7 +107,7 @@ class DispatchStore:
         )
         if not result:
             return None
-        return orjson.loads(result[0]), [orjson.loads(e) for e in result[1:]]
+        return orjson.loads(result[0]), [e for e in map(_json_or_none, result[1:]) if e is not None]
 
     async def reports(self, keys: TenantKeys, incident_id: str) -> list[dict[str, Any]]:
         """The incident's reports (alert id, time, text, status), oldest first.
@@ -120,26 +136,39 @@ class DispatchStore:
             )
         return reports
 
-    async def units(self, keys: TenantKeys) -> list[UnitInfo]:
-        """Every known unit, for recommendations."""
+    async def _hmget_each(
+        self, keys: list[str], fields: tuple[str, ...]
+    ) -> list[dict[str, Any] | Exception]:
+        """HMGET `fields` of every key, in chunks; a key of the wrong type gives its error."""
+        rows: list[Any] = []
+        for start in range(0, len(keys), PIPELINE_CHUNK):  # one await per chunk: sessions breathe
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key in keys[start : start + PIPELINE_CHUNK]:
+                    pipe.hmget(key, *fields)
+                rows += await pipe.execute(raise_on_error=False)
+        return [
+            row if isinstance(row, Exception) else dict(zip(fields, row, strict=True))
+            for row in rows
+        ]
+
+    async def units(self, keys: TenantKeys) -> tuple[list[UnitInfo], list[BadRecord]]:
+        """Every known unit, for recommendations, and the unit records skipped."""
         members: Any = await self.redis.smembers(keys.units)
         ids = sorted(_s(u) for u in members)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for unit_id in ids:
-                pipe.hmget(keys.unit(unit_id), "status", "sessions", "cell", "sector")
-            rows = await pipe.execute()
-        units = []
-        for unit_id, (status, sessions, cell, sector) in zip(ids, rows, strict=True):
-            units.append(
-                UnitInfo(
-                    id=unit_id,
-                    status=_s(status or b"off_duty"),
-                    online=int(sessions or 0) > 0,
-                    cell=_s(cell) if cell else None,
-                    sector=tuple(orjson.loads(sector)) if sector else (),
-                )
-            )
-        return units
+        names = [keys.unit(u) for u in ids]
+        rows = await self._hmget_each(names, ("status", "sessions", "cell", "sector"))
+        units: list[UnitInfo] = []
+        bad: list[BadRecord] = []
+        for unit_id, key, row in zip(ids, names, rows, strict=True):
+            if isinstance(row, Exception):
+                bad.append(_wrong_type("unit", key, row))
+                continue
+            unit = unit_info(unit_id, key, row)
+            if isinstance(unit, BadRecord):
+                bad.append(unit)
+            else:
+                units.append(unit)
+        return units, bad
 
     async def due_assignments(self, keys: TenantKeys, now_ms: int, limit: int = 100) -> list[str]:
         """Offered assignments whose deadline has passed."""
@@ -148,31 +177,30 @@ class DispatchStore:
         )
         return [_s(a) for a in raw]
 
-    async def waiting_incidents(self, keys: TenantKeys) -> list[dict[str, str]]:
-        """Incidents in the queue with what aging needs (id, priority, reporters, opened_at)."""
+    async def drop_deadline(self, keys: TenantKeys, assignment: str) -> None:
+        """Forget the deadline of an assignment that is not offered (any more, or ever)."""
+        await self.redis.zrem(keys.deadlines, assignment)
+
+    async def waiting_incidents(
+        self, keys: TenantKeys
+    ) -> tuple[list[WaitingIncident], list[BadRecord]]:
+        """Incidents in the queue with what aging needs, and the incident records skipped."""
         members: Any = await self.redis.zrange(keys.open_queue, 0, -1)
         ids = [_s(i) for i in members]
-        rows: list[Any] = []
-        for start in range(0, len(ids), PIPELINE_CHUNK):  # one await per chunk: sessions breathe
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for incident_id in ids[start : start + PIPELINE_CHUNK]:
-                    pipe.hmget(
-                        keys.incident(incident_id), "priority", "reporters", "opened_at", "status"
-                    )
-                rows += await pipe.execute()
-        out = []
-        for incident_id, (prio, reporters, opened, status) in zip(ids, rows, strict=True):
-            if prio is not None:
-                out.append(
-                    {
-                        "id": incident_id,
-                        "priority": _s(prio),
-                        "reporters": _s(reporters or b"1"),
-                        "opened_at": _s(opened or b"0"),
-                        "status": _s(status or b""),
-                    }
-                )
-        return out
+        names = [keys.incident(i) for i in ids]
+        rows = await self._hmget_each(names, ("priority", "reporters", "opened_at", "status"))
+        waiting, bad = [], []
+        for incident_id, key, row in zip(ids, names, rows, strict=True):
+            found = (
+                _wrong_type("incident", key, row)
+                if isinstance(row, Exception)
+                else waiting_incident(incident_id, key, row)
+            )
+            if isinstance(found, BadRecord):
+                bad.append(found)
+            elif found is not None:
+                waiting.append(found)
+        return waiting, bad
 
     async def set_scores(self, keys: TenantKeys, scores: Mapping[str, float]) -> None:
         """Write aged scores to the queue, the live set and the incidents (idempotent)."""
@@ -206,25 +234,41 @@ class DispatchStore:
         )
         return _s(offset)
 
-    async def touch_units(self, keys: TenantKeys, units: set[str], now_ms: int) -> None:
-        """Record that these units were seen connected now."""
+    async def touch_units(self, keys: TenantKeys, units: set[str], now_ms: int) -> list[BadRecord]:
+        """Record that these units were seen connected now; returns the unit records skipped."""
+        names = [keys.unit(u) for u in sorted(units)]
         async with self.redis.pipeline(transaction=False) as pipe:
-            for unit_id in units:
-                pipe.hset(keys.unit(unit_id), "seen_at", now_ms)
-            await pipe.execute()
+            for key in names:
+                pipe.hset(key, "seen_at", now_ms)
+            results = await pipe.execute(raise_on_error=False)
+        return [
+            _wrong_type("unit", key, result)
+            for key, result in zip(names, results, strict=True)
+            if isinstance(result, Exception)
+        ]
 
-    async def stale_units(self, keys: TenantKeys, units: list[str], before_ms: int) -> list[str]:
-        """The units among `units` not seen since `before_ms` (never seen counts as seen now)."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for unit_id in units:
-                pipe.hmget(keys.unit(unit_id), "seen_at", "last_seen")
-            rows = await pipe.execute()
-        stale = []
-        for unit_id, (seen_at, last_seen) in zip(units, rows, strict=True):
-            seen = max(int(seen_at or 0), int(last_seen or 0))
+    async def stale_units(
+        self, keys: TenantKeys, units: list[str], before_ms: int
+    ) -> tuple[list[str], list[BadRecord]]:
+        """The units among `units` not seen since `before_ms` (never seen counts as seen now).
+
+        Also returns the unit records skipped (wrong type, garbage timestamps).
+        """
+        names = [keys.unit(u) for u in units]
+        rows = await self._hmget_each(names, ("seen_at", "last_seen"))
+        stale, bad = [], []
+        for unit_id, key, row in zip(units, names, rows, strict=True):
+            if isinstance(row, Exception):
+                bad.append(_wrong_type("unit", key, row))
+                continue
+            seen_at, last_seen = parse_int(row["seen_at"], 0), parse_int(row["last_seen"], 0)
+            if seen_at is None or last_seen is None:
+                bad.append(BadRecord("unit", key, "seen_at or last_seen is not a number"))
+                continue
+            seen = max(seen_at, last_seen)
             if seen and seen < before_ms:
                 stale.append(unit_id)
-        return stale
+        return stale, bad
 
     async def claim(self, key: str, ttl_ms: int) -> bool:
         """A lock that one process wins for `ttl_ms` (periodic jobs run once, not per process)."""

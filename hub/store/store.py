@@ -13,11 +13,21 @@ from typing import Any
 
 import orjson
 
+from hub.core.records import BadRecord, entry_problem
 from hub.store.client import RedisLike
 from hub.store.keys import TenantKeys
 from hub.store.scripts import ScriptSet
 
-__all__ = ["APP", "Intake", "Store", "StreamEntry", "SubmitOutcome", "decode_entry"]
+__all__ = [
+    "APP",
+    "BadEntry",
+    "Intake",
+    "Store",
+    "StreamEntry",
+    "SubmitOutcome",
+    "decode_entry",
+    "read_entry",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +73,14 @@ class StreamEntry:
     to: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class BadEntry:
+    """A stream entry that cannot be decoded: skipped, but its offset is passed."""
+
+    offset: str
+    record: BadRecord
+
+
 def _s(value: bytes | str | None) -> str:
     if value is None:
         return ""
@@ -79,6 +97,26 @@ def decode_entry(entry_id: bytes | str, fields: dict[bytes, bytes]) -> StreamEnt
         cell=_s(cell) if cell else None,
         to=_s(to) if to else None,
     )
+
+
+def read_entry(
+    entry_id: bytes | str, fields: dict[bytes, bytes], source: str
+) -> StreamEntry | BadEntry:
+    """Decode an entry read from stream `source`, or say why it is unusable."""
+    offset = _s(entry_id)
+    try:
+        entry = decode_entry(entry_id, fields)
+    except (orjson.JSONDecodeError, UnicodeDecodeError):
+        return BadEntry(offset, BadRecord(source, offset, "fields are not valid text or JSON"))
+    problem = entry_problem(entry.kind, entry.body)
+    if problem is not None:
+        return BadEntry(offset, BadRecord(source, offset, problem))
+    return entry
+
+
+def _source(stream: str) -> str:
+    """The metrics label of a stream key (events, canary, inbox): its name after the prefix."""
+    return stream.rsplit("}:", 1)[-1].split(":", 1)[0]
 
 
 class Store:
@@ -172,12 +210,14 @@ class Store:
 
     async def snapshot(
         self, keys: TenantKeys, max_incidents: int = 500
-    ) -> tuple[str, dict[str, Any]]:
-        """(last event offset, snapshot message) read atomically."""
+    ) -> tuple[str, dict[str, Any], list[BadRecord]]:
+        """(last event offset, snapshot message, live incidents skipped) read atomically."""
         last, body = await self.scripts.snapshot(
             keys=[keys.live, keys.units, keys.events], args=[keys.prefix, max_incidents]
         )
         snap: dict[str, Any] = orjson.loads(body)
+        bad = snap.pop("bad") if snap.pop("n_bad", 0) else []
+        skipped = [BadRecord("incident", keys.incident(i), "missing or unusable") for i in bad]
         # Lua's cjson encodes empty tables as objects: restore the lists.
         if not snap.pop("n_incidents", 0):
             snap["incidents"] = []
@@ -186,20 +226,27 @@ class Store:
         for unit in snap["units"]:
             if unit.get("sector") == {}:
                 unit["sector"] = []
-        return _s(last), snap
+        snap.pop("bad", None)
+        return _s(last), snap, skipped
 
     async def read_events(
         self, streams: dict[str, str], *, count: int = 500, block_ms: int = 1000
-    ) -> list[tuple[str, list[StreamEntry]]]:
+    ) -> list[tuple[str, list[StreamEntry | BadEntry]]]:
         """Blocking XREAD over tenant streams: [(stream key, entries)]."""
         raw: Any = await self.redis.xread(streams, count=count, block=block_ms)  # type: ignore[arg-type]
-        return [(_s(key), [decode_entry(i, f) for i, f in entries]) for key, entries in raw or []]
+        return [
+            (_s(key), [read_entry(i, f, _source(_s(key))) for i, f in entries])
+            for key, entries in raw or []
+        ]
 
-    async def range_after(self, stream: str, after: str, count: int = 1000) -> list[StreamEntry]:
+    async def range_after(
+        self, stream: str, after: str, count: int = 1000
+    ) -> list[StreamEntry | BadEntry]:
         """Entries strictly after `after` ('0' or '0-0' for all), oldest first."""
         start = "-" if after in ("", "0", "0-0") else f"({after}"
         raw: Any = await self.redis.xrange(stream, min=start, max="+", count=count)
-        return [decode_entry(i, f) for i, f in raw]
+        source = _source(stream)
+        return [read_entry(i, f, source) for i, f in raw]
 
     async def first_offset(self, stream: str) -> str | None:
         """The oldest retained entry's id, None when the stream is empty."""

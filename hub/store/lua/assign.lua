@@ -5,7 +5,7 @@
 local ctx, p, earlier = lifecycle_start()
 if earlier then return earlier end
 local ikey = ctx.prefix .. 'inc:' .. p.incident
-local current = redis.call('HGET', ikey, 'status')
+local current = incident_status(ctx.prefix, p.incident)
 if not current then return fail('not_found', 'no such incident') end
 if not contains(p.allowed, current) then
   return fail('conflict', 'cannot assign an incident that is ' .. current)

@@ -3,7 +3,7 @@
 local view = incident_view(ARGV[1], ARGV[2])
 if not view then return {} end
 local out = {cjson.encode(view)}
-for _, e in ipairs(redis.call('LRANGE', ARGV[1] .. 'inc:' .. ARGV[2] .. ':history', 0, -1)) do
-  table.insert(out, e)
-end
+local trail = redis.pcall('LRANGE', ARGV[1] .. 'inc:' .. ARGV[2] .. ':history', 0, -1)
+if trail.err then trail = {} end  -- a trail key of another type: the view without it
+for _, e in ipairs(trail) do table.insert(out, e) end
 return out

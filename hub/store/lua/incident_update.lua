@@ -6,7 +6,7 @@
 local ctx, p, earlier = lifecycle_start()
 if earlier then return earlier end
 local ikey = ctx.prefix .. 'inc:' .. p.incident
-local current = redis.call('HGET', ikey, 'status')
+local current = incident_status(ctx.prefix, p.incident)
 if not current then return fail('not_found', 'no such incident') end
 if p.action and current == p.target then  -- already there: idempotent
   if not p.priority and (not p.note or p.note == '') then return done(ctx, {'ok'}) end

@@ -2,16 +2,24 @@
 -- (Redis 6.2, which the bundled binary is, has no FUNCTION LOAD).
 -- Rule: the wire shape of an incident and of a unit is built here and only here.
 
+-- A key of another type (an operator's mistake, a partial restore) reads as
+-- missing instead of failing the script: the record is skipped, not the request.
 local function hash_table(key)
-  local flat = redis.call('HGETALL', key)
+  local flat = redis.pcall('HGETALL', key)
   local t = {}
+  if flat.err then return t end
   for i = 1, #flat, 2 do t[flat[i]] = flat[i + 1] end
   return t
 end
 
+-- nil for an unknown incident, and for one whose hash is unusable (no cell or
+-- status, garbage in a number the queue is ordered by): skipped like a missing one.
 local function incident_view(prefix, id)
   local h = hash_table(prefix .. 'inc:' .. id)
-  if h.id == nil then return nil end
+  if h.id == nil or h.cell == nil or h.status == nil then return nil end
+  for _, f in ipairs({'priority', 'score', 'reports', 'reporters', 'opened_at'}) do
+    if tonumber(h[f]) == nil then return nil end
+  end
   return {
     id = h.id, category = h.category, priority = tonumber(h.priority),
     score = tonumber(h.score), cell = h.cell, lat = tonumber(h.lat), lon = tonumber(h.lon),
@@ -22,11 +30,21 @@ local function incident_view(prefix, id)
   }
 end
 
+-- The status of a usable incident; nil for an unknown or unusable one, which a
+-- lifecycle script then refuses as not found before it changes anything.
+local function incident_status(prefix, id)
+  local view = incident_view(prefix, id)
+  return view and view.status
+end
+
 local function unit_view(prefix, id)
   local h = hash_table(prefix .. 'unit:' .. id)
   if h.id == nil then return nil end
   local sector = nil
-  if h.sector and h.sector ~= '' then sector = cjson.decode(h.sector) end
+  if h.sector and h.sector ~= '' then
+    local ok, decoded = pcall(cjson.decode, h.sector)
+    if ok and type(decoded) == 'table' then sector = decoded end  -- garbage: no sector
+  end
   return {
     id = h.id, status = h.status or 'off_duty', lat = tonumber(h.lat), lon = tonumber(h.lon),
     cell = h.cell, online = (tonumber(h.sessions or '0') or 0) > 0,

@@ -11,7 +11,7 @@ for _, id in ipairs(p.from) do
   if id == p.into then return fail('bad_request', 'cannot merge an incident into itself') end
 end
 for _, id in ipairs({p.into, unpack(p.from)}) do
-  local status = redis.call('HGET', ctx.prefix .. 'inc:' .. id, 'status')
+  local status = incident_status(ctx.prefix, id)
   if not status then return fail('not_found', 'no such incident: ' .. id) end
   if not contains(p.live, status) then
     return fail('conflict', 'incident ' .. id .. ' is ' .. status)

@@ -5,12 +5,13 @@
 -- KEYS[1] live incidents zset (every non-terminal incident)   KEYS[2] units set
 -- KEYS[3] events stream
 -- ARGV: 1 prefix, 2 max incidents
--- Returns {last stream id or '0-0', snapshot JSON}
+-- Returns {last stream id or '0-0', snapshot JSON}; the JSON's `bad` lists the
+-- live incidents skipped because their hash is missing or unusable.
 local prefix = ARGV[1]
-local incidents, units = {}, {}
+local incidents, units, bad = {}, {}, {}
 for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
   local v = incident_view(prefix, id)
-  if v then table.insert(incidents, v) end
+  if v then table.insert(incidents, v) else table.insert(bad, id) end
 end
 for _, id in ipairs(redis.call('SORT', KEYS[2], 'ALPHA')) do
   local v = unit_view(prefix, id)
@@ -23,4 +24,4 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
 end
 -- cjson encodes an empty table as {}: mark the lists so Python can fix them up.
 return {last, cjson.encode({type = 'snapshot', incidents = incidents, units = units,
-  n_incidents = #incidents, n_units = #units})}
+  n_incidents = #incidents, n_units = #units, bad = bad, n_bad = #bad})}

@@ -40,13 +40,19 @@ wait = over(KEYS[6], channel_n, channel_window)
 if wait then return {'rate', wait, 'channel'} end
 
 -- 3. Grouping: the nearest open incident of the same category reported recently.
+-- A candidate whose member or hash is unusable (corrupt data) is passed over:
+-- the alert opens a new incident rather than failing.
 local since = now - tonumber(ARGV[11])
 local incident = nil
 for i = 8, #KEYS do
-  local members = redis.call('ZREVRANGEBYSCORE', KEYS[i], '+inf', since)
+  local members = redis.pcall('ZREVRANGEBYSCORE', KEYS[i], '+inf', since)
+  if members.err then members = {} end
   for _, m in ipairs(members) do
     local sep = string.find(m, '|', 1, true)
-    if string.sub(m, 1, sep - 1) == category then incident = string.sub(m, sep + 1); break end
+    if sep and string.sub(m, 1, sep - 1) == category then
+      local candidate = string.sub(m, sep + 1)
+      if incident_view(prefix, candidate) then incident = candidate; break end
+    end
   end
   if incident then break end
 end

@@ -6,7 +6,9 @@ local ctx, p, earlier = lifecycle_start()
 if earlier then return earlier end
 local ikey = ctx.prefix .. 'inc:' .. p.incident
 local h = redis.call('HMGET', ikey, 'status', 'unit')
-if not h[1] then return fail('not_found', 'no such incident') end
+if not h[1] or not incident_status(ctx.prefix, p.incident) then
+  return fail('not_found', 'no such incident')
+end
 if h[2] ~= p.unit then return fail('forbidden', 'this incident is not assigned to you') end
 if h[1] == p.target then return done(ctx, {'ok'}) end
 if not contains(p.allowed, h[1]) then
