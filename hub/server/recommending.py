@@ -31,7 +31,8 @@ __all__ = [
 log = logging.getLogger("vigie.recommend")
 
 RECOMMEND_UP_TO_PRIORITY = 2  # new incidents this urgent get a recommendation unasked
-AUTO_DISPATCH_PRIORITY = 1  # with the tenant's auto_dispatch on, these go to the top unit
+AUTO_DISPATCH_PRIORITY = 1
+DAY_S = 86_400  # with the tenant's auto_dispatch on, these go to the top unit
 
 
 def lifecycle_context(
@@ -45,7 +46,9 @@ def lifecycle_context(
         session=session,
         stream_maxlen=node.config.hub.stream_maxlen,
         inbox_maxlen=node.config.hub.inbox_maxlen,
-        retention_s=rt.config.retention_days * 86_400,
+        retention_s=rt.config.retention.incidents_days * DAY_S,
+        audit_retention_s=rt.config.retention.audit_days * DAY_S,
+        inbox_retention_s=rt.config.retention.inbox_days * DAY_S,
     )
 
 

@@ -33,9 +33,11 @@ class LifecycleContext:
     session: str  # the acting session id, or "hub"
     stream_maxlen: int
     inbox_maxlen: int
-    retention_s: int
+    retention_s: int  # closed incidents and their alerts
     ref_key: str | None = None  # where the reply to a command with a `ref` is kept
     ref_ttl_s: int = 86_400
+    audit_retention_s: int = 0  # a closed incident's trail; 0: as long as the incident
+    inbox_retention_s: int = 0  # personal inboxes; 0: as long as incidents
 
     def to_json(self) -> bytes:
         """The ctx argument of the scripts."""
@@ -47,6 +49,8 @@ class LifecycleContext:
             "maxlen": self.stream_maxlen,
             "inbox_maxlen": self.inbox_maxlen,
             "retention_s": self.retention_s,
+            "audit_retention_s": self.audit_retention_s or self.retention_s,
+            "inbox_retention_s": self.inbox_retention_s or self.retention_s,
         }
         if self.ref_key is not None:
             ctx["ref_key"], ctx["ref_ttl_s"] = self.ref_key, self.ref_ttl_s
