@@ -1,8 +1,10 @@
-"""The `vigie` command: serve, token, demo."""
+"""The `vigie` command: serve, token, demo, purge, erase."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import json
 import logging
 import os
 import secrets
@@ -12,8 +14,11 @@ from collections.abc import Sequence
 from types import FrameType
 
 try:
+    from redis.exceptions import RedisError
+
     from hub.config import ConfigError, load_config
     from hub.core.messages import ROLES
+    from hub.core.privacy import check_citizen_id
     from hub.core.tokens import issue_token
     from hub.logs import setup_logging
     from hub.server.transport import uvicorn_options
@@ -67,6 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=0, help="seconds (0: until Ctrl-C)")
     demo.add_argument("--plain", action="store_true", help="plain text instead of a live board")
     demo.add_argument("--data-dir", default="./.vigie/demo")
+
+    purge = sub.add_parser("purge", help="apply the retention periods now (docs/privacy.md)")
+    purge.add_argument("--tenant", help="one town (default: every town of the config)")
+    erase = sub.add_parser("erase", help="erase a resident's data (right to erasure)")
+    erase.add_argument("--citizen", required=True, help="the resident's id (their tokens' sub)")
+    erase.add_argument("--tenant", help="the town (needed when the config serves several)")
+    erase.add_argument("--by", default=f"cli:{getpass.getuser()}", help="who asks (for the log)")
+    for records in (purge, erase):
+        records.add_argument("--config", help="TOML config (default: VIGIE_CONFIG or narbonne)")
+        records.add_argument("--redis-url", default=os.environ.get("VIGIE_REDIS_URL"))
     return p
 
 
@@ -132,6 +147,32 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+def _records(args: argparse.Namespace) -> int:
+    from hub import maintenance
+
+    if not args.redis_url:
+        print(f"vigie {args.command}: pass --redis-url or set VIGIE_REDIS_URL", file=sys.stderr)
+        return 2
+    config = load_config(args.config)
+    if args.command == "purge":
+        tenants = [maintenance.tenant_of(config, args.tenant)] if args.tenant else None
+        reports = maintenance.run_purge(args.redis_url, tenants or list(config.tenants.values()))
+        print(json.dumps([r.to_json() for r in reports]))
+        return 0
+    try:
+        citizen = check_citizen_id(args.citizen)
+    except ValueError as exc:
+        print(f"vigie erase: {exc}", file=sys.stderr)
+        return 2
+    tenant = maintenance.tenant_of(config, args.tenant)
+    print(
+        json.dumps(
+            maintenance.run_erase(args.redis_url, config, tenant, citizen, args.by).to_json()
+        )
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `vigie` command."""
     args = _parser().parse_args(argv)
@@ -141,9 +182,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "token":
             return _token(args)
+        if args.command in ("purge", "erase"):
+            return _records(args)
         return _demo(args)
     except ConfigError as exc:
         print(f"vigie: {exc}", file=sys.stderr)
         return 2
+    except (RedisError, OSError) as exc:  # purge and erase: nothing was reported done
+        print(f"vigie {args.command}: Redis unavailable: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

@@ -31,25 +31,14 @@ __all__ = [
 log = logging.getLogger("vigie.recommend")
 
 RECOMMEND_UP_TO_PRIORITY = 2  # new incidents this urgent get a recommendation unasked
-AUTO_DISPATCH_PRIORITY = 1
-DAY_S = 86_400  # with the tenant's auto_dispatch on, these go to the top unit
+AUTO_DISPATCH_PRIORITY = 1  # with the tenant's auto_dispatch on, these go to the top unit
 
 
 def lifecycle_context(
     node: Node, rt: TenantRuntime, by: str, session: str, now_ms: int
 ) -> LifecycleContext:
     """The ctx of a lifecycle script for an actor."""
-    return LifecycleContext(
-        keys=rt.keys,
-        now_ms=now_ms,
-        by=by,
-        session=session,
-        stream_maxlen=node.config.hub.stream_maxlen,
-        inbox_maxlen=node.config.hub.inbox_maxlen,
-        retention_s=rt.config.retention.incidents_days * DAY_S,
-        audit_retention_s=rt.config.retention.audit_days * DAY_S,
-        inbox_retention_s=rt.config.retention.inbox_days * DAY_S,
-    )
+    return LifecycleContext.for_tenant(node.config.hub, rt.config, by, session, now_ms)
 
 
 def session_context(

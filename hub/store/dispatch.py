@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from hub.config import HubSettings, TenantConfig
 from hub.core.errors import ErrorCode, ProtocolError
 from hub.core.recommend import UnitInfo
 from hub.store.client import RedisLike
@@ -21,6 +22,8 @@ from hub.store.keys import TenantKeys
 from hub.store.scripts import ScriptSet
 
 __all__ = ["DispatchStore", "LifecycleContext"]
+
+DAY_S = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +41,23 @@ class LifecycleContext:
     ref_ttl_s: int = 86_400
     audit_retention_s: int = 0  # a closed incident's trail; 0: as long as the incident
     inbox_retention_s: int = 0  # personal inboxes; 0: as long as incidents
+
+    @classmethod
+    def for_tenant(
+        cls, hub: HubSettings, tenant: TenantConfig, by: str, session: str, now_ms: int
+    ) -> LifecycleContext:
+        """The ctx of an actor of `tenant` (its keys, limits and retention periods)."""
+        return cls(
+            keys=TenantKeys(tenant.id),
+            now_ms=now_ms,
+            by=by,
+            session=session,
+            stream_maxlen=hub.stream_maxlen,
+            inbox_maxlen=hub.inbox_maxlen,
+            retention_s=tenant.retention.incidents_days * DAY_S,
+            audit_retention_s=tenant.retention.audit_days * DAY_S,
+            inbox_retention_s=tenant.retention.inbox_days * DAY_S,
+        )
 
     def to_json(self) -> bytes:
         """The ctx argument of the scripts."""

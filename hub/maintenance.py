@@ -1,0 +1,99 @@
+"""Operations on stored records, outside any session: erasure and retention.
+
+The same functions serve `vigie erase` / `vigie purge` (against a Redis URL),
+the console API (`POST /api/v1/citizens/{id}/erase`) and the hourly retention
+job of a running hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from hub.config import Config, ConfigError, TenantConfig
+from hub.core.privacy import check_citizen_id
+from hub.store.client import RedisLike, redis_client
+from hub.store.dispatch import LifecycleContext
+from hub.store.erasure import ErasureReport, erase_citizen
+from hub.store.keys import TenantKeys
+from hub.store.retention import PurgeReport, purge_tenant
+from hub.store.scripts import ScriptSet
+
+__all__ = ["erase", "purge", "run_erase", "run_purge", "tenant_of"]
+
+REDIS_TIMEOUT_S = 30.0  # a SCAN page or a chunk's script, not the whole job
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+async def erase(
+    redis: RedisLike,
+    scripts: ScriptSet,
+    config: Config,
+    tenant: TenantConfig,
+    citizen: str,
+    *,
+    by: str,
+    session: str,
+) -> ErasureReport:
+    """Erase one resident of `tenant`; `by` and `session` say who asked (for the log)."""
+    ctx = LifecycleContext.for_tenant(config.hub, tenant, by, session, _now_ms())
+    return await erase_citizen(
+        redis,
+        scripts,
+        ctx,
+        check_citizen_id(citizen),
+        coarse_resolution=tenant.public_resolution,
+        hub_resolution=config.hub.h3_resolution,
+    )
+
+
+async def purge(redis: RedisLike, scripts: ScriptSet, tenant: TenantConfig) -> PurgeReport:
+    """Apply the tenant's retention periods now."""
+    return await purge_tenant(redis, scripts, TenantKeys(tenant.id), tenant.retention, _now_ms())
+
+
+def tenant_of(config: Config, tenant_id: str | None) -> TenantConfig:
+    """The tenant named, or the only one; ConfigError otherwise."""
+    if tenant_id is None:
+        if len(config.tenants) != 1:
+            raise ConfigError(f"--tenant is required: the config serves {sorted(config.tenants)}")
+        return next(iter(config.tenants.values()))
+    tenant = config.tenant(tenant_id)
+    if tenant is None:
+        raise ConfigError(f"--tenant: {tenant_id!r} is not served ({sorted(config.tenants)})")
+    return tenant
+
+
+async def _with_redis(url: str, job: Any) -> Any:
+    redis = redis_client(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=5.0)
+    try:
+        return await job(redis, ScriptSet(redis))
+    finally:
+        await redis.aclose()
+
+
+def run_erase(
+    url: str, config: Config, tenant: TenantConfig, citizen: str, by: str
+) -> ErasureReport:
+    """`vigie erase`: one erasure against the Redis at `url`."""
+
+    async def job(redis: RedisLike, scripts: ScriptSet) -> ErasureReport:
+        return await erase(redis, scripts, config, tenant, citizen, by=by, session="cli")
+
+    report: ErasureReport = asyncio.run(_with_redis(url, job))
+    return report
+
+
+def run_purge(url: str, tenants: Sequence[TenantConfig]) -> list[PurgeReport]:
+    """`vigie purge`: retention now, for each tenant."""
+
+    async def job(redis: RedisLike, scripts: ScriptSet) -> list[PurgeReport]:
+        return [await purge(redis, scripts, t) for t in tenants]
+
+    reports: list[PurgeReport] = asyncio.run(_with_redis(url, job))
+    return reports
