@@ -157,7 +157,12 @@ local function retire_incident(ctx, id)
   redis.call('ZREM', ctx.prefix .. 'cell:' .. h[1], h[2] .. '|' .. id)
   redis.call('HSET', ikey, 'closed_at', ctx.now)
   for _, alert in ipairs(redis.call('LRANGE', ikey .. ':alerts', 0, -1)) do
-    redis.call('EXPIRE', ctx.prefix .. 'alert:' .. alert, ctx.retention_s)
+    -- A merged incident's list still names the alerts that moved on: they live on
+    -- with the incident they joined.
+    local akey = ctx.prefix .. 'alert:' .. alert
+    if redis.call('HGET', akey, 'incident') == id then
+      redis.call('EXPIRE', akey, ctx.retention_s)
+    end
   end
   for _, suffix in ipairs({'', ':reporters', ':alerts'}) do
     redis.call('EXPIRE', ikey .. suffix, ctx.retention_s)
