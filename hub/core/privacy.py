@@ -103,12 +103,15 @@ class ErasureTrace:
     points: tuple[tuple[float, float], ...]
 
     @classmethod
-    def of(cls, citizen: str, alerts: Iterable[Mapping[str, str]]) -> ErasureTrace:
-        """The trace of a resident's alerts (their stored fields)."""
+    def of(
+        cls, citizen: str, alerts: Iterable[Mapping[str, str]], incidents: Iterable[str] = ()
+    ) -> ErasureTrace:
+        """The trace of a resident's alerts (their stored fields), in their alerts'
+        incidents and in `incidents` (merge sources, which their alerts left)."""
         rows = list(alerts)
         return cls(
             citizen,
-            frozenset(a.get("incident", "") for a in rows) - {""},
+            frozenset(a.get("incident", "") for a in rows) - {""} | frozenset(incidents),
             frozenset(a.get("text", "") for a in rows) - {""},
             tuple(_point(a) for a in rows if _point(a) is not None),  # type: ignore[misc]
         )

@@ -146,7 +146,7 @@ async def erase_citizen(
         )
     report.alerts = await _delete_alerts(redis, keys, list(alerts))
     report.keys = await _delete_own_keys(redis, keys, citizen)
-    trace = ErasureTrace.of(citizen, alerts.values())
+    trace = ErasureTrace.of(citizen, alerts.values(), incidents)
     report.stream_entries = await _delete_entries(redis, keys, trace)
     await _log(redis, keys, report)
     return report

@@ -235,3 +235,36 @@ async def test_vigie_erase_refuses_bad_input(
 async def test_vigie_erase_needs_a_redis_url() -> None:
     code, _, err = await run_vigie("erase", "--citizen", "alice", env=vigie_env())
     assert code == 2 and "VIGIE_REDIS_URL" in err
+
+
+async def test_erasure_follows_a_merge_into_both_incidents(hub: RunningHub, redis_url: str) -> None:
+    """A merge leaves its source naming the resident and listing the alert that moved
+    on: both incidents are anonymised, and the target still counts the resident."""
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    alice, _ = await connect(hub.ws_url, "citizen", "alice")
+    bob, _ = await connect(hub.ws_url, "citizen", "bob")
+    source = (await report(alice, "a1", "theft", CENTRE, ALICE_TEXT))["incident"]
+    target = (await report(bob, "b1", "violence", NEAR, BOB_TEXT))["incident"]
+    await ok(console, type="incident.merge", into=target, **{"from": [source]})
+    for peer in (console, alice, bob):
+        await peer.close()
+    answer = await erase_api(hub, "alice", token("console", "op1"))
+    assert answer.status_code == 200
+    assert set(answer.json()["erased"]["incidents"]) == {source, target}
+
+    redis = Redis.from_url(redis_url)
+    assert left_of(await dump(redis), "alice", ALICE_TEXT) == []
+    assert repr(CENTRE[0]).encode() not in await dump(redis)
+    merged = await redis.hgetall(f"vg:{{narbonne}}:inc:{source}")
+    assert merged[b"status"] == b"merged" and merged[b"text"] == b""
+    assert h3.cell_to_parent(merged[b"cell"].decode(), 7) == h3.latlng_to_cell(*CENTRE, 7)
+    joined = await redis.hgetall(f"vg:{{narbonne}}:inc:{target}")
+    assert (joined[b"reports"], joined[b"reporters"], joined[b"text"]) == (
+        b"2",
+        b"2",
+        BOB_TEXT.encode(),
+    )
+    assert await redis.scard(f"vg:{{narbonne}}:inc:{target}:reporters") == 2  # bob + a placeholder
+    assert await redis.lrange(f"vg:{{narbonne}}:inc:{target}:alerts", 0, -1) == [b"al2"]
+    await redis.aclose()
