@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import json
 import logging
 import os
 import secrets
@@ -18,7 +17,6 @@ try:
 
     from hub.config import ConfigError, load_config
     from hub.core.messages import ROLES
-    from hub.core.privacy import check_citizen_id
     from hub.core.tokens import issue_token
     from hub.logs import setup_logging
     from hub.server.transport import uvicorn_options
@@ -76,7 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     purge = sub.add_parser("purge", help="apply the retention periods now (docs/privacy.md)")
     purge.add_argument("--tenant", help="one town (default: every town of the config)")
     erase = sub.add_parser("erase", help="erase a resident's data (right to erasure)")
-    erase.add_argument("--citizen", required=True, help="the resident's id (their tokens' sub)")
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--citizen", help="the resident's id (their tokens' sub)")
+    who.add_argument("--open311", metavar="PARTNER", help="a resident who reported through PARTNER")
+    for name in ("device-id", "account-id", "email"):
+        erase.add_argument(f"--{name}", default="", help="with --open311: what the partner sent")
     erase.add_argument("--tenant", help="the town (needed when the config serves several)")
     erase.add_argument("--by", default=f"cli:{getpass.getuser()}", help="who asks (for the log)")
     for records in (purge, erase):
@@ -148,29 +150,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _records(args: argparse.Namespace) -> int:
-    from hub import maintenance
+    from hub.maintenance import records_command  # redis and the store: only these need them
 
-    if not args.redis_url:
-        print(f"vigie {args.command}: pass --redis-url or set VIGIE_REDIS_URL", file=sys.stderr)
-        return 2
-    config = load_config(args.config)
-    if args.command == "purge":
-        tenants = [maintenance.tenant_of(config, args.tenant)] if args.tenant else None
-        reports = maintenance.run_purge(args.redis_url, tenants or list(config.tenants.values()))
-        print(json.dumps([r.to_json() for r in reports]))
-        return 0
-    try:
-        citizen = check_citizen_id(args.citizen)
-    except ValueError as exc:
-        print(f"vigie erase: {exc}", file=sys.stderr)
-        return 2
-    tenant = maintenance.tenant_of(config, args.tenant)
-    print(
-        json.dumps(
-            maintenance.run_erase(args.redis_url, config, tenant, citizen, args.by).to_json()
-        )
-    )
-    return 0
+    return records_command(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,12 +7,17 @@ job of a running hub.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
+import os
+import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from hub.config import Config, ConfigError, TenantConfig
+from hub.config import Config, ConfigError, TenantConfig, load_config
+from hub.core.open311 import REPORTER_KINDS, reporter_id
 from hub.core.privacy import check_citizen_id
 from hub.store.client import RedisLike, redis_client
 from hub.store.dispatch import LifecycleContext
@@ -21,7 +26,7 @@ from hub.store.keys import TenantKeys
 from hub.store.retention import PurgeReport, purge_tenant
 from hub.store.scripts import ScriptSet
 
-__all__ = ["erase", "purge", "run_erase", "run_purge", "tenant_of"]
+__all__ = ["erase", "purge", "records_command", "run_erase", "run_purge", "tenant_of"]
 
 REDIS_TIMEOUT_S = 30.0  # a SCAN page or a chunk's script, not the whole job
 
@@ -97,3 +102,45 @@ def run_purge(url: str, tenants: Sequence[TenantConfig]) -> list[PurgeReport]:
 
     reports: list[PurgeReport] = asyncio.run(_with_redis(url, job))
     return reports
+
+
+def records_command(args: argparse.Namespace) -> int:
+    """`vigie purge` and `vigie erase` (hub/cli.py parses their arguments)."""
+    if not args.redis_url:
+        print(f"vigie {args.command}: pass --redis-url or set VIGIE_REDIS_URL", file=sys.stderr)
+        return 2
+    config = load_config(args.config)
+    if args.command == "purge":
+        tenants = [tenant_of(config, args.tenant)] if args.tenant else None
+        reports = run_purge(args.redis_url, tenants or list(config.tenants.values()))
+        print(json.dumps([r.to_json() for r in reports]))
+        return 0
+    try:
+        citizens = _residents(args)
+    except ValueError as exc:
+        print(f"vigie erase: {exc}", file=sys.stderr)
+        return 2
+    tenant = tenant_of(config, args.tenant)
+    for citizen in citizens:
+        report = run_erase(args.redis_url, config, tenant, citizen, args.by)
+        print(json.dumps(report.to_json()))
+    return 0
+
+
+def _residents(args: argparse.Namespace) -> list[str]:
+    """The ids to erase: the one given, or the pseudonyms of an Open311 reporter."""
+    if args.citizen is not None:
+        return [check_citizen_id(args.citizen)]
+    secret = os.environ.get("VIGIE_SECRET")
+    if not secret:
+        raise ValueError("--open311 needs VIGIE_SECRET (the pseudonyms are keyed with it)")
+    given = {"device_id": args.device_id, "account_id": args.account_id, "email": args.email}
+    ids = [
+        reporter_id(args.open311, REPORTER_KINDS[name], value.lower() if name == "email" else value,
+                    secret.encode())
+        for name, value in given.items()
+        if value
+    ]  # fmt: skip
+    if not ids:
+        raise ValueError("--open311 needs --device-id, --account-id or --email")
+    return [check_citizen_id(i) for i in ids]

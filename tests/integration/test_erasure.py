@@ -14,8 +14,11 @@ import pytest
 from redis.asyncio import Redis
 
 from hub.server.runner import RunningHub
+from tests.conftest import HubFactory
 from tests.integration.test_cli import run_vigie, vigie_env
-from tests.wire import Peer, connect, token
+from tests.integration.test_open311 import open311_config, spec_post
+from tests.integration.test_open311 import post as open311_post
+from tests.wire import SECRET, Peer, connect, token
 
 CENTRE = (43.1839, 3.0042)
 NEAR = (43.1843, 3.0047)  # same or neighbouring res-9 cell: groups with CENTRE
@@ -268,3 +271,37 @@ async def test_erasure_follows_a_merge_into_both_incidents(hub: RunningHub, redi
     assert await redis.scard(f"vg:{{narbonne}}:inc:{target}:reporters") == 2  # bob + a placeholder
     assert await redis.lrange(f"vg:{{narbonne}}:inc:{target}:alerts", 0, -1) == [b"al2"]
     await redis.aclose()
+
+
+async def test_vigie_erase_of_an_open311_reporter(hub_factory: HubFactory, redis_url: str) -> None:
+    """The town knows what the resident gave the partner (device, account, email); the
+    hub knows only keyed pseudonyms of it: `--open311` computes them."""
+    async with (
+        hub_factory(open311_config()) as o311,
+        httpx.AsyncClient(base_url=f"{o311.http_url}/open311/v2") as http,
+    ):
+        posted = await open311_post(http, spec_post())
+        assert posted.status_code == 200, posted.text
+        request_id = posted.json()[0]["service_request_id"]
+        env = vigie_env(VIGIE_REDIS_URL=redis_url, VIGIE_SECRET=SECRET)
+        code, out, err = await run_vigie(
+            "erase", "--open311", "fixmystreet", "--device-id", "tt222111",
+            "--email", "Smit333@sfgov.edu", "--by", "dpo", env=env,
+        )  # fmt: skip
+        assert code == 0, err
+        reports = [orjson.loads(line) for line in out.splitlines()]
+        assert [r["alerts"] for r in reports] == [1, 0]  # the device's pseudonym, the email's
+        redis = Redis.from_url(redis_url)
+        assert left_of(await dump(redis), "sinkhole", "flickr", "open311:fixmystreet:d") == []
+        assert await redis.zcard("vg:{narbonne}:open311") == 0
+        await redis.aclose()
+        assert (await http.get(f"/requests/{request_id}.json")).status_code == 404
+
+
+async def test_vigie_erase_open311_needs_the_secret_and_an_identifier(redis_url: str) -> None:
+    env = vigie_env(VIGIE_REDIS_URL=redis_url)
+    code, _, err = await run_vigie("erase", "--open311", "fixmystreet", "--email", "a@b", env=env)
+    assert code == 2 and "VIGIE_SECRET" in err
+    env["VIGIE_SECRET"] = SECRET
+    code, _, err = await run_vigie("erase", "--open311", "fixmystreet", env=env)
+    assert code == 2 and "--device-id" in err
