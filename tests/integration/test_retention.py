@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 
 import orjson
 from redis.asyncio import Redis
 
+from hub.config import Config
 from hub.server.runner import RunningHub
 from tests.conftest import HubFactory
 from tests.integration.test_cli import run_vigie, vigie_env
@@ -100,3 +102,32 @@ async def test_vigie_purge_of_an_unknown_tenant_is_refused(redis_url: str) -> No
         "purge", "--tenant", "atlantis", env=vigie_env(VIGIE_REDIS_URL=redis_url)
     )
     assert code == 2 and "not served" in err
+
+
+async def test_each_kind_expires_on_its_own_clock(
+    hub_factory: HubFactory, redis_url: str, config: Config
+) -> None:
+    """A trail kept longer than its incident, inboxes shorter: the expiries set when
+    the incident closes and when an inbox is written follow `[retention]`."""
+    town = config.tenants["narbonne"]
+    periods = replace(town.retention, incidents_days=30, audit_days=365, inbox_days=10)
+    custom = replace(config, tenants={"narbonne": replace(town, retention=periods)})
+    async with hub_factory(custom) as hub:
+        console, _ = await connect(hub.ws_url, "console", "op1")
+        await console.expect("snapshot")
+        zoe, _ = await connect(hub.ws_url, "citizen", "zoe")
+        ack = await zoe.request({"type": "alert.submit", "ref": "a", "category": "noise",
+                                 "lat": CENTRE[0], "lon": CENTRE[1]})  # fmt: skip
+        close = {"type": "incident.update", "ref": "c", "incident": ack["incident"]}
+        closed = await console.request({**close, "status": "closed"})
+        assert closed["type"] == "ok"
+        await zoe.expect("alert.status", status="resolved")
+        for peer in (console, zoe):
+            await peer.close()
+    redis = Redis.from_url(redis_url)
+    incident = f"{T}inc:{ack['incident']}"
+    assert 29 * 86_400 < await redis.ttl(incident) <= 30 * 86_400
+    assert 29 * 86_400 < await redis.ttl(f"{T}alert:{ack['alert']}") <= 30 * 86_400
+    assert 364 * 86_400 < await redis.ttl(f"{incident}:history") <= 365 * 86_400
+    assert 9 * 86_400 < await redis.ttl(f"{T}inbox:citizen:zoe") <= 10 * 86_400
+    await redis.aclose()
