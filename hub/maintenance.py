@@ -13,8 +13,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from hub.config import Config, ConfigError, TenantConfig, load_config
 from hub.core.open311 import REPORTER_KINDS, reporter_id
@@ -74,7 +74,10 @@ def tenant_of(config: Config, tenant_id: str | None) -> TenantConfig:
     return tenant
 
 
-async def _with_redis(url: str, job: Any) -> Any:
+T = TypeVar("T")
+
+
+async def _with_redis(url: str, job: Callable[[RedisLike, ScriptSet], Awaitable[T]]) -> T:
     redis = redis_client(url, socket_timeout=REDIS_TIMEOUT_S, socket_connect_timeout=5.0)
     try:
         return await job(redis, ScriptSet(redis))
@@ -90,8 +93,7 @@ def run_erase(
     async def job(redis: RedisLike, scripts: ScriptSet) -> ErasureReport:
         return await erase(redis, scripts, config, tenant, citizen, by=by, session="cli")
 
-    report: ErasureReport = asyncio.run(_with_redis(url, job))
-    return report
+    return asyncio.run(_with_redis(url, job))
 
 
 def run_purge(url: str, tenants: Sequence[TenantConfig]) -> list[PurgeReport]:
@@ -100,8 +102,7 @@ def run_purge(url: str, tenants: Sequence[TenantConfig]) -> list[PurgeReport]:
     async def job(redis: RedisLike, scripts: ScriptSet) -> list[PurgeReport]:
         return [await purge(redis, scripts, t) for t in tenants]
 
-    reports: list[PurgeReport] = asyncio.run(_with_redis(url, job))
-    return reports
+    return asyncio.run(_with_redis(url, job))
 
 
 def records_command(args: argparse.Namespace) -> int:
@@ -115,22 +116,25 @@ def records_command(args: argparse.Namespace) -> int:
         reports = run_purge(args.redis_url, tenants or list(config.tenants.values()))
         print(json.dumps([r.to_json() for r in reports]))
         return 0
+    tenant = tenant_of(config, args.tenant)
     try:
-        citizens = _residents(args)
+        citizens = _residents(args, tenant)
     except ValueError as exc:
         print(f"vigie erase: {exc}", file=sys.stderr)
         return 2
-    tenant = tenant_of(config, args.tenant)
     for citizen in citizens:
         report = run_erase(args.redis_url, config, tenant, citizen, args.by)
         print(json.dumps(report.to_json()))
     return 0
 
 
-def _residents(args: argparse.Namespace) -> list[str]:
+def _residents(args: argparse.Namespace, tenant: TenantConfig) -> list[str]:
     """The ids to erase: the one given, or the pseudonyms of an Open311 reporter."""
     if args.citizen is not None:
         return [check_citizen_id(args.citizen)]
+    partners = tenant.open311.partners if tenant.open311 else {}
+    if args.open311 not in partners:
+        raise ValueError(f"--open311: {args.open311!r} is not a partner of {tenant.id}")
     secret = os.environ.get("VIGIE_SECRET")
     if not secret:
         raise ValueError("--open311 needs VIGIE_SECRET (the pseudonyms are keyed with it)")

@@ -305,3 +305,9 @@ async def test_vigie_erase_open311_needs_the_secret_and_an_identifier(redis_url:
     env["VIGIE_SECRET"] = SECRET
     code, _, err = await run_vigie("erase", "--open311", "fixmystreet", env=env)
     assert code == 2 and "--device-id" in err
+
+
+async def test_vigie_erase_open311_needs_a_partner_of_the_town(redis_url: str) -> None:
+    env = vigie_env(VIGIE_REDIS_URL=redis_url, VIGIE_SECRET=SECRET)
+    code, _, err = await run_vigie("erase", "--open311", "nextdoor", "--email", "a@b", env=env)
+    assert code == 2 and "not a partner of narbonne" in err
