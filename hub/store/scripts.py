@@ -23,6 +23,8 @@ _NAMES = (
     "alert_cancel",
     "incident_get",
     "notice",
+    "erase_incidents",
+    "purge_incident",
 )
 
 
