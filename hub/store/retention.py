@@ -11,10 +11,12 @@ hourly (hub/server/timers.py). Idempotent and bounded (SCAN by pages).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
+from redis.exceptions import ResponseError
 
 from hub.config import Retention
 from hub.core.lifecycle import TERMINAL
@@ -22,6 +24,8 @@ from hub.store.client import RedisLike
 from hub.store.erasure import scan_keys
 from hub.store.keys import TenantKeys
 from hub.store.scripts import ScriptSet
+
+log = logging.getLogger("vigie.retention")
 
 __all__ = ["PurgeReport", "purge_tenant"]
 
@@ -90,9 +94,13 @@ async def _incidents(
     async for page in scan_keys(redis, keys.match("inc:*"), "hash"):
         for key in page:
             incident_id = key[start:]
-            outcome = await scripts["purge_incident"](
-                keys=[key], args=[keys.prefix, incident_id, now_ms, *periods, terminal]
-            )
+            try:
+                outcome = await scripts["purge_incident"](
+                    keys=[key], args=[keys.prefix, incident_id, now_ms, *periods, terminal]
+                )
+            except ResponseError as exc:  # a record of the wrong shape: skip it, go on
+                log.warning("retention: incident %s skipped: %s", incident_id, exc)
+                continue
             if outcome == b"deleted":
                 report.incidents += 1
             elif outcome == b"kept":
@@ -107,6 +115,23 @@ async def _trim(redis: RedisLike, stream: str, cutoff_ms: int) -> int:
     return int(removed)
 
 
+def _seen_before(unit_id: str, row: Any, cutoff_ms: int) -> bool:
+    """Whether a unit's row holds a position last heard of before `cutoff_ms`.
+
+    A bad record (a key of the wrong type, garbage times) is left alone and logged:
+    retention must not stop on it (docs/guarantees.md, bad data).
+    """
+    if isinstance(row, Exception):
+        log.warning("retention: unit %s skipped: %s", unit_id, row)
+        return False
+    last, seen, lat = row
+    try:
+        return lat is not None and max(int(last or 0), int(seen or 0)) < cutoff_ms
+    except ValueError:
+        log.warning("retention: unit %s skipped: times are not numbers", unit_id)
+        return False
+
+
 async def _unit_positions(redis: RedisLike, keys: TenantKeys, cutoff_ms: int) -> int:
     """Forget the last position of units not heard from since `cutoff_ms`."""
     members: Any = await redis.smembers(keys.units)
@@ -114,12 +139,8 @@ async def _unit_positions(redis: RedisLike, keys: TenantKeys, cutoff_ms: int) ->
     async with redis.pipeline(transaction=False) as pipe:
         for unit_id in units:
             pipe.hmget(keys.unit(unit_id), "last_seen", "seen_at", "lat")
-        rows = await pipe.execute()
-    stale = [
-        u
-        for u, (last, seen, lat) in zip(units, rows, strict=True)
-        if lat is not None and max(int(last or 0), int(seen or 0)) < cutoff_ms
-    ]
+        rows = await pipe.execute(raise_on_error=False)
+    stale = [u for u, row in zip(units, rows, strict=True) if _seen_before(u, row, cutoff_ms)]
     async with redis.pipeline(transaction=False) as pipe:
         for unit_id in stale:
             pipe.hdel(keys.unit(unit_id), *UNIT_POSITION)
