@@ -1,4 +1,4 @@
-"""Read-only HTTP API for consoles: an incident and its audit trail.
+"""Read-only HTTP API for consoles: an incident, its reports and its audit trail.
 
 `GET /api/v1/incidents/{id}` with `Authorization: Bearer <console token>`;
 the tenant is the token's. 401 without a valid token, 403 for other roles.
@@ -20,7 +20,7 @@ def _error(status: int, code: str, message: str) -> Response:
 
 
 async def get_incident(request: Request) -> Response:
-    """The incident view, its history, for a console of the incident's tenant."""
+    """The incident view, its reports, its history, for a console of its tenant."""
     node: Node = request.app.state.node
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     try:
@@ -38,4 +38,5 @@ async def get_incident(request: Request) -> Response:
     if found is None:
         return _error(404, "not_found", "no such incident")
     incident, history = found
-    return JSONResponse({"incident": incident, "history": history})
+    reports = await node.dispatch.reports(rt.keys, incident["id"])
+    return JSONResponse({"incident": incident, "history": history, "reports": reports})

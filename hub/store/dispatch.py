@@ -93,6 +93,33 @@ class DispatchStore:
             return None
         return orjson.loads(result[0]), [orjson.loads(e) for e in result[1:]]
 
+    async def reports(self, keys: TenantKeys, incident_id: str) -> list[dict[str, Any]]:
+        """The incident's reports (alert id, time, text, status), oldest first.
+
+        For consoles: what each reporter wrote, never who they are (no citizen id).
+        A read-only view, so two reads instead of a script: a report merged in
+        between shows up on the next read.
+        """
+        alerts: Any = await self.redis.lrange(keys.incident_alerts(incident_id), 0, -1)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for alert in alerts:
+                pipe.hmget(keys.alert(_s(alert)), "at", "text", "status", "category")
+            rows = await pipe.execute()
+        reports = []
+        for alert, (at, text, status, category) in zip(alerts, rows, strict=True):
+            if at is None:
+                continue  # expired with its retention period
+            reports.append(
+                {
+                    "alert": _s(alert),
+                    "at": int(at),
+                    "text": _s(text or b""),
+                    "status": _s(status or b""),
+                    "category": _s(category or b""),
+                }
+            )
+        return reports
+
     async def units(self, keys: TenantKeys) -> list[UnitInfo]:
         """Every known unit, for recommendations."""
         members: Any = await self.redis.smembers(keys.units)

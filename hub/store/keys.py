@@ -88,6 +88,10 @@ class TenantKeys:
         """Hash of one incident."""
         return f"{self.prefix}inc:{incident_id}"
 
+    def incident_alerts(self, incident_id: str) -> str:
+        """List of an incident's alert ids, in the order they were reported."""
+        return f"{self.prefix}inc:{incident_id}:alerts"
+
     def alert(self, alert_id: str) -> str:
         """Hash of one alert."""
         return f"{self.prefix}alert:{alert_id}"
