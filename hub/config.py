@@ -25,6 +25,7 @@ __all__ = [
     "Rate",
     "Sector",
     "TenantConfig",
+    "Tiles",
     "load_config",
     "parse_rate",
 ]
@@ -88,6 +89,20 @@ class Sector:
 
 
 @dataclass(frozen=True, slots=True)
+class Tiles:
+    """A raster tile server for the web apps' maps (none by default: no outside host)."""
+
+    url: str  # https://host/{z}/{x}/{y}.png, Leaflet's template
+    attribution: str
+
+    @property
+    def origin(self) -> str:
+        """scheme://host[:port] of the tile server, for the pages' CSP img-src."""
+        scheme, _, rest = self.url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+@dataclass(frozen=True, slots=True)
 class TenantConfig:
     """One town served by the hub."""
 
@@ -105,6 +120,8 @@ class TenantConfig:
     assignment_timeout_s: int = 60
     auto_dispatch: bool = False
     retention_days: int = 90
+    emergency: str = "17 / 112"  # shown by the citizen app: emergencies are not for Vigie
+    tiles: Tiles | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +240,19 @@ def _sector(name: str, value: Any, where: str, hub: HubSettings) -> Sector:
     )
 
 
+def _tiles(value: Any, where: str) -> Tiles | None:
+    if value is None:
+        return None
+    raw = _table(value, f"{where}.tiles")
+    url = _text(raw, "url", f"{where}.tiles", "")
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0]
+    # The host goes into the pages' Content-Security-Policy: nothing that could end it.
+    if scheme not in ("http", "https") or not host or any(c in host for c in " ;,'\"\t"):
+        raise ConfigError(f"{where}.tiles.url must be an http(s) URL template, got {url!r}")
+    return Tiles(url, _text(raw, "attribution", f"{where}.tiles", ""))
+
+
 def _tenant(tid: str, value: Any, hub: HubSettings) -> TenantConfig:
     where = f"tenants.{tid}"
     raw = _table(value, where)
@@ -246,6 +276,8 @@ def _tenant(tid: str, value: Any, hub: HubSettings) -> TenantConfig:
         assignment_timeout_s=_int(raw, "assignment_timeout_s", where, 60, 1, 86_400),
         auto_dispatch=_flag(raw, "auto_dispatch", where, False),
         retention_days=_int(raw, "retention_days", where, 90, 1, 36_500),
+        emergency=_text(raw, "emergency", where, "17 / 112"),
+        tiles=_tiles(raw.get("tiles"), where),
     )
 
 

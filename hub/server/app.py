@@ -18,6 +18,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -29,6 +30,7 @@ from hub.server.drain import install_drain_on_sigterm
 from hub.server.endpoint import websocket_endpoint
 from hub.server.node import Node
 from hub.server.timers import run_timers
+from hub.server.web import SecurityHeaders, content_security_policy, web_routes
 from hub.store.client import RedisLike, redis_client
 from hub.store.store import Store
 
@@ -92,11 +94,13 @@ def create_app(
     node_id: str | None = None,
     *,
     drain_on_sigterm: bool = False,
+    dev: bool = False,
 ) -> Starlette:
     """Build the hub's ASGI app for one process.
 
     `drain_on_sigterm` (for `vigie serve`, not for hubs embedded in tests) makes
     SIGTERM drain outboxes and close sessions with 1012 before uvicorn exits.
+    `dev` (`vigie serve --dev`, the demo) adds the sign-in page that mints tokens.
     """
     node_id = node_id or f"{socket.gethostname()}:{os.getpid()}"
 
@@ -136,7 +140,9 @@ def create_app(
             Route("/healthz", healthz),
             Route("/metrics", metrics),
             Route("/api/v1/incidents/{incident}", get_incident),
+            *web_routes(dev=dev),
         ],
+        middleware=[Middleware(SecurityHeaders, csp=content_security_policy(config))],
         lifespan=lifespan,
     )
 
@@ -176,4 +182,5 @@ def app_from_env() -> Starlette:
         # A per-process random secret would make each worker refuse the others' tokens.
         raise RuntimeError("VIGIE_SECRET is not set (vigie serve sets it for its workers)")
     redis_url = os.environ.get("VIGIE_REDIS_URL", "redis://127.0.0.1:6379/0")
-    return create_app(load_config(), redis_url, secret, drain_on_sigterm=True)
+    dev = os.environ.get("VIGIE_DEV") == "1"
+    return create_app(load_config(), redis_url, secret, drain_on_sigterm=True, dev=dev)

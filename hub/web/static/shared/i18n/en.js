@@ -1,0 +1,31 @@
+// Catalogue: each app fills only its own section (see docs/web.md).
+export default {
+  common: {
+    connecting: "Connecting…",
+    live: "Live",
+    reconnecting: "Reconnecting…",
+    reconnectingIn: "Reconnecting in {s} s",
+    closed: "Disconnected",
+    signedOut: "Signed out",
+    signedOutHelp: "Open this page again from your sign-in portal.",
+    signIn: "Sign in",
+    loading: "Loading…",
+    error: "Error",
+    retry: "Retry",
+  },
+  signin: {
+    title: "Development sign-in",
+    role: "Role",
+    sub: "Identifier",
+    tenant: "Town",
+    submit: "Sign in",
+    devOnly: "This page exists only in development mode (vigie serve --dev, vigie demo).",
+    roleConsole: "Console (operator)",
+    roleUnit: "Patrol (tablet)",
+    roleCitizen: "Resident (app)",
+    failed: "Failed: {message}",
+  },
+  console: {},
+  unit: {},
+  app: {},
+};

@@ -1,0 +1,31 @@
+// Catalogue: each app fills only its own section (see docs/web.md).
+export default {
+  common: {
+    connecting: "Connexion…",
+    live: "En direct",
+    reconnecting: "Reconnexion…",
+    reconnectingIn: "Reconnexion dans {s} s",
+    closed: "Déconnecté",
+    signedOut: "Session terminée",
+    signedOutHelp: "Ouvrez à nouveau cette page depuis votre portail de connexion.",
+    signIn: "Se connecter",
+    loading: "Chargement…",
+    error: "Erreur",
+    retry: "Réessayer",
+  },
+  signin: {
+    title: "Connexion de développement",
+    role: "Rôle",
+    sub: "Identifiant",
+    tenant: "Commune",
+    submit: "Se connecter",
+    devOnly: "Cette page n’existe qu’en mode développement (vigie serve --dev, vigie demo).",
+    roleConsole: "Console (opérateur)",
+    roleUnit: "Patrouille (tablette)",
+    roleCitizen: "Habitant (application)",
+    failed: "Échec : {message}",
+  },
+  console: {},
+  unit: {},
+  app: {},
+};
