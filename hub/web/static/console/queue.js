@@ -1,0 +1,124 @@
+// The queue: live incidents in the hub's order, one row each with the priority
+// as colour, shape and text, the category, age, reports, status and any offer.
+// Rows are patched when their incident changes and moved when the order does.
+
+import { h } from '../shared/dom.js';
+import { t } from '../shared/i18n.js';
+import { offerLine, priorityBadge, since } from './labels.js';
+
+const FRESH_MS = 10_000; // how long a new incident stays highlighted
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+export class Queue {
+  /** @param {HTMLElement} list the <ol> named "Queue"; opts {label(category), onSelect(id)} */
+  constructor(list, { label, onSelect }) {
+    this.list = list;
+    this.label = label;
+    this.onSelect = onSelect;
+    this.rows = new Map();  // incident id → {li, parts}
+    this.fresh = new Map(); // incident id → time it appeared
+    this.selected = null;
+  }
+
+  update(state, changes, now) {
+    if (changes.all) {
+      for (const id of [...this.rows.keys()]) if (!state.incidents.has(id)) this.remove(id);
+      for (const id of state.incidents.keys()) this.patch(state, id, now);
+    } else {
+      for (const id of changes.removed) this.remove(id);
+      for (const id of changes.added) this.fresh.set(id, now);
+      for (const id of changes.incidents) if (state.incidents.has(id)) this.patch(state, id, now);
+    }
+    if (changes.order || changes.added.size) this.reorder(state.order);
+  }
+
+  /** Ages and highlights change with time alone. */
+  tick(state, now) {
+    for (const [id, row] of this.rows) {
+      const inc = state.incidents.get(id);
+      if (!inc) continue;
+      setText(row.parts.age, since(inc.opened_at, now));
+      setText(row.parts.offer, offerLine(state, inc, now));
+    }
+    for (const [id, at] of this.fresh) {
+      if (now - at > FRESH_MS) {
+        this.fresh.delete(id);
+        this.rows.get(id)?.li.classList.remove('fresh');
+      }
+    }
+  }
+
+  patch(state, id, now) {
+    const inc = state.incidents.get(id);
+    const row = this.rows.get(id) || this.create(id);
+    const { parts } = row;
+    row.li.className = `queue-row prio-${inc.priority} status-${inc.status}`;
+    row.li.tabIndex = this.selected === id || (!this.selected && this.list.firstElementChild === row.li) ? 0 : -1;
+    row.li.classList.toggle('fresh', this.fresh.has(id));
+    row.li.classList.toggle('selected', this.selected === id);
+    parts.badge.replaceWith((parts.badge = priorityBadge(inc.priority)));
+    parts.category.textContent = this.label(inc.category);
+    parts.age.textContent = since(inc.opened_at, now);
+    parts.reports.textContent = t('console.reports', { n: inc.reports });
+    parts.status.textContent = t(`console.status.${inc.status}`);
+    parts.offer.textContent = offerLine(state, inc, now);
+    parts.text.textContent = inc.text || '';
+  }
+
+  create(id) {
+    const parts = {
+      badge: h('span'), category: h('span', { class: 'category' }), age: h('span', { class: 'age' }),
+      reports: h('span', { class: 'reports' }), status: h('span', { class: 'status' }),
+      offer: h('span', { class: 'offer' }), text: h('span', { class: 'text' }),
+    };
+    // Rows are focusable list items, not buttons: the action buttons' names
+    // (Acknowledge, Close…) must not also match a row whose status reads
+    // "acknowledged" or "closed". j/k and the arrow keys move between them.
+    const li = h('li', { class: 'queue-row', 'data-id': id, tabindex: '-1' },
+      parts.badge, ' ', parts.category, ' ', h('span', { class: 'sep', 'aria-hidden': 'true' }, '·'), ' ',
+      parts.age, ' ', parts.reports, ' ', parts.status, ' ', parts.offer, parts.text);
+    li.addEventListener('click', () => this.onSelect(id));
+    const row = { li, parts };
+    this.rows.set(id, row);
+    return row;
+  }
+
+  remove(id) {
+    this.rows.get(id)?.li.remove();
+    this.rows.delete(id);
+    this.fresh.delete(id);
+  }
+
+  /** Move only the rows that are out of place. */
+  reorder(order) {
+    let cursor = this.list.firstElementChild;
+    for (const id of order) {
+      const li = this.rows.get(id)?.li;
+      if (!li) continue;
+      if (li === cursor) cursor = cursor.nextElementSibling;
+      else this.list.insertBefore(li, cursor);
+    }
+  }
+
+  select(id, { focus = false } = {}) {
+    if (this.selected) {
+      const before = this.rows.get(this.selected);
+      before?.li.classList.remove('selected');
+      before?.li.removeAttribute('aria-current');
+      if (before) before.li.tabIndex = -1;
+    }
+    this.selected = id;
+    const row = id && this.rows.get(id);
+    if (!row) return;
+    row.li.classList.add('selected');
+    row.li.setAttribute('aria-current', 'true');
+    row.li.tabIndex = 0;
+    this.fresh.delete(id);
+    row.li.classList.remove('fresh');
+    if (focus) row.li.focus();
+    row.li.scrollIntoView({ block: 'nearest' });
+  }
+}
