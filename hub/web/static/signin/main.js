@@ -1,15 +1,9 @@
 // Dev sign-in (vigie serve --dev, the demo): mint a token, go to `next#token=`.
 
 import { t, translate } from '../shared/i18n.js';
+import { safeNext } from './next.js';
 
 const DEFAULT_SUB = { console: 'operator-web', unit: 'u-web', citizen: 'c-web' };
-const HOME = { console: '/console', unit: '/unit', citizen: '/app' };
-
-/** Only a path of this site: never another origin (no open redirect). */
-export function safeNext(next, role) {
-  if (typeof next === 'string' && /^\/(?![/\\])/.test(next)) return next;
-  return HOME[role] || '/console';
-}
 
 async function loadTenants(select) {
   const reply = await fetch('/signin/tenants', { cache: 'no-store' });
