@@ -22,6 +22,11 @@ export function since(at, now) {
   return at ? age(at, now) : '—';
 }
 
+/** "1 report", "3 reports". */
+export function reportCount(n) {
+  return n === 1 ? t('console.report') : t('console.reports', { n });
+}
+
 /** What the queue says about an incident's offer: pending with its countdown, or how it ended. */
 export function offerLine(state, inc, now = Date.now()) {
   if (inc.status === 'dispatched' || inc.status === 'on_scene') {

@@ -5,7 +5,7 @@
 import { clear, h } from '../shared/dom.js';
 import { t } from '../shared/i18n.js';
 import { clock } from '../shared/time.js';
-import { priorityBadge, since } from './labels.js';
+import { priorityBadge, reportCount, since } from './labels.js';
 import { unitChoices } from './state.js';
 
 const DETAILS_DEBOUNCE_MS = 150;
@@ -106,7 +106,7 @@ export class IncidentPanel {
     const inc = state.incidents.get(this.id);
     if (!inc) return;
     const parts = [this.label(inc.category), inc.id, t(`console.status.${inc.status}`),
-      since(inc.opened_at, now), t('console.reports', { n: inc.reports })];
+      since(inc.opened_at, now), reportCount(inc.reports)];
     if (inc.unit) parts.push(t('console.offer.unit', { unit: inc.unit }));
     this.el.summary.replaceChildren(priorityBadge(inc.priority), ' ', parts.join(' · '));
     this.el.latest.textContent = inc.text || '';

@@ -4,9 +4,13 @@
 
 import { h } from '../shared/dom.js';
 import { t } from '../shared/i18n.js';
-import { offerLine, priorityBadge, since } from './labels.js';
+import { offerLine, priorityBadge, reportCount, since } from './labels.js';
 
 const FRESH_MS = 10_000; // how long a new incident stays highlighted
+
+function sep() {
+  return h('span', { class: 'sep', 'aria-hidden': 'true' }, ' · ');
+}
 
 function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
@@ -33,6 +37,16 @@ export class Queue {
       for (const id of changes.incidents) if (state.incidents.has(id)) this.patch(state, id, now);
     }
     if (changes.order || changes.added.size) this.reorder(state.order);
+    this.fixTabStop();
+  }
+
+  /** One row is in the tab order: the selected one, else the first. */
+  fixTabStop() {
+    const stop = this.rows.get(this.selected)?.li || this.list.firstElementChild;
+    if (stop && stop.tabIndex !== 0) {
+      for (const li of this.list.querySelectorAll('li[tabindex="0"]')) li.tabIndex = -1;
+      stop.tabIndex = 0;
+    }
   }
 
   /** Ages and highlights change with time alone. */
@@ -55,14 +69,13 @@ export class Queue {
     const inc = state.incidents.get(id);
     const row = this.rows.get(id) || this.create(id);
     const { parts } = row;
-    row.li.className = `queue-row prio-${inc.priority} status-${inc.status}`;
-    row.li.tabIndex = this.selected === id || (!this.selected && this.list.firstElementChild === row.li) ? 0 : -1;
+    row.li.className = `queue-row row-p${inc.priority} status-${inc.status}`;
     row.li.classList.toggle('fresh', this.fresh.has(id));
     row.li.classList.toggle('selected', this.selected === id);
     parts.badge.replaceWith((parts.badge = priorityBadge(inc.priority)));
     parts.category.textContent = this.label(inc.category);
     parts.age.textContent = since(inc.opened_at, now);
-    parts.reports.textContent = t('console.reports', { n: inc.reports });
+    parts.reports.textContent = reportCount(inc.reports);
     parts.status.textContent = t(`console.status.${inc.status}`);
     parts.offer.textContent = offerLine(state, inc, now);
     parts.text.textContent = inc.text || '';
@@ -78,8 +91,8 @@ export class Queue {
     // (Acknowledge, Close…) must not also match a row whose status reads
     // "acknowledged" or "closed". j/k and the arrow keys move between them.
     const li = h('li', { class: 'queue-row', 'data-id': id, tabindex: '-1' },
-      parts.badge, ' ', parts.category, ' ', h('span', { class: 'sep', 'aria-hidden': 'true' }, '·'), ' ',
-      parts.age, ' ', parts.reports, ' ', parts.status, ' ', parts.offer, parts.text);
+      parts.badge, ' ', parts.category, sep(), parts.age, sep(), parts.reports, sep(), parts.status, ' ',
+      parts.offer, parts.text);
     li.addEventListener('click', () => this.onSelect(id));
     const row = { li, parts };
     this.rows.set(id, row);
@@ -115,7 +128,7 @@ export class Queue {
     if (!row) return;
     row.li.classList.add('selected');
     row.li.setAttribute('aria-current', 'true');
-    row.li.tabIndex = 0;
+    this.fixTabStop();
     this.fresh.delete(id);
     row.li.classList.remove('fresh');
     if (focus) row.li.focus();
