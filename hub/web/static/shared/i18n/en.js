@@ -30,6 +30,7 @@ export default {
     queueTitle: "Queue",
     queue: "Queue",
     queueCount: "{n} open",
+    report: "1 report",
     reports: "{n} reports",
     map: { label: "Map" },
     sync: { waiting: "Resynchronising…" },

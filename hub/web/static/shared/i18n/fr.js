@@ -30,6 +30,7 @@ export default {
     queueTitle: "File",
     queue: "File",
     queueCount: "{n} en cours",
+    report: "1 signalement",
     reports: "{n} signalements",
     map: { label: "Carte" },
     sync: { waiting: "Resynchronisation…" },
