@@ -37,6 +37,7 @@ from clients.unit import Unit
 from hub.cli import embedded_or_given_redis
 from hub.config import load_config
 from hub.server.runner import running_hub
+from hub.server.web import web_urls
 
 __all__ = ["Evening", "run_demo"]
 
@@ -129,13 +130,14 @@ async def _demo(args: argparse.Namespace, redis_url: str, *, plain: bool, fresh:
     else:
         print(f"vigie demo: keeping the data in {args.data_dir} (not created by the demo)")
     journal, stats = Journal(plain), DemoStats()
-    async with running_hub(config, redis_url, secret, port=args.port) as hub:
+    async with running_hub(config, redis_url, secret, port=args.port, dev=True) as hub:
         # After the hub started: uvicorn's serve() takes SIGINT/SIGTERM for itself, and
         # the clients must stop before the hub does, not reconnect to a closing hub.
         _stop_on_signals(stop)
         print(f"vigie demo: hub at {hub.ws_url}, Redis at {redis_url}; "
               f"{args.units} patrols, {args.citizens} residents, 1 operator"
               f"{'' if args.duration else '; Ctrl-C to stop'}", flush=True)  # fmt: skip
+        print(web_urls(hub.http_url, secret, tenant.id), flush=True)
         town = Town(tenant, config.hub.h3_resolution, random.Random())
         async with Evening(hub.ws_url, secret, tenant.id, town, journal, stats) as evening:
             await evening.gather(citizens=args.citizens, units=args.units)
