@@ -31,6 +31,7 @@ class CitizenApp {
     this.saver = new Saver(key);
     this.inFlight = new Set(); // refs being sent now (not persisted: a reload sends again)
     this.cells = new Map(); // "lat,lon" → cell, for citizen.follow
+    this.followed = []; // the cells the hub last accepted
     this.conn = new Connection({
       token,
       offsets: state.inbox ? { inbox: state.inbox } : {},
@@ -147,7 +148,9 @@ class CitizenApp {
     for (const a of this.state.alerts) if (!S.FINAL.has(a.status) && a.lat != null) points.push([a.lat, a.lon]);
     const found = await Promise.all(points.map(([lat, lon]) => this.cellAt(lat, lon)));
     const cells = [...new Set(found.filter(Boolean))].slice(0, FOLLOW_MAX_CELLS);
-    if (cells.length) this.conn.request({ type: 'citizen.follow', cells }).catch(() => {});
+    if (!cells.length) return;
+    const reply = await this.conn.request({ type: 'citizen.follow', cells }).catch(() => null);
+    if (reply?.type === 'ok') this.followed = cells;
   }
 
   async cellAt(lat, lon) {

@@ -4,8 +4,8 @@
 // (window.L). The view only reports where the pin is; it keeps no other state.
 
 const L = window.L;
-// Close enough to place the pin to a few tens of metres (1 px ≈ 19 m), far enough to see around.
-const PIN_ZOOM = 13;
+// Close enough to place the pin to a few tens of metres (1 px ≈ 38 m, a fifth of a cell), far enough to see the town outline.
+const PIN_ZOOM = 12;
 
 export class PinMap {
   /**
