@@ -28,7 +28,11 @@ async def open_console(open_app: OpenApp, sub: str = "op1") -> Page:
 
 
 async def report(
-    citizen: Peer, ref: str, category: str = "theft", at: tuple[float, float] = CENTRE, text: str = ""
+    citizen: Peer,
+    ref: str,
+    category: str = "theft",
+    at: tuple[float, float] = CENTRE,
+    text: str = "",
 ) -> dict[str, Any]:
     msg = {"type": "alert.submit", "ref": ref, "category": category, "lat": at[0], "lon": at[1]}
     if text:

@@ -100,6 +100,7 @@ export class IncidentPanel {
       this.scheduleDetails();
     }
     if (changes.all || changes.recommendations.has(this.id) || changes.units.size) this.renderRecommendation(state);
+    if (changes.all || changes.added.size || changes.removed.size) this.fillMergeChoices();
   }
 
   renderIncident(state, now) {

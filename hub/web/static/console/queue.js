@@ -9,7 +9,7 @@ import { offerLine, priorityBadge, reportCount, since } from './labels.js';
 const FRESH_MS = 10_000; // how long a new incident stays highlighted
 
 function sep() {
-  return h('span', { class: 'sep', 'aria-hidden': 'true' }, ' · ');
+  return h('span', { class: 'sep' }, ' · ');
 }
 
 function setText(el, text) {
