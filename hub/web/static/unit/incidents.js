@@ -61,7 +61,8 @@ export function createIncidentsView(list, empty, tenant) {
 }
 
 function meta(incident, now) {
-  const reports = t('unit.reports', { n: incident.reports || 1 });
+  const n = incident.reports || 1;
+  const reports = n === 1 ? t('unit.report1') : t('unit.reports', { n });
   const opened = incident.opened_at ? age(incident.opened_at, now) : '';
   return [statusName(incident.status), reports, opened].filter(Boolean).join(' · ');
 }

@@ -12,6 +12,7 @@ import { connectionBadge } from '/static/shared/status.js';
 import { setTimeZone } from '/static/shared/time.js';
 import { createDutyView } from './duty.js';
 import { createIncidentsView } from './incidents.js';
+import { createMapView } from './map.js';
 import { createMissionView } from './mission.js';
 import { createOfferView } from './offer.js';
 import { trackPosition } from './position.js';
@@ -31,7 +32,7 @@ async function main() {
   const tenant = await fetchTenant(token).catch(() => null);
   if (tenant && tenant.timezone) setTimeZone(tenant.timezone);
   const saved = load(me);
-  const app = new TabletApp(me, tenant, restore(initialState(me), saved));
+  const app = new TabletApp(me, tenant, token, restore(initialState(me), saved));
   app.connect(token, saved && saved.inbox ? { inbox: saved.inbox } : {});
   app.trackPosition();
   keepScreenOn((held) => {
@@ -40,7 +41,7 @@ async function main() {
 }
 
 class TabletApp {
-  constructor(me, tenant, state) {
+  constructor(me, tenant, token, state) {
     this.me = me;
     this.state = state;
     this.skewMs = 0; // hub clock minus this clock, from the welcome
@@ -56,6 +57,8 @@ class TabletApp {
     });
     this.duty = createDutyView($('#duty'), { onStatus: (status) => this.setDuty(status) });
     this.incidents = createIncidentsView($('#incidents'), $('#incidents-empty'), tenant);
+    this.map = createMapView($('#map'), tenant, token);
+    if (!this.map) $('#map').hidden = true;
     this.render();
     setInterval(() => this.tick(), TICK_MS);
     setInterval(() => this.incidents.tick(this.now()), AGE_TICK_MS);
@@ -100,6 +103,7 @@ class TabletApp {
     this.offer.render(currentOffer(state, now), now);
     $('main').inert = !$('#offer').hidden;
     this.mission.render(myIncident(state));
+    if (this.map) this.map.showIncident(myIncident(state));
     this.duty.render(state.status);
     this.incidents.render(byPriority(state), this.me, now);
     if (state.notice !== this.shownNotice) {
@@ -128,7 +132,8 @@ class TabletApp {
       send: (message) => {
         this.lastPosition = { message, sent: this.conn.send(message) };
       },
-      onFix: () => {
+      onFix: (position) => {
+        if (this.map) this.map.showUnit(position.coords.latitude, position.coords.longitude);
         line.textContent = t('unit.geo.shared');
         line.classList.remove('problem');
       },

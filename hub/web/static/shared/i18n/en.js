@@ -191,7 +191,9 @@ export default {
       rejected: "Rejected",
       merged: "Merged",
     },
-    reports: "{n} report(s)",
+    map: "Map: my position and my assignment",
+    report1: "1 report",
+    reports: "{n} reports",
     position: "Position: {lat}, {lon}",
     notice: {
       offer: {

@@ -191,7 +191,9 @@ export default {
       rejected: "Rejeté",
       merged: "Fusionné",
     },
-    reports: "{n} signalement(s)",
+    map: "Carte : ma position et mon affectation",
+    report1: "1 signalement",
+    reports: "{n} signalements",
     position: "Position : {lat}, {lon}",
     notice: {
       offer: {
