@@ -176,3 +176,12 @@ export function test_around_gives_the_point_and_six_neighbours_at_the_distance()
     ok(Math.abs(d - 300) < 3, `distance ${d}`);
   }
 }
+
+export function test_a_waiting_report_can_be_withdrawn_a_sent_one_only_by_cancel() {
+  let s = reduce(reduce(initial(), report('r1')), report('r2', 2000));
+  s = reduce(s, { type: 'report.withdraw', ref: 'r1' });
+  eq(s.alerts.map((a) => a.ref), ['r2'], 'withdrawn');
+  s = reduce(s, ack('r2', 'al2'));
+  s = reduce(s, { type: 'report.withdraw', ref: 'r2' });
+  eq(s.alerts.map((a) => a.ref), ['r2'], 'an acked report stays (alert.cancel withdraws it)');
+}

@@ -10,15 +10,17 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import h3
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from redis.asyncio import Redis
 
 from hub.store.keys import TenantKeys
-from tests.browser.conftest import WebHub
+from tests.browser.conftest import ROOT, WebHub
 from tests.wire import Peer, connect
 
+SW = ROOT / "hub" / "web" / "static" / "app" / "sw.js"
 CENTRE = (43.1839, 3.0042)  # Narbonne, cathedral
 NORTH = (43.2050, 3.0100)  # 2.3 km away, still in town
 PHONE = {"width": 390, "height": 844}
@@ -273,6 +275,10 @@ async def test_offline_report_survives_a_reload_and_is_stored_once(
     await expect(row).to_have_attribute("data-status", "waiting")
     await expect(page.locator("#report-message")).to_contain_text("No connection")
     ref = await row.get_attribute("data-ref")
+    await report(page, "Noise")  # a second one, taken back before it left the phone
+    await expect(page.locator("#mine > li")).to_have_count(2)
+    await my_alert(page, 0).get_by_role("button", name="Cancel").click()
+    await expect(page.locator("#mine > li")).to_have_count(1)
 
     await page.reload()
     await expect(my_alert(page)).to_have_attribute("data-status", "waiting")
@@ -389,6 +395,12 @@ async def test_the_app_opens_offline_from_its_service_worker(
     context = await phone(browser)
     page = await open_citizen(open_app, browser, "kim", context=context)
     await page.evaluate("() => navigator.serviceWorker.ready")
+    # Everything the first load fetched is in the shell the worker caches at install.
+    shell = set(
+        re.findall(r"'(/[^']+)'", SW.read_text().split("const SHELL = [", 1)[1].split("];")[0])
+    )
+    fetched = {urlsplit(u).path for u in page.vigie_requests if urlsplit(u).scheme == "http"}  # type: ignore[attr-defined]
+    assert {p for p in fetched if p == "/app" or p.startswith("/static/")} <= shell
 
     async def refuse(ws: Any) -> None:
         await ws.close(code=1001, reason="network down (test)")

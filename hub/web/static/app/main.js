@@ -129,6 +129,12 @@ class CitizenApp {
   }
 
   async cancel(a) {
+    if (S.withdrawable(a)) {
+      // Not sent yet: it just stays on the phone. Being sent right now: its ack is
+      // about to come, and then it is withdrawn like any other.
+      if (!this.inFlight.has(a.ref)) this.dispatch({ type: 'report.withdraw', ref: a.ref });
+      return;
+    }
     try {
       const reply = await this.conn.request({ type: 'alert.cancel', alert: a.alert });
       if (reply.type === 'error') this.dispatch({ type: 'cancel.failed', ref: a.ref, code: reply.code, message: reply.message });
@@ -204,6 +210,7 @@ async function main() {
   }
   setTimeZone(tenant.timezone);
   $('#town').textContent = tenant.name;
+  if (tenant.text_max_chars) $('#report-text').maxLength = tenant.text_max_chars;
   showEmergency($('#emergency'), tenant.emergency || '17 / 112');
   const key = `state:${me.tenant}:${me.sub}`;
   const state = (await load(key).catch(() => undefined)) ?? S.initial();

@@ -54,6 +54,11 @@ export function cancellable(a) {
   return a.alert != null && CANCELLABLE.has(a.status);
 }
 
+/** Whether the resident may take back this report before it left the phone. */
+export function withdrawable(a) {
+  return a.status === 'waiting';
+}
+
 /** Whether an error code means "keep it and send the same report again later". */
 export function retryable(code) {
   return !PERMANENT.has(code);
@@ -62,6 +67,7 @@ export function retryable(code) {
 const REDUCERS = {
   'report': (s, m) => withAlerts(s, [...s.alerts, m.report]),
   'report.failed': reportFailed,
+  'report.withdraw': (s, m) => withAlerts(s, s.alerts.filter((a) => !(a.ref === m.ref && withdrawable(a)))),
   'alert.ack': ack,
   'alert.status': alertStatus,
   'cancel.failed': (s, m) => patchAlert(s, (a) => a.ref === m.ref, (a) => ({ ...a, error: errorOf(m) })),

@@ -5,7 +5,7 @@
 
 import { h, clear } from '/static/shared/dom.js';
 import { t } from '/static/shared/i18n.js';
-import { cancellable, timeline } from '../state.js';
+import { cancellable, timeline, withdrawable } from '../state.js';
 
 export class Timeline {
   /**
@@ -65,7 +65,7 @@ export class Timeline {
     const steps = timeline(a);
     if (steps.length) el.append(h('ol', { class: 'steps', 'aria-label': t('app.timeline') }, ...steps.map((st) => this.step(st))));
     if (a.error) el.append(h('p', { class: 'alert-error', role: 'alert' }, errorText(a.error)));
-    if (cancellable(a)) {
+    if (cancellable(a) || withdrawable(a)) {
       el.append(h('button', { type: 'button', class: 'cancel', onclick: () => this.onCancel(a) }, t('app.cancel')));
     }
   }
