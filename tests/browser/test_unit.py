@@ -8,6 +8,7 @@ residents show literally; touch targets, accessibility, two screen sizes."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import time
@@ -81,10 +82,14 @@ async def open_unit(
 
 async def unit_online(console: Peer, sub: str = "u1", change: str = "position") -> dict[str, Any]:
     """Wait until the console's board shows the unit (its position when it has one)."""
-    return await console.expect("unit", where=lambda m: m["unit"]["id"] == sub and m["change"] == change)
+    return await console.expect(
+        "unit", where=lambda m: m["unit"]["id"] == sub and m["change"] == change
+    )
 
 
-async def assign(console: Peer, incident: str, unit: str = "u1", timeout_s: int = 30) -> dict[str, Any]:
+async def assign(
+    console: Peer, incident: str, unit: str = "u1", timeout_s: int = 30
+) -> dict[str, Any]:
     reply = await console.request(
         {"type": "dispatch.assign", "ref": f"as-{incident}-{time.monotonic()}",
          "incident": incident, "unit": unit, "timeout_s": timeout_s}
@@ -142,7 +147,9 @@ async def test_an_offer_fills_the_screen_and_is_accepted_then_on_scene_then_reso
 
     history = await console.request({"type": "incident.history", "ref": "h", "incident": incident})
     entries = {e["action"]: e for e in history["entries"]}
-    assert entries["resolve"]["by"] == "u1" and entries["resolve"]["note"] == "calmed down, no injury"
+    assert (
+        entries["resolve"]["by"] == "u1" and entries["resolve"]["note"] == "calmed down, no injury"
+    )
     assert "on_scene" in entries
     assert page.vigie_errors == []  # type: ignore[attr-defined]
 
@@ -164,7 +171,9 @@ async def test_an_offer_left_alone_closes_as_expired(
     await expect(page.locator("#mission .mission-none")).to_be_visible()
 
 
-async def test_decline_with_a_reason(web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer) -> None:
+async def test_decline_with_a_reason(
+    web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer
+) -> None:
     page = await open_unit(browser, open_app, geolocation=None)
     await unit_online(console, change="online")
     incident = await report(web_hub, "carol")
@@ -178,7 +187,9 @@ async def test_decline_with_a_reason(web_hub: Any, browser: Browser, open_app: O
     await expect(page.locator("#notice")).to_contain_text("declined")
 
 
-async def test_french_by_default(web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer) -> None:
+async def test_french_by_default(
+    web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer
+) -> None:
     page = await open_unit(browser, open_app, geolocation=None, lang="fr")
     await expect(page.locator("html")).to_have_attribute("lang", "fr")
     await unit_online(console, change="online")
@@ -189,6 +200,62 @@ async def test_french_by_default(web_hub: Any, browser: Browser, open_app: OpenA
     await dialog.get_by_role("button", name="Accepter").click()
     await expect(page.get_by_role("button", name="Sur place")).to_be_enabled()
     await expect(page.get_by_role("button", name="Résolu")).to_be_enabled()
+
+
+async def test_a_reload_keeps_the_offer_then_the_mission(
+    web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer
+) -> None:
+    page = await open_unit(browser, open_app, geolocation=None)
+    await unit_online(console, change="online")
+    await assign(console, await report(web_hub, "fay", text="still there after a reload"))
+    dialog = page.get_by_role("alertdialog")
+    await expect(dialog).to_contain_text("still there after a reload")
+    await page.reload()  # sessionStorage keeps the token, the offer and the inbox offset
+    await expect(dialog).to_contain_text("still there after a reload")
+    await expect(dialog.locator(".countdown")).to_have_text(re.compile(r"^0:[12]\d$"))
+    await dialog.get_by_role("button", name="Accept").click()
+    await console.expect("assignment.state", state="accepted")
+    await expect(page.get_by_role("button", name="On scene")).to_be_focused()
+    await page.reload()
+    await expect(page.locator("#connection")).to_have_attribute("data-status", "live")
+    await expect(page.locator("#mission")).to_contain_text("still there after a reload")
+    await expect(page.get_by_role("button", name="On scene")).to_be_enabled()
+    await expect(dialog).to_be_hidden()  # the replayed inbox does not reopen the offer
+    await page.get_by_role("button", name="On scene").click()
+    await console.expect("incident", where=lambda m: m["incident"]["status"] == "on_scene")
+
+
+WAKE_LOCK_STUB = """
+window.__wakeRequests = 0;
+Object.defineProperty(navigator, 'wakeLock', { configurable: true, value: {
+  async request(type) {
+    window.__wakeRequests += 1;
+    const lock = new EventTarget();
+    lock.type = type;
+    lock.released = false;
+    lock.release = async () => { lock.released = true; lock.dispatchEvent(new Event('release')); };
+    window.__lock = lock;
+    return lock;
+  },
+}});
+"""
+
+
+async def test_the_screen_is_kept_on_and_the_lock_taken_again_when_visible(
+    browser: Browser, open_app: OpenApp
+) -> None:
+    async def stub(context: BrowserContext) -> None:
+        await context.add_init_script(WAKE_LOCK_STUB)
+
+    page = await open_unit(browser, open_app, geolocation=None, setup=stub)
+    await expect(page.locator("#wakelock")).to_have_text("Screen kept on.")
+    assert await page.evaluate("window.__wakeRequests") == 1
+    # Hidden, the browser releases the lock; visible again, the tablet asks again.
+    await page.evaluate("window.__lock.release()")
+    await expect(page.locator("#wakelock")).to_have_text("")
+    await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))")
+    await expect(page.locator("#wakelock")).to_have_text("Screen kept on.")
+    assert await page.evaluate("window.__wakeRequests") == 2
 
 
 # -- position --------------------------------------------------------------------------
@@ -205,7 +272,9 @@ async def test_positions_reach_the_console_at_most_once_a_second(
             sent.append((time.monotonic(), msg))
 
     async def record(context: BrowserContext) -> None:
-        context.on("page", lambda page: page.on("websocket", lambda ws: ws.on("framesent", on_frame)))
+        context.on(
+            "page", lambda page: page.on("websocket", lambda ws: ws.on("framesent", on_frame))
+        )
 
     page = await open_unit(browser, open_app, setup=record)
     await unit_online(console)
@@ -224,12 +293,14 @@ async def test_positions_reach_the_console_at_most_once_a_second(
     assert seen["unit"]["id"] == "u1"
     times = [at for at, _ in sent]
     assert len(times) >= 2
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.9, gaps  # 0.1 s of slack for the frame events' own timing
     assert len(times) <= 5, times  # ~3 s of fixes at 20 per 2 s: at most one a second
 
 
-async def test_a_refused_location_is_said_plainly(web_hub: Any, browser: Browser, open_app: OpenApp) -> None:
+async def test_a_refused_location_is_said_plainly(
+    web_hub: Any, browser: Browser, open_app: OpenApp
+) -> None:
     page = await open_unit(browser, open_app, geolocation=None)  # not granted: refused
     message = page.locator("#position")
     await expect(message).to_contain_text("Location refused")
@@ -278,7 +349,9 @@ async def test_an_offer_made_while_cut_off_appears_on_reconnect(
 # -- safety, accessibility, sizes ------------------------------------------------------
 
 
-async def test_residents_texts_show_literally(web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer) -> None:
+async def test_residents_texts_show_literally(
+    web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer
+) -> None:
     dialogs: list[str] = []
     page = await open_unit(browser, open_app)
     page.on("dialog", lambda d: dialogs.append(d.message))

@@ -3,7 +3,7 @@
 // render from the new state. User actions are requests to the hub; what the
 // hub confirms is fed back into reduce() as a message or a local action.
 
-import { claims, requireToken } from '/static/shared/auth.js';
+import { claims, requireToken, signInAgain } from '/static/shared/auth.js';
 import { tenant as fetchTenant } from '/static/shared/api.js';
 import { Connection, RequestError, newRef } from '/static/shared/connection.js';
 import { $ } from '/static/shared/dom.js';
@@ -74,7 +74,7 @@ class TabletApp {
       token,
       offsets,
       onMessage: (msg) => this.receive(msg),
-      onStatus: (status) => this.connectionChanged(status),
+      onStatus: (status, info) => this.connectionChanged(status, info),
     });
     connectionBadge($('#connection'), this.conn);
     this.conn.start();
@@ -120,7 +120,11 @@ class TabletApp {
     this.offer.render(currentOffer(this.state, now), now);
   }
 
-  connectionChanged(status) {
+  connectionChanged(status, info) {
+    if (status === 'closed' && info && info.auth) {
+      signInAgain('unit'); // the token expired or was refused: sign in again
+      return;
+    }
     // A position taken while the socket was down was not sent: send it now.
     const last = this.lastPosition;
     if (status === 'live' && last && !last.sent) last.sent = this.conn.send(last.message);
@@ -165,6 +169,7 @@ class TabletApp {
     if (reply.type === 'ok') {
       const state = type === 'assignment.accept' ? 'accepted' : 'declined';
       this.dispatch({ type: 'assignment.state', assignment: offer.assignment, unit: this.me, state });
+      if (state === 'accepted') queueMicrotask(() => $('#on-scene').focus()); // after the render
     } else if (reply.code === 'conflict' || reply.code === 'not_found') {
       const state = /expired/.test(reply.message || '') ? 'expired' : 'cancelled';
       this.dispatch({ type: 'local.offer.ended', assignment: offer.assignment, state });

@@ -65,6 +65,8 @@ export function createOfferView(root, tenant, actions) {
   }
 
   function close() {
+    // Focus must not stay on a button that disappears (screen readers get lost).
+    if (root.contains(document.activeElement)) document.activeElement.blur();
     shown = null;
     root.hidden = true;
     document.body.classList.remove('offer-open');
