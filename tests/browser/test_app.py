@@ -373,12 +373,16 @@ async def test_the_pin_moves_where_the_map_is_tapped(
     page = await open_citizen(open_app, browser, "jade")
     await expect(page.locator("#geo-message")).to_contain_text("Position found")
     before = await page.evaluate("() => window.vigieApp.map.position()")
-    box = await page.locator("#map").bounding_box()
-    assert box
-    await page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.8)
+    pin = await page.get_by_role("button", name="Place of the report").bounding_box()
+    assert pin  # tap the map a little south-east of the pin (its point is at the bottom)
+    await page.mouse.click(pin["x"] + pin["width"] / 2 + 20, pin["y"] + pin["height"] + 20)
     after = await page.evaluate("() => window.vigieApp.map.position()")
     assert after[0] < before[0] and after[1] > before[1]  # south-east of where it was
     await expect(page.locator("#geo-message")).to_contain_text("by hand")
+    await page.get_by_role("button", name="Place of the report").press("ArrowUp")  # by keyboard too
+    nudged = await page.evaluate("() => window.vigieApp.map.position()")
+    assert nudged[0] > after[0] and nudged[1] == after[1]
+    after = nudged
     await report(page, "Road hazard")
     await expect(my_alert(page)).to_have_attribute("data-status", "received")
     [stored] = await stored_alerts(web_hub, "jade")

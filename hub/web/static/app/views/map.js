@@ -4,8 +4,12 @@
 // (window.L). The view only reports where the pin is; it keeps no other state.
 
 const L = window.L;
-// Close enough to place the pin to a few tens of metres (1 px ≈ 38 m, a fifth of a cell), far enough to see the town outline.
-const PIN_ZOOM = 12;
+// With tiles, streets show at this zoom and the pin can be placed at the right door.
+// Without tiles there is nothing to place it against but the town outline, so the
+// map keeps showing the whole town (the resident may still zoom in).
+const STREET_ZOOM = 16;
+const NUDGE_PX = 8;
+const KEY_STEPS = { ArrowUp: [0, -1], ArrowDown: [0, 1], ArrowLeft: [-1, 0], ArrowRight: [1, 0] };
 
 export class PinMap {
   /**
@@ -15,6 +19,7 @@ export class PinMap {
    */
   constructor(el, tenant, { onMove, pinLabel }) {
     this.onMove = onMove;
+    this.streets = Boolean(tenant.tiles);
     this.map = L.map(el, { zoomControl: true, attributionControl: Boolean(tenant.tiles) });
     if (tenant.tiles) {
       L.tileLayer(tenant.tiles.url, { attribution: tenant.tiles.attribution || '' }).addTo(this.map);
@@ -28,16 +33,18 @@ export class PinMap {
     this.pin = L.marker([lat, lon], { draggable: true, icon, title: pinLabel, alt: pinLabel, keyboard: true })
       .addTo(this.map);
     this.pin.on('dragend', () => this.moved());
+    this.pin.getElement().addEventListener('keydown', (e) => this.nudge(e));
     this.map.on('click', (e) => {
       this.pin.setLatLng(e.latlng);
       this.moved();
     });
   }
 
-  /** Put the pin at (lat, lon) and show it, closer in than the whole town. */
+  /** Put the pin at (lat, lon) and show it (at street level when there are streets to see). */
   setPin(lat, lon) {
     this.pin.setLatLng([lat, lon]);
-    this.map.setView([lat, lon], Math.max(this.map.getZoom(), PIN_ZOOM));
+    if (this.streets) this.map.setView([lat, lon], Math.max(this.map.getZoom(), STREET_ZOOM));
+    else if (!this.map.getBounds().contains([lat, lon])) this.map.panTo([lat, lon]);
   }
 
   /** Where the pin is: [lat, lon]. */
@@ -49,6 +56,16 @@ export class PinMap {
   /** Leaflet measures its container: call when the container's size changed. */
   resize() {
     this.map.invalidateSize();
+  }
+
+  /** Arrow keys on the focused pin move it (Leaflet only drags it with a pointer). */
+  nudge(e) {
+    const step = KEY_STEPS[e.key];
+    if (!step) return;
+    e.preventDefault();
+    const at = this.map.latLngToContainerPoint(this.pin.getLatLng()).add(L.point(step).multiplyBy(NUDGE_PX));
+    this.pin.setLatLng(this.map.containerPointToLatLng(at));
+    this.moved();
   }
 
   moved() {

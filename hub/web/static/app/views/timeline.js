@@ -66,7 +66,11 @@ export class Timeline {
     if (steps.length) el.append(h('ol', { class: 'steps', 'aria-label': t('app.timeline') }, ...steps.map((st) => this.step(st))));
     if (a.error) el.append(h('p', { class: 'alert-error', role: 'alert' }, errorText(a.error)));
     if (cancellable(a) || withdrawable(a)) {
-      el.append(h('button', { type: 'button', class: 'cancel', onclick: () => this.onCancel(a) }, t('app.cancel')));
+      const cancel = h('button', { type: 'button', class: 'cancel', onclick: () => {
+        cancel.disabled = true; // one withdrawal at a time; the answer rebuilds the row
+        this.onCancel(a);
+      } }, t('app.cancel'));
+      el.append(cancel);
     }
   }
 
