@@ -370,6 +370,19 @@ async def test_residents_texts_show_literally(
     assert dialogs == []
 
 
+# Elements drawn above the offer: a positioned element outside it with a z-index at
+# least the offer's (hit tests cannot tell: the page under the offer is inert).
+ABOVE_THE_OFFER = """() => {
+  const offer = document.getElementById('offer');
+  const z = Number(getComputedStyle(offer).zIndex);
+  return [...document.querySelectorAll('body *')]
+    .filter((el) => !offer.contains(el))
+    .filter((el) => getComputedStyle(el).position !== 'static')
+    .filter((el) => Number(getComputedStyle(el).zIndex) >= z)
+    .map((el) => `${el.tagName}.${el.className}: ${getComputedStyle(el).zIndex}`);
+}"""
+
+
 async def touch_targets(page: Page) -> list[str]:
     """Every visible control smaller than 44 x 44 px."""
     small = []
@@ -407,6 +420,7 @@ async def test_touch_targets_axe_and_screenshots(
     assert incident
     await assign(console, incident)
     await expect(page.get_by_role("alertdialog")).to_be_visible()
+    assert await page.evaluate(ABOVE_THE_OFFER) == []  # nothing shows through the offer
     assert await touch_targets(page) == []
     await axe_check(page)
     await page.screenshot(path=str(artifacts / f"unit-{size}-offer.png"))
