@@ -23,7 +23,7 @@ async def open_console(open_app: OpenApp, sub: str = "op1") -> Page:
     """The console, live with its first snapshot applied."""
     page = await open_app("console", "console", sub)
     await expect(page.locator("#connection")).to_have_attribute("data-status", "live")
-    await page.wait_for_function("window.vigieConsole && window.vigieConsole.state().ready")
+    await page.wait_for_function("() => window.vigieConsole && window.vigieConsole.state().ready")
     return page
 
 
@@ -62,7 +62,7 @@ async def test_queue_shows_a_new_incident_within_the_second(
     citizen, _ = await connect(web_hub.ws_url, "citizen", "alice")
     sent = time.time() * 1000
     ack = await report(citizen, "r1", "theft", text="bike stolen")
-    await page.wait_for_function(f"'{ack['incident']}' in window.firstSeen")
+    await page.wait_for_function(f"() => '{ack['incident']}' in window.firstSeen")
     delay = await page.evaluate(f"window.firstSeen['{ack['incident']}']") - sent
     print(f"\nsubmit -> console DOM: {delay:.0f} ms")
     assert delay < 1000

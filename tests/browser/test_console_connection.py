@@ -49,7 +49,7 @@ async def open_cuttable_console(
     await context.route_web_socket("**/ws", cutter.handle)
     page = await open_app("console", "console", "op1", context=context)
     await expect(page.locator("#connection")).to_have_attribute("data-status", "live")
-    await page.wait_for_function("window.vigieConsole && window.vigieConsole.state().ready")
+    await page.wait_for_function("() => window.vigieConsole && window.vigieConsole.state().ready")
     return page, context
 
 

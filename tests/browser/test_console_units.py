@@ -77,7 +77,7 @@ async def test_a_new_p1_sounds_once_sound_is_on_and_the_title_counts(
     await expect(sound).to_have_attribute("aria-pressed", "true")
     await report(citizen, "r2", "burglary", at=(43.16, 3.16))
     await expect(page).to_have_title("(2) Vigie — control room")
-    await page.wait_for_function("window.vigieConsole.alarm.played === 1")
+    await page.wait_for_function("() => window.vigieConsole.alarm.played === 1")
     await report(citizen, "r3", "noise", at=(43.2, 3.0))  # P4: no sound
     await expect(queue(page).get_by_role("listitem")).to_have_count(3)
     assert await page.evaluate("window.vigieConsole.alarm.played") == 1

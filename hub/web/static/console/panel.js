@@ -118,7 +118,10 @@ export class IncidentPanel {
     const rec = state.recommendations.get(this.id);
     this.el.recommendation.replaceChildren(
       ...(rec?.units || []).map((r) => h('li', {}, h('strong', {}, r.unit), ` — ${r.reason || ''}`)));
-    if (!rec) this.el.recommendation.append(h('li', { class: 'muted' }, t('console.panel.noRecommendation')));
+    if (!rec?.units?.length) {
+      const why = rec ? 'console.panel.noUnitToRecommend' : 'console.panel.noRecommendation';
+      this.el.recommendation.append(h('li', { class: 'muted' }, t(why)));
+    }
     this.fillUnitChoices(state);
   }
 

@@ -40,6 +40,7 @@ export default {
       empty: "Select an incident in the queue (j / k) or on the map.",
       recommendation: "Recommendation",
       noRecommendation: "No recommendation yet.",
+      noUnitToRecommend: "No available unit covers this place.",
       reports: "Reports",
       noText: "(no text)",
       history: "History",

@@ -40,6 +40,7 @@ export default {
       empty: "Choisissez un incident dans la file (j / k) ou sur la carte.",
       recommendation: "Recommandation",
       noRecommendation: "Pas encore de recommandation.",
+      noUnitToRecommend: "Aucune unité disponible ne couvre ce lieu.",
       reports: "Signalements",
       noText: "(sans texte)",
       history: "Historique",
