@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import h3
@@ -10,8 +11,9 @@ import httpx
 import pytest
 
 from hub.config import Config
-from hub.core.tokens import verify_token
+from hub.core.tokens import issue_token, verify_token
 from hub.server.runner import RunningHub, running_hub
+from tests.integration.test_cli import http_get, vigie_env, vigie_serve
 from tests.wire import SECRET, token
 
 CENTRE = (43.1839, 3.0042)  # Narbonne, in the area
@@ -84,8 +86,6 @@ async def test_forbidden_without_a_valid_token(
 
 
 async def test_forged_token_refused(http: httpx.AsyncClient) -> None:
-    from hub.core.tokens import issue_token
-
     forged = issue_token(
         "another-secret-0123456789abcdef0123", sub="x", role="console", tenant="narbonne"
     )
@@ -235,3 +235,17 @@ async def test_dev_sign_in_refuses_non_json_and_oversized(dev_http: httpx.AsyncC
     big = b'{"role": "console", "sub": "' + b"x" * 10_000 + b'", "tenant": "narbonne"}'
     over = await dev_http.post("/signin", content=big, headers={"content-type": "application/json"})
     assert over.status_code == 400 and "4096" in over.json()["message"]
+
+
+# -- `vigie serve`: --dev reaches the workers (uvicorn --factory builds the app) -------
+
+
+@pytest.mark.parametrize(("dev", "status"), [(True, 200), (False, 404)], ids=["dev", "not-dev"])
+async def test_vigie_serve_has_sign_in_only_with_dev(
+    redis_url: str, tmp_path: Path, dev: bool, status: int
+) -> None:
+    args = ["--redis-url", redis_url, *(["--dev"] if dev else [])]
+    env = vigie_env() if dev else vigie_env(VIGIE_SECRET=SECRET)
+    async with vigie_serve(*args, cwd=tmp_path, env=env) as served:
+        assert (await http_get(served.port, "/signin/tenants"))[0] == status
+        assert (await http_get(served.port, "/console"))[0] == 200
