@@ -187,6 +187,27 @@ async def test_decline_with_a_reason(
     await expect(page.locator("#notice")).to_contain_text("declined")
 
 
+async def test_a_mission_closed_by_the_operator_is_cancelled_on_the_tablet(
+    web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer
+) -> None:
+    page = await open_unit(browser, open_app, geolocation=None)
+    await unit_online(console, change="online")
+    incident = await report(web_hub, "gus", text="a false alarm")
+    await assign(console, incident)
+    await page.get_by_role("alertdialog").get_by_role("button", name="Accept").click()
+    await expect(page.locator("#mission")).to_contain_text("a false alarm")
+    closed = await console.request(
+        {"type": "incident.update", "ref": "close", "incident": incident, "status": "closed",
+         "note": "duplicate of a call to 17"}
+    )  # fmt: skip
+    assert closed["type"] == "ok", closed
+    await expect(page.locator("#mission .mission-none")).to_be_visible()
+    await expect(page.locator("#notice")).to_contain_text("cancelled")
+    await expect(page.get_by_role("button", name="Available")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+
+
 async def test_french_by_default(
     web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer
 ) -> None:
@@ -412,6 +433,8 @@ async def test_touch_targets_axe_and_screenshots(
     for n, category in enumerate(["violence", "theft", "noise"]):
         await report(web_hub, f"r{size}{n}", text=f"report {n}", category=category)
     await expect(page.locator("#incidents li")).to_have_count(3)
+    badges = page.locator("#incidents li .prio")
+    await expect(badges).to_have_text(["P1", "P2", "P4"])  # most urgent first
     assert await touch_targets(page) == []
     await axe_check(page)
     await page.screenshot(path=str(artifacts / f"unit-{size}.png"))
