@@ -13,7 +13,7 @@ import { clock, setTimeZone } from '/static/shared/time.js';
 import { around, inside } from './area.js';
 import { Position } from './position.js';
 import * as S from './state.js';
-import { Saver, load, save } from './store.js';
+import { Saver, load, loadAll, remove, save } from './store.js';
 import { PinMap } from './views/map.js';
 import { Notices } from './views/notices.js';
 import { ReportForm } from './views/report.js';
@@ -29,6 +29,7 @@ class CitizenApp {
     this.tenant = tenant;
     this.state = state;
     this.saver = new Saver(key);
+    this.outboxKey = `outbox:${key}:`;
     this.inFlight = new Set(); // refs being sent now (not persisted: a reload sends again)
     this.cells = new Map(); // "lat,lon" → cell, for citizen.follow
     this.followed = []; // the cells the hub last accepted
@@ -56,7 +57,8 @@ class CitizenApp {
     $('#locate').addEventListener('click', () => this.position.locate());
   }
 
-  start() {
+  async start() {
+    await this.adoptOutbox();
     connectionBadge($('#connection'), this.conn);
     this.render();
     this.conn.start();
@@ -66,6 +68,7 @@ class CitizenApp {
   dispatch(msg) {
     const next = S.reduce(this.state, msg);
     if (next === this.state) return;
+    this.forgetSent(this.state, next);
     this.state = next;
     this.saver.put(next).catch((error) => console.error('app: could not store the state', error));
     this.render();
@@ -93,10 +96,29 @@ class CitizenApp {
       ref: uuid(), category, lat, lon, text, accuracy_m: this.position.accuracy(), at: Date.now(),
     });
     this.dispatch({ type: 'report', report });
-    await this.saver.put(this.state); // on disk before it leaves: a reload cannot lose it
+    // On disk before it leaves: a reload cannot lose it, nor a write of the state by another tab.
+    await Promise.all([save(this.outboxKey + report.ref, report), this.saver.put(this.state)]);
     this.form.say(this.conn.status === 'live' ? '' : t('app.kept_offline'));
     this.send(report);
     return true;
+  }
+
+  /** Reports kept on disk but missing from the state (written by another tab) wait again. */
+  async adoptOutbox() {
+    const kept = await loadAll(this.outboxKey).catch(() => []);
+    for (const report of kept) {
+      const known = this.state.alerts.find((a) => a.ref === report.ref);
+      if (!known) this.dispatch({ type: 'report', report });
+      else if (known.status !== 'waiting') remove(this.outboxKey + report.ref).catch(() => {});
+    }
+  }
+
+  /** Delete the disk copy of each report that stopped waiting (acked, failed, taken back). */
+  forgetSent(before, after) {
+    const waiting = new Set(after.alerts.filter((a) => a.status === 'waiting').map((a) => a.ref));
+    for (const a of before.alerts) {
+      if (a.status === 'waiting' && !waiting.has(a.ref)) remove(this.outboxKey + a.ref).catch(() => {});
+    }
   }
 
   /** Send every waiting report (each with its own ref). */

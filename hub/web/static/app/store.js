@@ -1,7 +1,9 @@
-// Persistence of the citizen app's state in IndexedDB, so that a reload (or a
-// phone that kills the tab) keeps my alerts, the reports still waiting to be
-// sent and the inbox offset the timeline is up to. One record per resident
-// (`sub`), written whole: the state is small (a few dozen alerts at most).
+// Persistence of the citizen app in IndexedDB, so that a reload (or a phone
+// that kills the tab) keeps my alerts, the reports still waiting to be sent and
+// the inbox offset the timeline is up to. The state is one record per resident,
+// written whole (a few dozen alerts at most); each waiting report is ALSO a
+// record of its own, written before it is sent and deleted once acked, so that
+// no write of the state (another tab's, say) can make a report disappear.
 // The last tenant configuration is kept too, so the app opens offline.
 
 const DB = 'vigie-app';
@@ -37,6 +39,16 @@ export function load(key) {
 /** Store `value` under `key`; resolves once it is on disk (the transaction committed). */
 export function save(key, value) {
   return run('readwrite', (s) => s.put(value, key));
+}
+
+/** Delete the record under `key`. */
+export function remove(key) {
+  return run('readwrite', (s) => s.delete(key));
+}
+
+/** Every value whose key starts with `prefix`. */
+export function loadAll(prefix) {
+  return run('readonly', (s) => s.getAll(IDBKeyRange.bound(prefix, `${prefix}\uffff`)));
 }
 
 /**
