@@ -119,6 +119,17 @@ export function test_throttle_sends_at_most_once_a_second_and_keeps_the_latest()
   eq(th.due(3000), null, 'nothing kept');
 }
 
+export function test_a_fix_that_could_not_be_sent_is_kept_uncounted() {
+  const th = new Throttle(1000);
+  eq(th.offer('a', 0), true, 'first');
+  eq(th.offer('b', 1500), true, 'allowed');
+  th.failed('b'); // no connection
+  eq(th.due(1600), 'b', 'kept, and the slot is still open');
+  th.failed('b');
+  eq(th.offer('c', 1700), true, 'a newer fix takes the slot');
+  eq(th.due(1800), null, 'c replaced b');
+}
+
 export function test_store_round_trip_keeps_open_offers_and_the_mission() {
   const mem = new Map();
   const storage = { getItem: (k) => mem.get(k) ?? null, setItem: (k, v) => mem.set(k, v) };

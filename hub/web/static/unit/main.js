@@ -47,7 +47,7 @@ class TabletApp {
     this.skewMs = 0; // hub clock minus this clock, from the welcome
     this.refs = new Map(); // logical action -> ref, so a retry re-sends the same ref
     this.renderQueued = false;
-    this.lastPosition = null; // {message, sent}
+    this.positions = null; // the position watch, once started
     this.offer = createOfferView($('#offer'), tenant, {
       onAccept: (offer) => this.answerOffer(offer, 'assignment.accept', {}),
       onDecline: (offer, reason) => this.answerOffer(offer, 'assignment.decline', reason ? { reason } : {}),
@@ -125,17 +125,14 @@ class TabletApp {
       signInAgain('unit'); // the token expired or was refused: sign in again
       return;
     }
-    // A position taken while the socket was down was not sent: send it now.
-    const last = this.lastPosition;
-    if (status === 'live' && last && !last.sent) last.sent = this.conn.send(last.message);
+    // A position taken while the socket was down was kept: send it now.
+    if (status === 'live' && this.positions) this.positions.retry();
   }
 
   trackPosition() {
     const line = $('#position');
-    trackPosition({
-      send: (message) => {
-        this.lastPosition = { message, sent: this.conn.send(message) };
-      },
+    this.positions = trackPosition({
+      send: (message) => this.conn.send(message),
       onFix: (position) => {
         if (this.map) this.map.showUnit(position.coords.latitude, position.coords.longitude);
         line.textContent = t('unit.geo.shared');
