@@ -62,7 +62,7 @@ class CitizenApp {
     connectionBadge($('#connection'), this.conn);
     this.render();
     this.conn.start();
-    this.position.locate();
+    this.position.locate({ auto: true });
   }
 
   dispatch(msg) {

@@ -20,14 +20,17 @@ export class Position {
     this.moved = false; // the resident placed the pin by hand: a later fix does not move it
   }
 
-  /** Ask the browser for the position and put the pin there. */
-  locate() {
+  /**
+   * Ask the browser for the position and put the pin there. `auto` (the ask on
+   * opening): a fix that comes after the resident placed the pin by hand does not move it.
+   */
+  locate({ auto = false } = {}) {
     if (!('geolocation' in navigator)) {
       this.say('app.geo.unavailable', 'error');
       return;
     }
     this.say('app.geo.asking');
-    navigator.geolocation.getCurrentPosition((p) => this.found(p), (e) => this.failed(e), OPTIONS);
+    navigator.geolocation.getCurrentPosition((p) => this.found(p, auto), (e) => this.failed(e), OPTIONS);
   }
 
   /** The resident moved the pin. */
@@ -41,16 +44,18 @@ export class Position {
     return this.device && !this.moved ? Math.round(this.device.accuracy) : null;
   }
 
-  found(p) {
+  found(p, auto) {
     const { latitude: lat, longitude: lon, accuracy } = p.coords;
     this.device = { lat, lon, accuracy };
+    this.onFix(this.device);
+    if (auto && this.moved) return; // the resident's placing wins over a late fix
     this.moved = false;
     this.map.setPin(lat, lon);
     this.say('app.geo.found', 'info', { metres: Math.round(accuracy) });
-    this.onFix(this.device);
   }
 
   failed(error) {
+    if (this.moved) return; // the pin is already where the resident put it
     const refused = error.code === error.PERMISSION_DENIED;
     this.say(refused ? 'app.geo.refused' : 'app.geo.unavailable', 'error');
   }

@@ -10,6 +10,8 @@
 
 /** The statuses of the normal course, in order (the timeline shows them all). */
 export const COURSE = ['received', 'acknowledged', 'dispatched', 'on_scene', 'resolved'];
+/** Every status the app has words for (a newer hub may send others: shown as they come). */
+export const STATUSES = new Set([...COURSE, 'merged', 'rejected', 'cancelled', 'waiting', 'failed']);
 /** Statuses after which nothing more happens to an alert. */
 export const FINAL = new Set(['resolved', 'rejected', 'cancelled']);
 /** Statuses while nobody works on the alert yet: the resident may withdraw it. */

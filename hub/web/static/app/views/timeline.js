@@ -5,7 +5,7 @@
 
 import { h, clear } from '/static/shared/dom.js';
 import { t } from '/static/shared/i18n.js';
-import { cancellable, timeline, withdrawable } from '../state.js';
+import { STATUSES, cancellable, timeline, withdrawable } from '../state.js';
 
 export class Timeline {
   /**
@@ -46,7 +46,7 @@ export class Timeline {
     const el = row ? row.el : h('li', { class: 'alert', 'data-ref': a.ref });
     this.fill(el, a);
     if (row && row.alert.status !== a.status) {
-      this.announce(`${this.label(a.category)} : ${t(`app.status.${a.status}`)}`);
+      this.announce(t('app.announce', { category: this.label(a.category), status: statusText(a.status) }));
     }
     this.rows.set(a.ref, { alert: a, el });
     return el;
@@ -58,7 +58,7 @@ export class Timeline {
     el.append(
       h('h3', { class: 'alert-title' }, this.label(a.category),
         h('span', { class: 'alert-time' }, ` · ${this.clock(a.created_at)}`)),
-      h('p', { class: 'alert-status' }, t(`app.status.${a.status}`)),
+      h('p', { class: 'alert-status' }, statusText(a.status)),
     );
     if (a.text) el.append(h('p', { class: 'alert-text' }, a.text));
     if (a.status === 'waiting') el.append(h('p', { class: 'hint' }, t('app.waiting_hint')));
@@ -76,9 +76,14 @@ export class Timeline {
 
   step(st) {
     return h('li', { class: st.reached ? 'step reached' : 'step ahead', 'data-status': st.status },
-      h('span', { class: 'step-label' }, t(`app.status.${st.status}`)),
+      h('span', { class: 'step-label' }, statusText(st.status)),
       st.at ? h('time', { datetime: new Date(st.at).toISOString() }, this.clock(st.at)) : '');
   }
+}
+
+/** A status in words; one this app does not know yet as the hub names it. */
+function statusText(status) {
+  return STATUSES.has(status) ? t(`app.status.${status}`) : String(status);
 }
 
 const ERROR_TEXTS = new Set(['rate_limited', 'out_of_area', 'too_large', 'conflict', 'not_found', 'bad_request', 'timeout', 'offline']);

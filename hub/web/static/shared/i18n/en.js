@@ -227,6 +227,7 @@ export default {
     timeline: "Progress",
     unknown_category: "Report",
     waiting_hint: "Kept on this phone; it will be sent once, as soon as the connection is back.",
+    announce: "{category}: {status}",
     cancel: "Cancel",
     dismiss: "Dismiss",
     notices: "Notices for your area",

@@ -227,6 +227,7 @@ export default {
     timeline: "Suivi",
     unknown_category: "Signalement",
     waiting_hint: "Gardé sur ce téléphone ; il sera envoyé une seule fois, dès le retour de la connexion.",
+    announce: "{category} : {status}",
     cancel: "Annuler",
     dismiss: "Fermer",
     notices: "Avis pour votre secteur",
