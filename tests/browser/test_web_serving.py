@@ -278,3 +278,30 @@ async def test_sign_in_never_sends_to_another_site(web_hub: WebHub, browser: Bro
     await page.wait_for_function("document.querySelector('#tenant').options.length > 0")
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(f"{web_hub.base_url}/console**")
+
+
+@pytest.mark.parametrize(
+    ("app", "role"), [("console", "console"), ("unit", "unit"), ("app", "citizen")]
+)
+async def test_an_app_without_a_token_sends_to_sign_in_in_dev_mode(
+    web_hub: WebHub, browser: Browser, app: str, role: str
+) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{web_hub.base_url}/{app}?lang=en")
+    await page.wait_for_url(f"{web_hub.base_url}/signin?role={role}&next=%2F{app}%3Flang%3Den")
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(f"{web_hub.base_url}/{app}?lang=en")  # the fragment is gone again
+    assert await page.evaluate("sessionStorage.getItem('vigie.token')")
+
+
+async def test_an_app_without_a_token_says_signed_out_outside_dev_mode(
+    hub: RunningHub, browser: Browser, token: TokenMaker
+) -> None:
+    page = await browser.new_page()
+    await page.goto(f"{hub.http_url}/console?lang=en")
+    await page.get_by_role("alert").filter(has_text="Signed out").wait_for()
+    assert "/signin" not in page.url
+    # A token of another role is no better.
+    await page.goto(f"{hub.http_url}/console?lang=en#token={token('unit', 'u1')}")
+    await page.reload()
+    await page.get_by_role("alert").filter(has_text="Signed out").wait_for()
