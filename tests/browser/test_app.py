@@ -140,7 +140,7 @@ async def test_send_shows_received_within_a_second(open_app: OpenApp, browser: B
 
 
 async def test_timeline_follows_the_operator_and_the_patrol(
-    open_app: OpenApp, browser: Browser, web_hub: WebHub
+    open_app: OpenApp, browser: Browser, web_hub: WebHub, artifacts: Path
 ) -> None:
     console = await console_peer(web_hub)
     unit = await unit_peer(web_hub)
@@ -172,6 +172,7 @@ async def test_timeline_follows_the_operator_and_the_patrol(
     )
     for n in range(5):
         await expect(steps.nth(n).locator("time")).to_have_text(CLOCK)
+    await page.screenshot(path=str(artifacts / "app-timeline.png"), full_page=True)
 
     await page.reload()  # the timeline is kept (IndexedDB) and not replayed twice
     await expect(page.locator("#connection")).to_have_attribute("data-status", "live")
@@ -217,7 +218,7 @@ async def test_cancel_refused_by_the_hub_shows_why(
     )
     await my_alert(page).get_by_role("button", name="Cancel").click()
     await expect(my_alert(page).get_by_role("alert")).to_have_text(
-        "Cannot cancel: the report is already being handled."
+        "Cannot cancel: the report has already been dealt with."
     )
     assert held, "the rejection was held back from the page"
     await console.close()

@@ -247,7 +247,7 @@ export default {
       rate_limited: "Too many reports in a short time: try again in {seconds} s.",
       out_of_area: "This place is outside the town.",
       too_large: "The text is too long.",
-      conflict: "Cannot cancel: the report is already being handled.",
+      conflict: "Cannot cancel: the report has already been dealt with.",
       not_found: "Report not found.",
       bad_request: "Report refused (invalid data).",
       timeout: "No answer from the server: try again.",

@@ -247,7 +247,7 @@ export default {
       rate_limited: "Trop de signalements en peu de temps : réessayez dans {seconds} s.",
       out_of_area: "Ce lieu est hors de la commune.",
       too_large: "Le texte est trop long.",
-      conflict: "Impossible d’annuler : le signalement est déjà traité.",
+      conflict: "Impossible d’annuler : le signalement a déjà été traité.",
       not_found: "Signalement introuvable.",
       bad_request: "Signalement refusé (données invalides).",
       timeout: "Pas de réponse du serveur : réessayez.",
