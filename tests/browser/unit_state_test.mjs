@@ -77,8 +77,8 @@ export function test_a_cancelled_mission_is_dropped() {
   let s = initialState('u1');
   s = reduce(s, { type: 'assignment', assignment: 'as1', incident: inc('in1'), expires_at: 10_000 });
   s = reduce(s, { type: 'assignment.state', assignment: 'as1', unit: 'u1', state: 'accepted' });
-  s = reduce(s, { type: 'assignment.state', assignment: 'as1', incident: 'in1', unit: 'u1', state: 'cancelled' });
-  eq([myIncident(s), s.notice.key], [null, 'mission.cancelled'], 'cancelled');
+  s = reduce(s, { type: 'assignment.state', assignment: 'as1', incident: 'in1', unit: 'u1', state: 'cancelled', at: 42 });
+  eq([myIncident(s), s.notice.key, s.notice.at], [null, 'mission.cancelled', 42], 'cancelled, and when');
 }
 
 export function test_the_mission_follows_its_incident_and_comes_back_from_a_snapshot() {

@@ -9,7 +9,7 @@ import { Connection, RequestError, newRef } from '/static/shared/connection.js';
 import { $ } from '/static/shared/dom.js';
 import { t, translate } from '/static/shared/i18n.js';
 import { connectionBadge } from '/static/shared/status.js';
-import { setTimeZone } from '/static/shared/time.js';
+import { clock, setTimeZone } from '/static/shared/time.js';
 import { createDutyView } from './duty.js';
 import { createIncidentsView } from './incidents.js';
 import { createMapView } from './map.js';
@@ -22,6 +22,7 @@ import { keepScreenOn } from './wakelock.js';
 
 const TICK_MS = 250; // countdown refresh
 const AGE_TICK_MS = 15000; // incident ages are shown in minutes
+const NOTICE_MS = 60000; // how long a notice stays on screen
 
 async function main() {
   translate();
@@ -106,16 +107,25 @@ class TabletApp {
     if (this.map) this.map.showIncident(myIncident(state));
     this.duty.render(state.status);
     this.incidents.render(byPriority(state), this.me, now);
-    if (state.notice !== this.shownNotice) {
-      this.shownNotice = state.notice;
-      $('#notice').textContent = state.notice ? t(`unit.notice.${state.notice.key}`) : '';
-    }
+    if (state.notice !== this.shownNotice) this.showNotice(state.notice);
+  }
+
+  // A notice says when it happened; an old one (replayed history) is not shown.
+  showNotice(notice) {
+    this.shownNotice = notice;
+    clearTimeout(this.noticeTimer);
+    const el = $('#notice');
+    const at = notice && typeof notice.at === 'number' ? notice.at : this.now();
+    const left = NOTICE_MS - (this.now() - at);
+    el.textContent = notice && left > 0 ? `${clock(at)} · ${t(`unit.notice.${notice.key}`)}` : '';
+    if (el.textContent) this.noticeTimer = setTimeout(() => (el.textContent = ''), left);
   }
 
   tick() {
     const now = this.now();
     for (const offer of overdueOffers(this.state, now)) {
-      this.dispatch({ type: 'local.offer.ended', assignment: offer.assignment, state: 'expired' });
+      const ended = { type: 'local.offer.ended', assignment: offer.assignment, state: 'expired' };
+      this.dispatch({ ...ended, at: offer.expires_at });
     }
     this.offer.render(currentOffer(this.state, now), now);
   }
@@ -165,11 +175,12 @@ class TabletApp {
     const reply = await this.command(`${type}:${offer.assignment}`, { type, assignment: offer.assignment, ...extra });
     if (reply.type === 'ok') {
       const state = type === 'assignment.accept' ? 'accepted' : 'declined';
-      this.dispatch({ type: 'assignment.state', assignment: offer.assignment, unit: this.me, state });
+      const at = this.now();
+      this.dispatch({ type: 'assignment.state', assignment: offer.assignment, unit: this.me, state, at });
       if (state === 'accepted') queueMicrotask(() => $('#on-scene').focus()); // after the render
     } else if (reply.code === 'conflict' || reply.code === 'not_found') {
       const state = /expired/.test(reply.message || '') ? 'expired' : 'cancelled';
-      this.dispatch({ type: 'local.offer.ended', assignment: offer.assignment, state });
+      this.dispatch({ type: 'local.offer.ended', assignment: offer.assignment, state, at: this.now() });
     } else {
       throw new Error(reply.message || reply.code);
     }
@@ -182,7 +193,8 @@ class TabletApp {
     if (reply.type === 'ok') {
       this.dispatch({ type: 'local.mission.status', incident: incident.id, status });
     } else if (reply.code === 'forbidden' || reply.code === 'not_found') {
-      this.dispatch({ type: 'local.mission.status', incident: incident.id, status: 'gone' });
+      const gone = { type: 'local.mission.status', incident: incident.id, status: 'gone' };
+      this.dispatch({ ...gone, at: this.now() });
     } else {
       throw new Error(reply.message || reply.code);
     }

@@ -28,7 +28,7 @@ export function initialState(me) {
     offers: new Map(), // assignment id -> {assignment, incident, expires_at, state, reason}
     mission: null, // {assignment, incident}: the incident assigned to me
     status: null, // my unit status as last known ('available', 'en_route', ...)
-    notice: null, // {key, assignment|incident}: the last thing the officer must be told
+    notice: null, // {key, assignment|incident, at}: the last thing the officer must be told
   };
 }
 
@@ -114,12 +114,12 @@ function onAssignmentState(state, msg) {
       const incident = latest(next, { ...offer.incident, status: 'dispatched', unit: state.me });
       next = { ...next, mission: { assignment: msg.assignment, incident }, status: 'en_route' };
     } else {
-      next = { ...next, notice: { key: `offer.${msg.state}`, assignment: msg.assignment } };
+      next = { ...next, notice: { key: `offer.${msg.state}`, assignment: msg.assignment, at: msg.at } };
     }
   }
   const mission = next.mission;
   if (msg.state === 'cancelled' && mission && sameMission(mission, msg)) {
-    const notice = { key: 'mission.cancelled', incident: mission.incident.id };
+    const notice = { key: 'mission.cancelled', incident: mission.incident.id, at: msg.at };
     next = { ...next, mission: null, status: 'available', notice };
   }
   return next;
@@ -166,7 +166,7 @@ function onOfferEnded(state, msg) {
   const offer = state.offers.get(msg.assignment);
   if (!offer || offer.state !== 'offered') return state;
   const ended = { ...offer, state: msg.state };
-  const notice = { key: `offer.${msg.state}`, assignment: msg.assignment };
+  const notice = { key: `offer.${msg.state}`, assignment: msg.assignment, at: msg.at };
   return { ...state, offers: withOffer(state.offers, ended), notice };
 }
 
@@ -180,7 +180,8 @@ function onMissionStatus(state, msg) {
   if (!mission || mission.incident.id !== msg.incident) return state;
   if (msg.status === 'gone') {
     // The hub no longer counts this unit on the incident (closed, reassigned).
-    return { ...state, mission: null, notice: { key: 'mission.cancelled', incident: msg.incident } };
+    const notice = { key: 'mission.cancelled', incident: msg.incident, at: msg.at };
+    return { ...state, mission: null, notice };
   }
   const incident = { ...mission.incident, status: msg.status };
   return { ...state, mission: { ...mission, incident }, status: msg.status };
