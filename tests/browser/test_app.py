@@ -23,6 +23,7 @@ from tests.wire import Peer, connect
 
 SW = ROOT / "hub" / "web" / "static" / "app" / "sw.js"
 CENTRE = (43.1839, 3.0042)  # Narbonne, cathedral
+PERPIGNAN = (42.6887, 2.8948)  # another town
 NORTH = (43.2050, 3.0100)  # 2.3 km away, still in town
 PHONE = {"width": 390, "height": 844}
 CLOCK = re.compile(r"^\d\d:\d\d$")
@@ -418,6 +419,36 @@ async def test_the_pin_moves_where_the_map_is_tapped(
     [stored] = await stored_alerts(web_hub, "jade")
     assert float(stored["lat"]) == after[0] and float(stored["lon"]) == after[1]
     assert stored["accuracy_m"] == ""  # placed by hand: the device's accuracy says nothing of it
+
+
+async def test_a_place_outside_the_town_is_refused_with_a_clear_message(
+    open_app: OpenApp, browser: Browser, web_hub: WebHub
+) -> None:
+    page = await open_citizen(open_app, browser, "quentin", at=PERPIGNAN)
+    await expect(page.locator("#geo-message")).to_contain_text("Position found")
+    await report(page, "Noise")
+    await expect(page.locator("#report-message")).to_have_text(
+        "The pin is outside Narbonne: put it inside the town."
+    )
+    await expect(page.locator("#mine > li")).to_have_count(0)
+    assert await stored_alerts(web_hub, "quentin") == []
+    no_errors(page)
+
+
+async def test_past_the_rate_limit_a_report_fails_and_says_when_to_retry(
+    open_app: OpenApp, browser: Browser, web_hub: WebHub
+) -> None:
+    page = await open_citizen(open_app, browser, "rose")
+    for n in range(6):  # the tenant allows 5 per 10 minutes
+        await report(page, "Noise", f"report {n}")
+        await expect(page.locator("#mine > li")).to_have_count(n + 1)
+        await expect(my_alert(page)).not_to_have_attribute("data-status", "waiting")
+    refused = my_alert(page)
+    await expect(refused).to_have_attribute("data-status", "failed")
+    await expect(refused.get_by_role("alert")).to_contain_text("Too many reports")
+    await expect(refused.get_by_role("alert")).to_contain_text(re.compile(r"try again in \d+ s"))
+    await expect(page.locator("#mine > li.alert[data-status=received]")).to_have_count(5)
+    assert len(await stored_alerts(web_hub, "rose")) == 5
 
 
 # -- the offline shell ---------------------------------------------------------------

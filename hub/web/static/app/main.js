@@ -174,7 +174,8 @@ class CitizenApp {
     const device = this.position.device;
     if (device) points.push(...around(device.lat, device.lon, FOLLOW_RADIUS_M));
     for (const a of this.state.alerts) if (!S.FINAL.has(a.status) && a.lat != null) points.push([a.lat, a.lon]);
-    const found = await Promise.all(points.map(([lat, lon]) => this.cellAt(lat, lon)));
+    const mine = points.filter(([lat, lon]) => inside(this.tenant.outline, lat, lon)); // the hub has no cell elsewhere
+    const found = await Promise.all(mine.map(([lat, lon]) => this.cellAt(lat, lon)));
     const cells = [...new Set(found.filter(Boolean))].slice(0, FOLLOW_MAX_CELLS);
     if (!cells.length) return;
     const reply = await this.conn.request({ type: 'citizen.follow', cells }).catch(() => null);
