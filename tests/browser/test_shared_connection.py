@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page
+from playwright.async_api import Browser, Page, WebSocketRoute
 
 from tests.browser.conftest import TokenMaker, WebHub
 from tests.wire import Peer, connect
@@ -140,3 +142,50 @@ async def test_probe_reply_is_swallowed(
     got = await page.evaluate("window.got")
     assert not [m for m in got if m.get("ref") == "vigie-probe"]
     assert await page.evaluate("window.conn.status") == "live"
+
+
+async def test_a_silent_link_is_probed_then_dropped_and_resumed(
+    web_hub: WebHub, browser: Browser, token: TokenMaker
+) -> None:
+    """A link that stops delivering (no close, no error) is noticed within 2 x heartbeat_s.
+
+    Playwright stands between the page and the hub: it shortens the heartbeat in
+    `welcome` to 1 s, and for the first connection it stops passing the hub's
+    messages once the page is live, like a network that silently drops packets.
+    """
+    links: list[dict[str, Any]] = []
+
+    def route(ws: WebSocketRoute) -> None:
+        link: dict[str, Any] = {"silent": False, "from_page": []}
+        links.append(link)
+        server = ws.connect_to_server()
+
+        def to_page(message: str | bytes) -> None:
+            if link["silent"]:
+                return
+            if isinstance(message, str) and '"welcome"' in message:
+                welcome = json.loads(message)
+                message = json.dumps({**welcome, "heartbeat_s": 1})
+            ws.send(message)
+
+        def to_hub(message: str | bytes) -> None:
+            link["from_page"].append(message)
+            server.send(message)
+
+        server.on_message(to_page)
+        ws.on_message(to_hub)
+
+    page = await blank_page(browser, web_hub)
+    await page.route_web_socket(re.compile(r".*/ws$"), route)
+    await page.evaluate(START, {"token": token("unit", "u-silent")})
+    await status(page, "live")
+    await page.wait_for_function("() => window.got.some((m) => m.type === 'snapshot')")
+    before = await page.evaluate("window.conn.offsets")
+    links[0]["silent"] = True
+    await status(page, "reconnecting", timeout_ms=4000)
+    await status(page, "live", timeout_ms=10_000)
+    probes = [m for m in links[0]["from_page"] if isinstance(m, str) and "vigie-probe" in m]
+    assert probes, links[0]["from_page"]
+    assert len(links) == 2
+    hello = json.loads(links[1]["from_page"][0])
+    assert hello["type"] == "hello" and hello["resume"] == before  # resumed where it was
