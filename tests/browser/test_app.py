@@ -523,6 +523,7 @@ async def test_citizen_app_french_by_default_english_on_request(
 ) -> None:
     page = await open_citizen(open_app, browser, "noe", lang="fr")
     assert await page.evaluate("() => document.documentElement.lang") == "fr"
+    assert await page.title() == "Vigie — signaler"
     await expect(page.get_by_role("button", name="Nuisance sonore", exact=True)).to_be_visible()
     await expect(page.get_by_role("button", name="Envoyer", exact=True)).to_be_visible()
     await expect(page.locator("#emergency")).to_contain_text("17")

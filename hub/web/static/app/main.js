@@ -153,7 +153,7 @@ class CitizenApp {
   async cancel(a) {
     if (S.withdrawable(a)) {
       // Not sent yet: it just stays on the phone. Being sent right now: its ack is
-      // about to come, and then it is withdrawn like any other.
+      // about to come, and then the row offers the hub's withdrawal (alert.cancel).
       if (!this.inFlight.has(a.ref)) this.dispatch({ type: 'report.withdraw', ref: a.ref });
       return;
     }

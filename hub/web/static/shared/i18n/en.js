@@ -208,6 +208,7 @@ export default {
     },
   },
   app: {
+    page_title: "Vigie — report",
     title: "Report",
     emergency: "Emergency? Call",
     what: "What is happening?",

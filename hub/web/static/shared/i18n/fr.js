@@ -208,6 +208,7 @@ export default {
     },
   },
   app: {
+    page_title: "Vigie — signaler",
     title: "Signaler",
     emergency: "Urgence ? Appelez le",
     what: "Que se passe-t-il ?",
