@@ -5,6 +5,7 @@ HTTP-only checks use a plain hub (no browser needed); the rest drive Chromium.
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,38 @@ def test_the_inline_finder_finds_them() -> None:
         '<a href="javascript:alert(1)">x</a><script src="/a.js">alert(2)</script>'
     )
     assert len(finder.problems) == 6, finder.problems
+
+
+JS_FILES = sorted(STATIC_DIR.rglob("*.js"))
+HTML_SINKS = re.compile(
+    r"\.(innerHTML|outerHTML)\s*[+]?=|insertAdjacentHTML|document\.write|\beval\(|new Function|"
+    r"createContextualFragment|setAttribute\(\s*['\"](on\w+|style)['\"]"
+)
+
+
+@pytest.mark.parametrize("module", JS_FILES, ids=lambda p: p.relative_to(STATIC_DIR).as_posix())
+def test_no_html_sink_in_any_module(module: Path) -> None:
+    """Untrusted texts reach pages as text: no module parses HTML or code from strings."""
+    found = [
+        f"line {n}: {line.strip()}"
+        for n, line in enumerate(module.read_text(encoding="utf-8").splitlines(), 1)
+        if HTML_SINKS.search(line)
+    ]
+    assert not found, found
+
+
+def test_the_sink_finder_finds_them() -> None:
+    lines = [
+        "el.innerHTML = text",
+        "el.outerHTML += x",
+        "el.insertAdjacentHTML('beforeend', x)",
+        "eval(code)",
+        "new Function('a', body)",
+        "el.setAttribute('onclick', x)",
+        'el.setAttribute("style", x)',
+    ]
+    assert all(HTML_SINKS.search(line) for line in lines)
+    assert not HTML_SINKS.search("el.textContent = text; el.style.left = '3px'")
 
 
 # -- in Chromium: the token stays out of the address bar and of the server ---------------
