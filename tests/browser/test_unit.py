@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, WebSocketRoute, expect
@@ -58,27 +58,48 @@ async def report(web_hub: Any, sub: str, text: str = "", category: str = "violen
     return str(ack["incident"])
 
 
-async def open_unit(
-    browser: Browser,
-    open_app: OpenApp,
-    sub: str = "u1",
-    *,
-    geolocation: tuple[float, float] | None = CENTRE,
-    viewport: tuple[int, int] = TABLET,
-    lang: str = "en",
-    setup: Callable[[BrowserContext], Awaitable[None]] | None = None,
-) -> Page:
-    """The tablet of unit `sub`, live; geolocation granted at a point, or not granted."""
-    options: dict[str, Any] = {"viewport": {"width": viewport[0], "height": viewport[1]}}
-    if geolocation is not None:
-        options["permissions"] = ["geolocation"]
-        options["geolocation"] = {"latitude": geolocation[0], "longitude": geolocation[1]}
-    context = await browser.new_context(**options)
-    if setup is not None:
-        await setup(context)
-    page = await open_app("unit", "unit", sub, lang=lang, context=context)
-    await expect(page.locator("#connection")).to_have_attribute("data-status", "live")
-    return page
+class OpenTablet(Protocol):
+    def __call__(
+        self,
+        sub: str = "u1",
+        *,
+        geolocation: tuple[float, float] | None = CENTRE,
+        viewport: tuple[int, int] = TABLET,
+        lang: str = "en",
+        setup: Callable[[BrowserContext], Awaitable[None]] | None = None,
+    ) -> Awaitable[Page]: ...
+
+
+@pytest.fixture
+async def open_tablet(browser: Browser, open_app: OpenApp) -> AsyncIterator[OpenTablet]:
+    """`await open_tablet("u1")`: the tablet of a unit, live; geolocation granted at a
+    point (or not granted); `setup(context)` runs before the page loads. On teardown:
+    no console error or uncaught exception on any tablet."""
+    pages: list[Page] = []
+
+    async def _open(
+        sub: str = "u1",
+        *,
+        geolocation: tuple[float, float] | None = CENTRE,
+        viewport: tuple[int, int] = TABLET,
+        lang: str = "en",
+        setup: Callable[[BrowserContext], Awaitable[None]] | None = None,
+    ) -> Page:
+        options: dict[str, Any] = {"viewport": {"width": viewport[0], "height": viewport[1]}}
+        if geolocation is not None:
+            options["permissions"] = ["geolocation"]
+            options["geolocation"] = {"latitude": geolocation[0], "longitude": geolocation[1]}
+        context = await browser.new_context(**options)
+        if setup is not None:
+            await setup(context)
+        page = await open_app("unit", "unit", sub, lang=lang, context=context)
+        pages.append(page)
+        await expect(page.locator("#connection")).to_have_attribute("data-status", "live")
+        return page
+
+    yield _open
+    for page in pages:
+        assert page.vigie_errors == [], page.vigie_errors  # type: ignore[attr-defined]
 
 
 async def unit_online(console: Peer, sub: str = "u1", change: str = "position") -> dict[str, Any]:
@@ -103,9 +124,9 @@ async def assign(
 
 
 async def test_an_offer_fills_the_screen_and_is_accepted_then_on_scene_then_resolved(
-    web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer
+    web_hub: Any, open_tablet: OpenTablet, console: Peer
 ) -> None:
-    page = await open_unit(browser, open_app)
+    page = await open_tablet()
     await unit_online(console)
     incident = await report(web_hub, "alice", text="two people fighting")
     row = page.locator(f'#incidents li[data-incident="{incident}"]')
@@ -152,13 +173,12 @@ async def test_an_offer_fills_the_screen_and_is_accepted_then_on_scene_then_reso
         entries["resolve"]["by"] == "u1" and entries["resolve"]["note"] == "calmed down, no injury"
     )
     assert "on_scene" in entries
-    assert page.vigie_errors == []  # type: ignore[attr-defined]
 
 
 async def test_an_offer_left_alone_closes_as_expired(
-    web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer
+    web_hub: Any, open_tablet: OpenTablet, console: Peer
 ) -> None:
-    page = await open_unit(browser, open_app, geolocation=None)
+    page = await open_tablet(geolocation=None)
     await unit_online(console, change="online")
     incident = await report(web_hub, "bob")
     await assign(console, incident, timeout_s=5)  # the protocol's shortest deadline
@@ -172,10 +192,8 @@ async def test_an_offer_left_alone_closes_as_expired(
     await expect(page.locator("#mission .mission-none")).to_be_visible()
 
 
-async def test_decline_with_a_reason(
-    web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer
-) -> None:
-    page = await open_unit(browser, open_app, geolocation=None)
+async def test_decline_with_a_reason(web_hub: Any, open_tablet: OpenTablet, console: Peer) -> None:
+    page = await open_tablet(geolocation=None)
     await unit_online(console, change="online")
     incident = await report(web_hub, "carol")
     await assign(console, incident)
@@ -189,9 +207,9 @@ async def test_decline_with_a_reason(
 
 
 async def test_a_mission_closed_by_the_operator_is_cancelled_on_the_tablet(
-    web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer
+    web_hub: Any, open_tablet: OpenTablet, console: Peer
 ) -> None:
-    page = await open_unit(browser, open_app, geolocation=None)
+    page = await open_tablet(geolocation=None)
     await unit_online(console, change="online")
     incident = await report(web_hub, "gus", text="a false alarm")
     await assign(console, incident)
@@ -209,10 +227,8 @@ async def test_a_mission_closed_by_the_operator_is_cancelled_on_the_tablet(
     )
 
 
-async def test_french_by_default(
-    web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer
-) -> None:
-    page = await open_unit(browser, open_app, geolocation=None, lang="fr")
+async def test_french_by_default(web_hub: Any, open_tablet: OpenTablet, console: Peer) -> None:
+    page = await open_tablet(geolocation=None, lang="fr")
     await expect(page.locator("html")).to_have_attribute("lang", "fr")
     await unit_online(console, change="online")
     await assign(console, await report(web_hub, "dan"))
@@ -225,9 +241,9 @@ async def test_french_by_default(
 
 
 async def test_a_reload_keeps_the_offer_then_the_mission(
-    web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer
+    web_hub: Any, open_tablet: OpenTablet, console: Peer
 ) -> None:
-    page = await open_unit(browser, open_app, geolocation=None)
+    page = await open_tablet(geolocation=None)
     await unit_online(console, change="online")
     await assign(console, await report(web_hub, "fay", text="still there after a reload"))
     dialog = page.get_by_role("alertdialog")
@@ -264,12 +280,12 @@ Object.defineProperty(navigator, 'wakeLock', { configurable: true, value: {
 
 
 async def test_the_screen_is_kept_on_and_the_lock_taken_again_when_visible(
-    browser: Browser, open_app: OpenApp
+    open_tablet: OpenTablet,
 ) -> None:
     async def stub(context: BrowserContext) -> None:
         await context.add_init_script(WAKE_LOCK_STUB)
 
-    page = await open_unit(browser, open_app, geolocation=None, setup=stub)
+    page = await open_tablet(geolocation=None, setup=stub)
     await expect(page.locator("#wakelock")).to_have_text("Screen kept on.")
     assert await page.evaluate("window.__wakeRequests") == 1
     # Hidden, the browser releases the lock; visible again, the tablet asks again.
@@ -297,12 +313,12 @@ WebSocket.prototype.send = function (data) {
 
 
 async def test_positions_reach_the_console_at_most_once_a_second(
-    web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer
+    web_hub: Any, open_tablet: OpenTablet, console: Peer
 ) -> None:
     async def record(context: BrowserContext) -> None:
         await context.add_init_script(RECORD_POSITIONS)
 
-    page = await open_unit(browser, open_app, setup=record)
+    page = await open_tablet(setup=record)
     await unit_online(console)
     await expect(page.locator("#position")).to_contain_text("shared")
     # Twenty fixes in two seconds: a car on the move with a chatty GPS.
@@ -332,10 +348,8 @@ async def test_positions_reach_the_console_at_most_once_a_second(
     assert saved is not None and float(saved) == pytest.approx(last_lat)
 
 
-async def test_a_refused_location_is_said_plainly(
-    web_hub: Any, browser: Browser, open_app: OpenApp
-) -> None:
-    page = await open_unit(browser, open_app, geolocation=None)  # not granted: refused
+async def test_a_refused_location_is_said_plainly(web_hub: Any, open_tablet: OpenTablet) -> None:
+    page = await open_tablet(geolocation=None)  # not granted: refused
     message = page.locator("#position")
     await expect(message).to_contain_text("Location refused")
     await expect(message).to_contain_text("browser settings")
@@ -345,7 +359,7 @@ async def test_a_refused_location_is_said_plainly(
 
 
 async def test_an_offer_made_while_cut_off_appears_on_reconnect(
-    web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer
+    web_hub: Any, open_tablet: OpenTablet, console: Peer
 ) -> None:
     routes: list[WebSocketRoute] = []
     cut = asyncio.Event()
@@ -360,7 +374,7 @@ async def test_an_offer_made_while_cut_off_appears_on_reconnect(
     async def install(context: BrowserContext) -> None:
         await context.route_web_socket(re.compile(r"/ws$"), proxy)
 
-    page = await open_unit(browser, open_app, geolocation=None, setup=install)
+    page = await open_tablet(geolocation=None, setup=install)
     await unit_online(console, change="online")
     cut.set()
     await routes[-1].close(code=4000, reason="network gone")  # any code but the final ones
@@ -384,10 +398,10 @@ async def test_an_offer_made_while_cut_off_appears_on_reconnect(
 
 
 async def test_residents_texts_show_literally(
-    web_hub: Any, browser: Browser, open_app: OpenApp, console: Peer
+    web_hub: Any, open_tablet: OpenTablet, console: Peer
 ) -> None:
     dialogs: list[str] = []
-    page = await open_unit(browser, open_app)
+    page = await open_tablet()
     page.on("dialog", lambda d: dialogs.append(d.message))
     await unit_online(console)
     incident = await report(web_hub, "mallory", text=XSS)
@@ -433,14 +447,13 @@ async def touch_targets(page: Page) -> list[str]:
 @pytest.mark.parametrize("viewport", [TABLET, PHONE], ids=["tablet", "phone"])
 async def test_touch_targets_axe_and_screenshots(
     web_hub: Any,
-    browser: Browser,
-    open_app: OpenApp,
+    open_tablet: OpenTablet,
     console: Peer,
     axe_check: Any,
     artifacts: Path,
     viewport: tuple[int, int],
 ) -> None:
-    page = await open_unit(browser, open_app, viewport=viewport)
+    page = await open_tablet(viewport=viewport)
     await unit_online(console)
     size = "phone" if viewport == PHONE else "tablet"
     for n, category in enumerate(["violence", "theft", "noise"]):
