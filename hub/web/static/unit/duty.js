@@ -35,7 +35,11 @@ export function createDutyView(root, actions) {
       for (const button of buttons) {
         button.setAttribute('aria-pressed', String(button.dataset.status === status));
       }
-      current.textContent = status ? t('unit.currentStatus', { status: t(`unit.status.${status}`) }) : '';
+      // Unknown until the officer sets it (the hub does not tell a unit its own
+      // status), and the control room only assigns units that are available.
+      current.textContent = status
+        ? t('unit.currentStatus', { status: t(`unit.status.${status}`) })
+        : t('unit.statusUnknown');
     },
   };
 }

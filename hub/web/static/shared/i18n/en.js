@@ -154,6 +154,7 @@ export default {
       en_route: "En route",
       on_scene: "On scene",
     },
+    statusUnknown: "Set your status: the control room assigns only units that are Available.",
     currentStatus: "Current status: {status}",
     geo: {
       waiting: "Looking for the position…",

@@ -154,6 +154,7 @@ export default {
       en_route: "En route",
       on_scene: "Sur place",
     },
+    statusUnknown: "Indiquez votre statut : le centre n’affecte que les équipes Disponibles.",
     currentStatus: "Statut actuel : {status}",
     geo: {
       waiting: "Recherche de la position…",
