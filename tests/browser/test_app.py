@@ -17,6 +17,7 @@ import h3
 from playwright.async_api import Browser, BrowserContext, Page, expect
 from redis.asyncio import Redis
 
+from hub.core.tokens import issue_token
 from hub.store.keys import TenantKeys
 from tests.browser.conftest import ROOT, WebHub
 from tests.wire import Peer, connect
@@ -345,6 +346,15 @@ async def test_a_report_kept_by_one_tab_survives_the_other_tabs_writes(
     )
     texts = sorted(a["text"] for a in await stored_alerts(web_hub, "paul"))
     assert texts == ["from the first tab", "from the second tab"]
+
+
+async def test_a_refused_token_sends_the_resident_to_sign_in_again(
+    open_app: OpenApp, browser: Browser
+) -> None:
+    forged = issue_token("not-the-hub-secret-0123456789abcdef", sub="sam", role="citizen",
+                         tenant="narbonne", ttl_s=3600)  # fmt: skip
+    page = await open_app("app", token=forged, context=await phone(browser))
+    await page.wait_for_url(re.compile(r"/signin\?role=citizen&next=%2Fapp"))
 
 
 # -- notices -------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 // stored in IndexedDB → views patched. Reports wait in the state's outbox
 // until the hub acks them; each is sent with the ref it got when created.
 
-import { claims, requireToken } from '/static/shared/auth.js';
+import { claims, requireToken, signInAgain } from '/static/shared/auth.js';
 import { cellAt, tenant as fetchTenant } from '/static/shared/api.js';
 import { Connection } from '/static/shared/connection.js';
 import { $, h } from '/static/shared/dom.js';
@@ -37,7 +37,7 @@ class CitizenApp {
       token,
       offsets: state.inbox ? { inbox: state.inbox } : {},
       onMessage: (msg) => this.dispatch(msg),
-      onStatus: (status) => status === 'live' && this.online(),
+      onStatus: (status, info) => this.statusChanged(status, info),
     });
     this.views();
   }
@@ -77,6 +77,12 @@ class CitizenApp {
   render() {
     this.timeline.render(this.state.alerts);
     this.notices.render(this.state.notices);
+  }
+
+  statusChanged(status, info) {
+    if (status === 'live') this.online();
+    // The token expired or was refused: sign in again (waiting reports stay on disk).
+    if (status === 'closed' && info?.auth) signInAgain('citizen');
   }
 
   online() {
@@ -201,13 +207,17 @@ function uuid() {
   return [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
 }
 
-/** The tenant configuration: from the hub, else the copy kept from the last visit (offline). */
+/**
+ * The tenant configuration: from the hub, else the copy kept from the last visit
+ * (offline); null if neither. Rejects when the hub refuses the token (401).
+ */
 async function tenantConfig(token, id) {
   try {
     const tenant = await fetchTenant(token);
     save(`tenant:${id}`, tenant).catch(() => {});
     return tenant;
-  } catch {
+  } catch (error) {
+    if (error.status === 401) throw error;
     return (await load(`tenant:${id}`).catch(() => undefined)) ?? null;
   }
 }
@@ -226,7 +236,13 @@ async function main() {
   const token = await requireToken('citizen');
   if (!token) return;
   const me = claims(token);
-  const tenant = await tenantConfig(token, me.tenant);
+  let tenant;
+  try {
+    tenant = await tenantConfig(token, me.tenant);
+  } catch {
+    signInAgain('citizen'); // the hub refused the token
+    return;
+  }
   if (!tenant) {
     $('#report-message').textContent = t('app.no_config');
     return;
