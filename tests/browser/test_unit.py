@@ -133,9 +133,12 @@ async def test_an_offer_fills_the_screen_and_is_accepted_then_on_scene_then_reso
     await expect(row).to_contain_text("P1")
     await expect(row).to_contain_text("Violence")
 
+    started = time.monotonic()
     offered = await assign(console, incident)
     dialog = page.get_by_role("alertdialog")
     await expect(dialog).to_be_visible()
+    took_ms = 1000 * (time.monotonic() - started)
+    print(f"\nconsole dispatch.assign -> offer on the tablet: {took_ms:.0f} ms")
     await expect(dialog).to_contain_text("two people fighting")
     countdown = dialog.locator(".countdown")
     await expect(countdown).to_have_text(re.compile(r"^0:(29|30|28)$"))
