@@ -160,7 +160,9 @@ async def test_set_priority_and_a_refused_command_is_shown(
     await page.get_by_label("Priority", exact=True).select_option("1")
     await page.get_by_role("button", name="Set priority").click()
     await expect(row(page, "Noise")).to_contain_text("P1")
-    await expect(page.locator("#map .hex-label-p1")).to_have_count(1)
+    await expect(page.locator("#map path.hex-p1")).to_have_count(1)
+    labels = await page.evaluate("window.vigieConsole.labels()")
+    assert [priority for _, priority in labels] == [1]
     await page.get_by_role("button", name="Acknowledge").click()
     await expect(panel(page).get_by_role("status")).to_have_text("Acknowledged.")
     # Another operator dispatches it meanwhile: our offer is refused, and we say so.

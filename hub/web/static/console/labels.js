@@ -17,9 +17,18 @@ export function priorityBadge(priority) {
     `P${priority}`);
 }
 
-/** "3 min" since a time (ms since the epoch). */
+/** "12 s", "3 min" since a time (ms since the epoch). */
 export function since(at, now) {
   return at ? age(at, now) : '—';
+}
+
+/**
+ * An incident's age to the minute ("< 1 min", "3 min"): the queue's rows then
+ * change once a minute, not every second for every recent incident.
+ */
+export function ageOf(at, now) {
+  if (!at) return '—';
+  return now - at < 60_000 ? t('console.underAMinute') : age(at, now);
 }
 
 /** "1 report", "3 reports". */

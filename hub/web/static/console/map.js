@@ -5,9 +5,10 @@
 /* global L */
 
 import { h } from '../shared/dom.js';
+import { PriorityLabels } from './labels-layer.js';
 import { isStale } from './state.js';
 
-const PRIORITY_CLASSES = ['p1', 'p2', 'p3', 'p4', 'p5'].map((p) => `hex-${p}`);
+const PRIORITY_CLASSES = [1, 2, 3, 4, 5].map((p) => `hex-p${p}`);
 
 export class IncidentMap {
   /**
@@ -30,6 +31,7 @@ export class IncidentMap {
     L.geoJSON(tenant.outline, { interactive: false, style: { className: 'town-outline' } }).addTo(this.map);
     this.map.fitBounds(tenant.bounds);
     this.noticeLayer = L.layerGroup().addTo(this.map);
+    this.labels = new PriorityLabels().addTo(this.map);
     this.map.on('click', (e) => { if (this.picking) this.onPick(e.latlng); });
   }
 
@@ -50,15 +52,15 @@ export class IncidentMap {
   patchIncident(inc, id) {
     const hex = this.hexes.get(id);
     if (!inc) {
-      if (hex) { hex.layer.remove(); this.hexes.delete(id); }
+      if (hex) { hex.layer?.remove(); this.hexes.delete(id); this.labels.delete(id); }
       return;
     }
     if (hex && hex.cell === inc.cell) {
       if (hex.priority !== inc.priority) this.restyle(hex, inc.priority);
       return;
     }
-    if (hex) { hex.layer.remove(); this.hexes.delete(id); }
-    const entry = { layer: null, cell: inc.cell, priority: inc.priority };
+    if (hex) { hex.layer?.remove(); this.hexes.delete(id); }
+    const entry = { id, layer: null, cell: inc.cell, priority: inc.priority, centre: null };
     this.hexes.set(id, entry);
     this.cells.load([inc.cell]).then(() => this.draw(id, entry));
   }
@@ -67,15 +69,14 @@ export class IncidentMap {
     const outline = this.cells.get(entry.cell);
     if (!outline || this.hexes.get(id) !== entry) return; // gone, moved, or not loaded
     const layer = L.polygon(outline, { className: `hex hex-p${entry.priority}`, weight: 2 });
-    layer.bindTooltip(h('span', {}, `P${entry.priority}`), {
-      permanent: true, direction: 'center', className: `hex-label hex-label-p${entry.priority}`,
-    });
     layer.on('click', (e) => {
       L.DomEvent.stopPropagation(e);
       if (this.picking) this.onPick(e.latlng);
       else this.onSelect(id);
     });
     entry.layer = layer.addTo(this.map);
+    entry.centre = layer.getBounds().getCenter();
+    this.labels.set(id, entry.centre, entry.priority);
     if (this.selected === id) this.highlight(id, true);
   }
 
@@ -85,12 +86,7 @@ export class IncidentMap {
     const path = hex.layer.getElement();
     path?.classList.remove(...PRIORITY_CLASSES);
     path?.classList.add(`hex-p${priority}`);
-    hex.layer.setTooltipContent(h('span', {}, `P${priority}`));
-    const tip = hex.layer.getTooltip()?.getElement();
-    if (tip) {
-      tip.classList.remove(...PRIORITY_CLASSES.map((c) => c.replace('hex-', 'hex-label-')));
-      tip.classList.add(`hex-label-p${priority}`);
-    }
+    this.labels.set(hex.id, hex.centre, priority);
   }
 
   /** Highlight an incident's hexagon (and bring it into view). */

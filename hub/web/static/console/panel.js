@@ -5,7 +5,7 @@
 import { clear, h } from '../shared/dom.js';
 import { t } from '../shared/i18n.js';
 import { clock } from '../shared/time.js';
-import { priorityBadge, reportCount, since } from './labels.js';
+import { ageOf, priorityBadge, reportCount } from './labels.js';
 import { unitChoices } from './state.js';
 
 const DETAILS_DEBOUNCE_MS = 150;
@@ -75,6 +75,7 @@ export class IncidentPanel {
   show(id, now) {
     if (id === this.id) return;
     this.id = id;
+    clearTimeout(this.detailsTimer);
     this.el.empty.hidden = Boolean(id);
     this.el.detail.hidden = !id;
     this.el.feedback.textContent = '';
@@ -107,7 +108,7 @@ export class IncidentPanel {
     const inc = state.incidents.get(this.id);
     if (!inc) return;
     const parts = [this.label(inc.category), inc.id, t(`console.status.${inc.status}`),
-      since(inc.opened_at, now), reportCount(inc.reports)];
+      ageOf(inc.opened_at, now), reportCount(inc.reports)];
     if (inc.unit) parts.push(t('console.offer.unit', { unit: inc.unit }));
     this.el.summary.replaceChildren(priorityBadge(inc.priority), ' ', parts.join(' · '));
     this.el.latest.textContent = inc.text || '';
@@ -161,6 +162,7 @@ export class IncidentPanel {
 
   async loadDetails() {
     const id = this.id;
+    if (!id) return;
     try {
       const [found, history] = await Promise.all([this.fetchIncident(id), this.commands.history(id)]);
       if (id !== this.id) return;

@@ -4,7 +4,7 @@
 
 import { h } from '../shared/dom.js';
 import { t } from '../shared/i18n.js';
-import { offerLine, priorityBadge, reportCount, since } from './labels.js';
+import { ageOf, offerLine, priorityBadge, reportCount } from './labels.js';
 
 const FRESH_MS = 10_000; // how long a new incident stays highlighted
 
@@ -54,7 +54,7 @@ export class Queue {
     for (const [id, row] of this.rows) {
       const inc = state.incidents.get(id);
       if (!inc) continue;
-      setText(row.parts.age, since(inc.opened_at, now));
+      setText(row.parts.age, ageOf(inc.opened_at, now));
       setText(row.parts.offer, offerLine(state, inc, now));
     }
     for (const [id, at] of this.fresh) {
@@ -69,16 +69,20 @@ export class Queue {
     const inc = state.incidents.get(id);
     const row = this.rows.get(id) || this.create(id);
     const { parts } = row;
-    row.li.className = `queue-row row-p${inc.priority} status-${inc.status}`;
-    row.li.classList.toggle('fresh', this.fresh.has(id));
-    row.li.classList.toggle('selected', this.selected === id);
-    parts.badge.replaceWith((parts.badge = priorityBadge(inc.priority)));
-    parts.category.textContent = this.label(inc.category);
-    parts.age.textContent = since(inc.opened_at, now);
-    parts.reports.textContent = reportCount(inc.reports);
-    parts.status.textContent = t(`console.status.${inc.status}`);
-    parts.offer.textContent = offerLine(state, inc, now);
-    parts.text.textContent = inc.text || '';
+    // Only what differs is written: every write costs the whole list a layout.
+    const classes = [`queue-row row-p${inc.priority} status-${inc.status}`,
+      this.fresh.has(id) ? 'fresh' : '', this.selected === id ? 'selected' : ''].filter(Boolean).join(' ');
+    if (row.li.className !== classes) row.li.className = classes;
+    if (row.priority !== inc.priority) {
+      row.priority = inc.priority;
+      parts.badge.replaceWith((parts.badge = priorityBadge(inc.priority)));
+    }
+    setText(parts.category, this.label(inc.category));
+    setText(parts.age, ageOf(inc.opened_at, now));
+    setText(parts.reports, reportCount(inc.reports));
+    setText(parts.status, t(`console.status.${inc.status}`));
+    setText(parts.offer, offerLine(state, inc, now));
+    setText(parts.text, inc.text || '');
   }
 
   create(id) {
@@ -94,7 +98,7 @@ export class Queue {
       parts.badge, ' ', parts.category, sep(), parts.age, sep(), parts.reports, sep(), parts.status, ' ',
       parts.offer, parts.text);
     li.addEventListener('click', () => this.onSelect(id));
-    const row = { li, parts };
+    const row = { li, parts, priority: null };
     this.rows.set(id, row);
     return row;
   }

@@ -32,6 +32,7 @@ export default {
     queueCount: "{n} en cours",
     report: "1 signalement",
     reports: "{n} signalements",
+    underAMinute: "< 1 min",
     map: { label: "Carte" },
     sync: { waiting: "Resynchronisation…" },
     sound: { label: "Alarme sonore" },
