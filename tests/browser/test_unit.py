@@ -155,6 +155,7 @@ async def test_an_offer_fills_the_screen_and_is_accepted_then_on_scene_then_reso
     mission = page.locator("#mission")
     await expect(mission).to_contain_text("two people fighting")
     await expect(mission).to_contain_text("Dispatched")
+    await expect(mission).to_contain_text(re.compile(r"\d+ m away"))  # from the tablet's fix
 
     await page.get_by_role("button", name="On scene").click()
     await console.expect("incident", where=lambda m: m["incident"]["status"] == "on_scene")

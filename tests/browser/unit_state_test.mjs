@@ -3,6 +3,7 @@
 import { initialState, reduce, currentOffer, overdueOffers, byPriority, myIncident } from '../../hub/web/static/unit/state.js';
 import { Throttle } from '../../hub/web/static/unit/position.js';
 import { load, restore, save } from '../../hub/web/static/unit/store.js';
+import { distanceM, distanceText } from '../../hub/web/static/unit/incident.js';
 
 function eq(a, b, what = '') {
   const x = JSON.stringify(a), y = JSON.stringify(b);
@@ -145,4 +146,12 @@ export function test_store_round_trip_keeps_open_offers_and_the_mission() {
   eq(load('u2', storage), null, 'another unit');
   storage.setItem('vigie.unit.u3', '{not json');
   eq(load('u3', storage), null, 'garbage');
+}
+
+export function test_distances_read_as_an_officer_reads_them() {
+  // One minute of latitude is one nautical mile (1852 m), give or take the Earth's shape.
+  const m = distanceM(43, 3, 43 + 1 / 60, 3);
+  if (Math.abs(m - 1853) > 5) throw new Error(`one minute of latitude: ${m}`);
+  eq(distanceM(43.18, 3.0, 43.18, 3.0), 0, 'same point');
+  eq([distanceText(3), distanceText(347), distanceText(2449), distanceText(12600)], ['10 m', '350 m', '2.4 km', '13 km'], 'texts');
 }

@@ -1,7 +1,7 @@
 // The unit's own status (available, busy, off duty): toggle buttons whose
 // pressed state shows the status the hub last accepted.
 
-import { t } from '/static/shared/i18n.js';
+import { t } from '../shared/i18n.js';
 
 /** The statuses an officer sets by hand (en_route and on_scene follow the mission). */
 export const DUTY = ['available', 'busy', 'off_duty'];

@@ -2,8 +2,8 @@
 // label, the latest report's text. Shared by the offer, the mission and the list.
 // Every text from a resident goes in as textContent (h() never parses HTML).
 
-import { h } from '/static/shared/dom.js';
-import { categoryLabel, t } from '/static/shared/i18n.js';
+import { h } from '../shared/dom.js';
+import { categoryLabel, t } from '../shared/i18n.js';
 
 /** The category's label in the page's language, from the tenant's config. */
 export function categoryName(tenant, id) {
@@ -34,6 +34,23 @@ export function reportText(incident) {
 /** The translated status of an incident. */
 export function statusName(status) {
   return t(`unit.incidentStatus.${status}`);
+}
+
+const EARTH_RADIUS_M = 6371008.8;
+
+/** Great-circle distance in metres between two WGS84 points (haversine). */
+export function distanceM(lat1, lon1, lat2, lon2) {
+  const rad = Math.PI / 180;
+  const dLat = (lat2 - lat1) * rad;
+  const dLon = (lon2 - lon1) * rad;
+  const a = Math.sin(dLat / 2) ** 2 + Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(dLon / 2) ** 2;
+  return 2 * EARTH_RADIUS_M * Math.asin(Math.min(1, Math.sqrt(a)));
+}
+
+/** "350 m" / "2.4 km": a distance as an officer reads it (rounded, never falsely exact). */
+export function distanceText(m) {
+  if (m < 1000) return `${Math.max(10, Math.round(m / 10) * 10)} m`;
+  return `${(m / 1000).toFixed(m < 10000 ? 1 : 0)} km`;
 }
 
 function clampPriority(priority) {

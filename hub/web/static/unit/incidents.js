@@ -2,9 +2,9 @@
 // incident id and patched only when their incident object changed; the order
 // is fixed by moving existing rows, never by rebuilding the list.
 
-import { h } from '/static/shared/dom.js';
-import { t } from '/static/shared/i18n.js';
-import { age } from '/static/shared/time.js';
+import { h } from '../shared/dom.js';
+import { t } from '../shared/i18n.js';
+import { age } from '../shared/time.js';
 import { fillSummary, reportText, statusName } from './incident.js';
 
 /**

@@ -3,13 +3,13 @@
 // render from the new state. User actions are requests to the hub; what the
 // hub confirms is fed back into reduce() as a message or a local action.
 
-import { claims, requireToken, signInAgain } from '/static/shared/auth.js';
-import { tenant as fetchTenant } from '/static/shared/api.js';
-import { Connection, RequestError, newRef } from '/static/shared/connection.js';
-import { $ } from '/static/shared/dom.js';
-import { t, translate } from '/static/shared/i18n.js';
-import { connectionBadge } from '/static/shared/status.js';
-import { clock, setTimeZone } from '/static/shared/time.js';
+import { claims, requireToken, signInAgain } from '../shared/auth.js';
+import { tenant as fetchTenant } from '../shared/api.js';
+import { Connection, RequestError, newRef } from '../shared/connection.js';
+import { $ } from '../shared/dom.js';
+import { t, translate } from '../shared/i18n.js';
+import { connectionBadge } from '../shared/status.js';
+import { clock, setTimeZone } from '../shared/time.js';
 import { createDutyView } from './duty.js';
 import { createIncidentsView } from './incidents.js';
 import { createMapView } from './map.js';
@@ -144,7 +144,9 @@ class TabletApp {
     this.positions = trackPosition({
       send: (message) => this.conn.send(message),
       onFix: (position) => {
-        if (this.map) this.map.showUnit(position.coords.latitude, position.coords.longitude);
+        const { latitude, longitude } = position.coords;
+        this.mission.moved(latitude, longitude);
+        if (this.map) this.map.showUnit(latitude, longitude);
         line.textContent = t('unit.geo.shared');
         line.classList.remove('problem');
       },

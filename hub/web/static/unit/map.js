@@ -4,7 +4,7 @@
 // the tablet works without a map.
 /* global L */
 
-import { cells as fetchCells } from '/static/shared/api.js';
+import { cells as fetchCells } from '../shared/api.js';
 
 const FOLLOW_ZOOM = 15;
 

@@ -1,9 +1,9 @@
 // The incident assigned to this unit: what it is, where it stands, and the
 // On scene / Resolved buttons (with an optional note for the audit trail).
 
-import { $ } from '/static/shared/dom.js';
-import { t } from '/static/shared/i18n.js';
-import { fillSummary, reportText, statusName } from './incident.js';
+import { $ } from '../shared/dom.js';
+import { t } from '../shared/i18n.js';
+import { distanceM, distanceText, fillSummary, reportText, statusName } from './incident.js';
 
 /**
  * @param {HTMLElement} root the #mission section of index.html
@@ -24,6 +24,7 @@ export function createMissionView(root, tenant, actions) {
   };
   let shown = null;
   let busy = false;
+  let here = null; // [lat, lon] of this unit, from its last fix
 
   parts.onScene.addEventListener('click', () => act('on_scene'));
   parts.resolved.addEventListener('click', () => act('resolved'));
@@ -65,14 +66,22 @@ export function createMissionView(root, tenant, actions) {
         fillSummary(parts.summary, incident, tenant);
         parts.status.textContent = statusName(incident.status);
         parts.text.textContent = reportText(incident);
-        parts.where.textContent = where(incident);
+        parts.where.textContent = where(incident, here);
       }
       update();
+    },
+    /** This unit's position changed: the distance to the incident follows. */
+    moved(lat, lon) {
+      here = [lat, lon];
+      if (shown) parts.where.textContent = where(shown, here);
     },
   };
 }
 
-function where(incident) {
+function where(incident, here) {
   if (typeof incident.lat !== 'number' || typeof incident.lon !== 'number') return '';
-  return t('unit.position', { lat: incident.lat.toFixed(5), lon: incident.lon.toFixed(5) });
+  const position = t('unit.position', { lat: incident.lat.toFixed(5), lon: incident.lon.toFixed(5) });
+  if (!here) return position;
+  const away = distanceText(distanceM(here[0], here[1], incident.lat, incident.lon));
+  return `${position} · ${t('unit.away', { distance: away })}`;
 }

@@ -1,8 +1,8 @@
 // The offer screen: a pushed assignment fills the screen with Accept / Decline
 // and a countdown to its deadline. Built once; render() shows, updates or hides it.
 
-import { $ } from '/static/shared/dom.js';
-import { t } from '/static/shared/i18n.js';
+import { $ } from '../shared/dom.js';
+import { t } from '../shared/i18n.js';
 import { fillSummary, reportText } from './incident.js';
 import { remainingMs } from './state.js';
 

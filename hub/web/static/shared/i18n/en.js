@@ -32,7 +32,6 @@ export default {
     queueCount: "{n} open",
     report: "1 report",
     reports: "{n} reports",
-    underAMinute: "< 1 min",
     map: { label: "Map" },
     sync: { waiting: "Resynchronising…" },
     sound: { label: "Sound alerts" },
@@ -197,6 +196,7 @@ export default {
     map: "Map: my position and my assignment",
     report1: "1 report",
     reports: "{n} reports",
+    away: "{distance} away",
     position: "Position: {lat}, {lon}",
     notice: {
       offer: {

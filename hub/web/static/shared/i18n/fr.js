@@ -32,7 +32,6 @@ export default {
     queueCount: "{n} en cours",
     report: "1 signalement",
     reports: "{n} signalements",
-    underAMinute: "< 1 min",
     map: { label: "Carte" },
     sync: { waiting: "Resynchronisation…" },
     sound: { label: "Alarme sonore" },
@@ -197,6 +196,7 @@ export default {
     map: "Carte : ma position et mon affectation",
     report1: "1 signalement",
     reports: "{n} signalements",
+    away: "à {distance}",
     position: "Position : {lat}, {lon}",
     notice: {
       offer: {
