@@ -73,3 +73,19 @@ async def test_queue_shows_a_new_incident_within_the_second(
     await axe_check(page)
     assert not page.vigie_errors  # type: ignore[attr-defined]
     await citizen.close()
+
+
+async def test_french_by_default_names_and_title(web_hub: WebHub, open_app: OpenApp) -> None:
+    page = await open_app("console", "console", "op1", lang="fr")
+    await expect(page.locator("html")).to_have_attribute("lang", "fr")
+    citizen, _ = await connect(web_hub.ws_url, "citizen", "alice")
+    await report(citizen, "r1", "burglary")
+    row = page.get_by_role("list", name="File").get_by_role("listitem")
+    await expect(row).to_contain_text("P1")
+    await expect(row).to_contain_text("Cambriolage")
+    await expect(page).to_have_title("(1) Vigie — salle de commandement")
+    await page.keyboard.press("Tab")  # into the page: the first control
+    await row.focus()  # a row focused is selected
+    for name in ("Acquitter", "Affecter", "Fusionner", "Clore", "Rejeter", "Envoyer l'avis"):
+        await expect(page.get_by_role("button", name=name, exact=True)).to_be_visible()
+    await citizen.close()

@@ -98,6 +98,7 @@ export class Queue {
       parts.badge, ' ', parts.category, sep(), parts.age, sep(), parts.reports, sep(), parts.status, ' ',
       parts.offer, parts.text);
     li.addEventListener('click', () => this.onSelect(id));
+    li.addEventListener('focus', () => this.onSelect(id)); // Tab into the queue selects too
     const row = { li, parts, priority: null };
     this.rows.set(id, row);
     return row;

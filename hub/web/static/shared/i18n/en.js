@@ -32,6 +32,7 @@ export default {
     queueCount: "{n} open",
     report: "1 report",
     reports: "{n} reports",
+    underAMinute: "< 1 min",
     map: { label: "Map" },
     sync: { waiting: "Resynchronising…" },
     sound: { label: "Sound alerts" },

@@ -32,6 +32,7 @@ export default {
     queueCount: "{n} en cours",
     report: "1 signalement",
     reports: "{n} signalements",
+    underAMinute: "< 1 min",
     map: { label: "Carte" },
     sync: { waiting: "Resynchronisation…" },
     sound: { label: "Alarme sonore" },
@@ -122,7 +123,7 @@ export default {
       outside: "Ce point est hors de la commune.",
       noSelection: "Choisissez d’abord un incident.",
       incomplete: "Écrivez un texte et choisissez au moins une cellule.",
-      send: "Envoyer l’avis",
+      send: "Envoyer l'avis",
       sent: "Avis envoyé à {n} cellules.",
     },
     keys: {
