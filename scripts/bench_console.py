@@ -37,6 +37,7 @@ from typing import Any
 import h3
 import websockets
 from bench.report import check, print_table
+from bench.session import DEFAULT_RESULTS
 from bench.system import exit_on_sigterm, town_under_test
 from playwright.async_api import Page, async_playwright
 
@@ -45,7 +46,6 @@ from hub.core.tokens import issue_token
 
 CHROMIUM = "/usr/bin/chromium"
 TARGET_P99_MS = 50.0
-RESULTS = Path("bench-results")
 
 # In the page: one entry per handled message, [type, to DOM, to next frame, handling] in ms.
 HOOK = """() => {
@@ -258,7 +258,7 @@ def percentile(values: list[float], q: float) -> float:
 async def measure(args: argparse.Namespace) -> dict[str, Any]:
     rng = random.Random(args.seed)
     spots = incident_spots(args.incidents, rng)
-    with town_under_test(RESULTS) as tut:
+    with town_under_test(DEFAULT_RESULTS) as tut:  # the hub's log goes there
         url, secret = tut.hub.ws_url, tut.hub.secret
         print(f"hub at {tut.hub.http_url}: {len(spots)} incidents, {args.units} units...")
         citizens = await fill_town(url, secret, spots)
