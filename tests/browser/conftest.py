@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,15 +45,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
+def find_chromium(path: Path = CHROMIUM, env: Mapping[str, str] = os.environ) -> Path:
+    """`path` if it exists; else skip the test, or fail it under CI=true."""
+    if path.exists():
+        return path
+    message = f"{path} is missing: apt-get install chromium (never `playwright install`)"
+    if env.get("CI") == "true":
+        pytest.fail(f"CI=true and {message}")
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Path:
     """Debian's Chromium: skip without it, except under CI where that is a failure."""
-    if CHROMIUM.exists():
-        return CHROMIUM
-    message = f"{CHROMIUM} is missing: apt-get install chromium (never `playwright install`)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and {message}")
-    pytest.skip(message)
+    return find_chromium()
 
 
 @dataclass

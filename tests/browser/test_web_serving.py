@@ -16,7 +16,7 @@ from playwright.async_api import Browser, Page, Route
 
 from hub.server.runner import RunningHub
 from hub.server.web import APPS, STATIC_DIR
-from tests.browser.conftest import AxeCheck, OpenApp, TokenMaker, WebHub
+from tests.browser.conftest import AxeCheck, OpenApp, TokenMaker, WebHub, find_chromium
 
 PAGES = [f"/{app}" for app in APPS]
 STATIC_FILES = sorted(p for p in STATIC_DIR.rglob("*") if p.is_file())
@@ -53,6 +53,19 @@ def assert_secured(reply: httpx.Response) -> None:
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
     for name, value in SECURITY_HEADERS.items():
         assert reply.headers.get(name) == value, (reply.url, name)
+
+
+# -- without Chromium: skip with the install command, except under CI -------------------
+
+
+def test_no_chromium_skips_with_the_install_command() -> None:
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        find_chromium(Path("/nonexistent/chromium"), {})
+
+
+def test_no_chromium_under_ci_fails() -> None:
+    with pytest.raises(pytest.fail.Exception, match=r"CI=true and .* apt-get install chromium"):
+        find_chromium(Path("/nonexistent/chromium"), {"CI": "true"})
 
 
 # -- HTTP: headers on everything, the right files and types -----------------------------
