@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from playwright.async_api import async_playwright
+from playwright.async_api import Page, async_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -37,6 +37,7 @@ SHOTS = {  # app: viewport
     "unit": {"width": 1280, "height": 800},
     "app": {"width": 390, "height": 844},
 }
+TABLET_WAIT_S = 12.0
 URL_LINE = re.compile(r"^\s+(console|unit|app)\s+(http://\S+#token=\S+)$")
 
 
@@ -79,26 +80,38 @@ def with_lang(url: str, lang: str) -> str:
 
 
 async def shoot(urls: dict[str, str], out: Path, warmup_s: float, lang: str) -> None:
-    """Open every app, let the evening run, then take the screenshots."""
+    """Open every app, let the evening run, then take the screenshots.
+
+    The tablet opens last: the demo's operator offers incidents to any available
+    unit, and the console's shot should show the simulated patrols at work.
+    """
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM)
-        pages = {}
-        for app, viewport in SHOTS.items():
+
+        async def open_page(app: str) -> Page:
             context = await browser.new_context(
-                viewport=viewport,  # type: ignore[arg-type]
+                viewport=SHOTS[app],  # type: ignore[arg-type]
                 geolocation=CENTRE,
                 permissions=["geolocation"],
                 locale="en-GB" if lang == "en" else "fr-FR",
                 timezone_id="Europe/Paris",
             )
-            pages[app] = await context.new_page()
-            await pages[app].goto(with_lang(urls[app], lang))
-        await asyncio.sleep(warmup_s)
-        for app, page in pages.items():
+            page = await context.new_page()
+            await page.goto(with_lang(urls[app], lang))
+            return page
+
+        async def save(app: str, page: Page) -> None:
             path = out / f"{app}.png"
             await page.screenshot(path=str(path))
-            print(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: "
-                  f"{path.stat().st_size // 1024} KiB")  # fmt: skip
+            print(f"{path}: {path.stat().st_size // 1024} KiB")
+
+        first = {app: await open_page(app) for app in ("console", "app")}
+        await asyncio.sleep(warmup_s)
+        for app, page in first.items():
+            await save(app, page)
+        tablet = await open_page("unit")
+        await asyncio.sleep(TABLET_WAIT_S)  # long enough for the operator to offer it something
+        await save("unit", tablet)
         await browser.close()
 
 
