@@ -154,3 +154,11 @@ export function test_sign_in_goes_only_to_this_site() {
   eq(safeNext('https://evil.example', 'citizen'), '/app', 'absolute');
   eq(safeNext(null, 'console'), '/console', 'none');
 }
+
+export function test_stored_offsets_resume_in_hello() {
+  const conn = new Connection({ token: 'tk', url: 'ws://x/ws', WebSocket: FakeSocket, offsets: { inbox: '7-1' } });
+  conn.start();
+  FakeSocket.last.onopen();
+  eq(FakeSocket.last.sent[0], { type: 'hello', token: 'tk', resume: { inbox: '7-1' } }, 'hello resumes the inbox');
+  conn.close();
+}
