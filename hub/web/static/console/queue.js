@@ -25,6 +25,13 @@ export class Queue {
     this.rows = new Map();  // incident id → {li, parts}
     this.fresh = new Map(); // incident id → time it appeared
     this.selected = null;
+    // One listener for all rows: a click or Tab into a row selects its incident.
+    const choose = (event) => {
+      const li = event.target.closest?.('li[data-id]');
+      if (li && this.rows.has(li.dataset.id)) this.onSelect(li.dataset.id);
+    };
+    list.addEventListener('click', choose);
+    list.addEventListener('focusin', choose);
   }
 
   update(state, changes, now) {
@@ -97,8 +104,6 @@ export class Queue {
     const li = h('li', { class: 'queue-row', 'data-id': id, tabindex: '-1' },
       parts.badge, ' ', parts.category, sep(), parts.age, sep(), parts.reports, sep(), parts.status, ' ',
       parts.offer, parts.text);
-    li.addEventListener('click', () => this.onSelect(id));
-    li.addEventListener('focus', () => this.onSelect(id)); // Tab into the queue selects too
     const row = { li, parts, priority: null };
     this.rows.set(id, row);
     return row;
