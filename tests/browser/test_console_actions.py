@@ -236,3 +236,24 @@ async def test_untrusted_texts_are_shown_literally_and_nothing_runs(
     assert await page.evaluate("window.__pwned") is None
     assert dialogs == []
     assert first["incident"]
+
+
+async def test_map_and_queue_select_the_same_incident(
+    web_hub: WebHub, open_app: OpenApp, citizen: Peer
+) -> None:
+    page = await open_console(open_app)
+    first = await report(citizen, "r1", "theft")
+    nearby = (CENTRE[0] + 0.004, CENTRE[1] + 0.004)  # ~500 m away: its own hexagon
+    second = await report(citizen, "r2", "noise", at=nearby)
+    await expect(page.locator("#map path.hex")).to_have_count(2)
+    for _ in range(4):
+        await page.get_by_role("button", name="Zoom in").click()
+        await page.wait_for_timeout(300)  # Leaflet's zoom animation
+    await row(page, "Theft").click()  # the queue selects: the map highlights it, brought into view
+    await expect(page.locator("#map path.hex.selected.hex-p2")).to_be_visible()
+    await page.locator("#map path.hex-p4").click()  # the map selects: the queue follows
+    await expect(row(page, "Noise")).to_have_attribute("aria-current", "true")
+    await expect(row(page, "Theft")).not_to_have_attribute("aria-current", "true")
+    await expect(panel(page).locator(".summary")).to_contain_text(second["incident"])
+    await expect(page.locator("#map path.hex.selected.hex-p4")).to_have_count(1)
+    assert first["incident"] != second["incident"]

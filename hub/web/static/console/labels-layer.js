@@ -21,7 +21,11 @@ export const PriorityLabels = L.Layer.extend({
   onAdd(map) {
     this.canvas = L.DomUtil.create('canvas', 'priority-labels leaflet-zoom-hide');
     this.canvas.setAttribute('aria-hidden', 'true');
-    map.getPanes().overlayPane.appendChild(this.canvas);
+    // Their own pane, above the hexagons (overlayPane, z-index 400) and below the units.
+    const pane = map.getPane('priorityLabels') || map.createPane('priorityLabels');
+    pane.style.zIndex = 450;
+    pane.style.pointerEvents = 'none';
+    pane.appendChild(this.canvas);
     this.colours = [1, 2, 3, 4, 5].map((p) => [cssColour(`--p${p}`), cssColour(`--on-p${p}`)]);
     map.on('moveend zoomend resize', this.redraw, this);
     this.redraw();
