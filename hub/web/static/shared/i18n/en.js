@@ -105,7 +105,7 @@ export default {
       coverage: "Coverage",
       offerTitle: "Pending offer",
       offline: "offline",
-      sector: "sector of {n} cells",
+      sector: "sector: {n} cells",
       at: "at {cell}",
       offer: "{incident} · {s} s",
     },

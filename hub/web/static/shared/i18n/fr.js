@@ -105,7 +105,7 @@ export default {
       coverage: "Couverture",
       offerTitle: "Proposition en cours",
       offline: "hors ligne",
-      sector: "secteur de {n} cellules",
+      sector: "secteur : {n} cellules",
       at: "en {cell}",
       offer: "{incident} · {s} s",
     },
