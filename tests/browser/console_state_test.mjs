@@ -124,3 +124,15 @@ export function test_unknown_messages_change_nothing() {
   const { state } = reduce(s, { type: 'welcome' });
   eq(state === s, true, 'same state');
 }
+
+export function test_a_closed_incident_takes_its_offer_and_recommendation_with_it() {
+  let { state } = run(initial(), { type: 'snapshot', incidents: [inc('in1'), inc('in2')], units: [unit('u1')] },
+    { type: 'recommendation', incident: 'in1', units: [{ unit: 'u1' }], at: 1 },
+    { type: 'recommendation', incident: 'in2', units: [{ unit: 'u1' }], at: 1 },
+    { type: 'assignment.state', assignment: 'as1', incident: 'in1', unit: 'u1', state: 'expired', at: 2 });
+  ({ state } = reduce(state, { type: 'incident', incident: inc('in1', { status: 'closed', updated_at: 3 }) }));
+  eq([...state.recommendations.keys()], ['in2'], 'recommendations');
+  eq(state.lastOffer.has('in1'), false, 'last offer');
+  ({ state } = reduce(state, { type: 'snapshot', incidents: [inc('in3')], units: [] }));
+  eq(state.recommendations.size + state.lastOffer.size, 0, 'a snapshot keeps only live ones');
+}

@@ -72,7 +72,8 @@ function snapshot(state, msg, changes) {
   // Offers and recommendations of incidents that are gone are dropped; the rest
   // survive a resync (the snapshot does not carry them).
   const offers = new Map([...state.offers].filter(([, o]) => incidents.has(o.incident)));
-  return { ...state, ready: true, incidents, units, offers, order: sortedIds(incidents) };
+  return { ...state, ready: true, incidents, units, offers, order: sortedIds(incidents),
+    lastOffer: onlyLive(state.lastOffer, incidents), recommendations: onlyLive(state.recommendations, incidents) };
 }
 
 function incident(state, msg, changes) {
@@ -81,6 +82,8 @@ function incident(state, msg, changes) {
   if (TERMINAL.has(inc.status)) {
     if (!incidents.delete(inc.id)) return state;
     changes.removed.add(inc.id);
+    changes.incidents.add(inc.id);
+    return { ...withOrder(state, incidents, changes), ...forget(state, inc.id) };
   } else {
     const before = incidents.get(inc.id);
     if (before && before.updated_at > inc.updated_at) return state; // an older view, replayed
@@ -89,6 +92,20 @@ function incident(state, msg, changes) {
   }
   changes.incidents.add(inc.id);
   return withOrder(state, incidents, changes);
+}
+
+// What the state keeps about an incident besides its view goes with it, so a
+// long shift does not accumulate the recommendations of every incident ever seen.
+function forget(state, id) {
+  const lastOffer = new Map(state.lastOffer);
+  const recommendations = new Map(state.recommendations);
+  lastOffer.delete(id);
+  recommendations.delete(id);
+  return { lastOffer, recommendations };
+}
+
+function onlyLive(map, incidents) {
+  return new Map([...map].filter(([id]) => incidents.has(id)));
 }
 
 function queue(state, msg, changes) {
