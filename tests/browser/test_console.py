@@ -75,7 +75,9 @@ async def test_queue_shows_a_new_incident_within_the_second(
     await citizen.close()
 
 
-async def test_french_by_default_names_and_title(web_hub: WebHub, open_app: OpenApp) -> None:
+async def test_french_names_title_and_axe(
+    web_hub: WebHub, open_app: OpenApp, axe_check: AxeCheck
+) -> None:
     page = await open_app("console", "console", "op1", lang="fr")
     await expect(page.locator("html")).to_have_attribute("lang", "fr")
     citizen, _ = await connect(web_hub.ws_url, "citizen", "alice")
@@ -88,4 +90,5 @@ async def test_french_by_default_names_and_title(web_hub: WebHub, open_app: Open
     await row.focus()  # a row focused is selected
     for name in ("Acquitter", "Affecter", "Fusionner", "Clore", "Rejeter", "Envoyer l'avis"):
         await expect(page.get_by_role("button", name=name, exact=True)).to_be_visible()
+    await axe_check(page)
     await citizen.close()

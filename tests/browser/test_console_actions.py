@@ -46,7 +46,7 @@ def panel(page: Page) -> Any:
 
 
 async def test_keyboard_moves_acknowledges_and_dispatches(
-    web_hub: WebHub, open_app: OpenApp, citizen: Peer
+    web_hub: WebHub, open_app: OpenApp, citizen: Peer, axe_check: AxeCheck
 ) -> None:
     unit = await unit_covering(web_hub, "u1")
     page = await open_console(open_app)
@@ -75,6 +75,7 @@ async def test_keyboard_moves_acknowledges_and_dispatches(
     dialog = page.get_by_role("dialog", name="Keyboard")
     await expect(dialog).to_be_visible()
     await expect(dialog).to_contain_text("acknowledge the selected incident")
+    await axe_check(page)
     await page.keyboard.press("Escape")
     await expect(dialog).to_be_hidden()
     assert not page.vigie_errors  # type: ignore[attr-defined]
