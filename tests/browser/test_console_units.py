@@ -82,3 +82,19 @@ async def test_a_new_p1_sounds_once_sound_is_on_and_the_title_counts(
     await expect(queue(page).get_by_role("listitem")).to_have_count(3)
     assert await page.evaluate("window.vigieConsole.alarm.played") == 1
     await citizen.close()
+
+
+async def test_a_reloaded_console_still_says_an_offer_is_out(
+    web_hub: WebHub, open_app: OpenApp
+) -> None:
+    unit = await unit_covering(web_hub, "u1")
+    citizen, _ = await connect(web_hub.ws_url, "citizen", "alice")
+    ack = await report(citizen, "r1", "theft")
+    console, _ = await connect(web_hub.ws_url, "console", "op2")
+    offer = {"type": "dispatch.assign", "ref": "a", "incident": ack["incident"], "unit": "u1"}
+    assert (await console.request({**offer, "timeout_s": 30}))["type"] == "ok"
+    page = await open_console(open_app)  # opened after the offer: only the snapshot knows
+    row = queue(page).get_by_role("listitem").filter(has_text="Theft")
+    await expect(row).to_contain_text("offer pending")
+    for peer in (unit, citizen, console):
+        await peer.close()

@@ -83,6 +83,7 @@ export default {
       available: "available", en_route: "en route", on_scene: "on scene", busy: "busy", off_duty: "off duty",
     },
     offer: {
+      out: "offer pending",
       unit: "unit {unit}",
       pending: "offered to {unit} · {s} s left",
       expired: "offer to {unit} expired",

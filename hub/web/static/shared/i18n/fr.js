@@ -83,6 +83,7 @@ export default {
       available: "disponible", en_route: "en route", on_scene: "sur place", busy: "occupée", off_duty: "hors service",
     },
     offer: {
+      out: "proposition en cours",
       unit: "unité {unit}",
       pending: "proposé à {unit} · {s} s restantes",
       expired: "proposition à {unit} expirée",
