@@ -12,6 +12,7 @@ from typing import Any
 
 from playwright.async_api import Page, expect
 
+from hub.core.tokens import issue_token
 from tests.browser.conftest import AxeCheck, OpenApp, WebHub
 from tests.wire import Peer, connect
 
@@ -92,3 +93,11 @@ async def test_french_names_title_and_axe(
         await expect(page.get_by_role("button", name=name, exact=True)).to_be_visible()
     await axe_check(page)
     await citizen.close()
+
+
+async def test_a_token_the_hub_refuses_sends_the_operator_to_sign_in(
+    web_hub: WebHub, open_app: OpenApp
+) -> None:
+    forged = issue_token("not-the-hub-secret-" * 3, sub="op1", role="console", tenant="narbonne")
+    page = await open_app("console", token=forged)
+    await expect(page).to_have_url(re.compile(r"/signin\?role=console&next=%2Fconsole"))

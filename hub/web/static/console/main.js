@@ -4,7 +4,7 @@
 // lives here, so every view agrees on it.
 
 import { tenant as loadTenant, cellAt, getJSON } from '../shared/api.js';
-import { claims, requireToken } from '../shared/auth.js';
+import { claims, requireToken, signInAgain } from '../shared/auth.js';
 import { Connection } from '../shared/connection.js';
 import { $ } from '../shared/dom.js';
 import { categoryLabel, t, translate } from '../shared/i18n.js';
@@ -154,6 +154,10 @@ async function main() {
 }
 
 main().catch((err) => {
+  if (err.status === 401) {
+    signInAgain('console'); // a token the hub refuses: sign in again (dev) or the signed-out notice
+    return;
+  }
   console.error('console failed to start', err);
   const sync = document.getElementById('sync');
   if (sync) sync.textContent = t('console.errors.start');
