@@ -208,6 +208,9 @@ class Operator:
         self.journal, self.stats = journal, stats
         self.supported: bool | None = None  # does the hub implement console commands?
         self._tried: dict[str, float] = {}  # incident id → when we last worked on it
+        # unit → until when our offer to it may still be answered: one offer at a time
+        # per unit (a tablet opened by a person would otherwise be flooded with offers).
+        self._offered: dict[str, float] = {}
         console.add_listener(self._measure)
 
     async def run(self) -> None:
@@ -283,6 +286,7 @@ class Operator:
             reply = await self.console.assign(incident, unit, timeout_s=self.OFFER_S)
             # Not offered again while the unit may still accept (a decline re-opens it).
             self._tried[incident.id] = time.monotonic() + self.OFFER_S
+            self._offered[unit] = time.monotonic() + self.OFFER_S
             self.stats.dispatched += 1
             self.journal.note(f"dispatch {incident.id} P{incident.priority} → {unit} "
                               f"({reply.get('assignment', '?')})")  # fmt: skip
@@ -293,7 +297,12 @@ class Operator:
 
     async def _choose_unit(self, incident: Incident) -> str | None:
         """The hub's first recommended unit that is free, else the nearest free one."""
-        free = {u.id: u for u in self.console.model.available_units()}
+        now = time.monotonic()
+        free = {
+            u.id: u
+            for u in self.console.model.available_units()
+            if self._offered.get(u.id, -math.inf) < now
+        }
         try:
             recommended = await self.console.recommend(incident)
         except HubError:
