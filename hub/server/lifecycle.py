@@ -22,13 +22,11 @@ log = logging.getLogger("vigie.lifecycle")
 
 
 async def session_opened(node: Node, session: Session, hello: Hello) -> bool:
-    """Register, welcome and synchronise a session; False if it had to be closed."""
-    if node.failed is not None:  # this process cannot feed a session any more
-        session.close(CloseCode.INTERNAL_ERROR, "hub process failed: reconnect elsewhere")
-        return False
-    if node.draining:  # shutting down: go to another process straight away
-        session.close(CloseCode.SERVICE_RESTART, "hub restarting: reconnect elsewhere")
-        return False
+    """Register, welcome and synchronise an opened session; False if it had to be closed.
+
+    Whether it may open at all (token, admission, a failed or draining process)
+    is the session protocol's decision (hub.core.session), taken before.
+    """
     node.register(session)
     try:
         if session.role == "unit":
