@@ -20,14 +20,11 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from hub.core.codec import Codec, choose_codec
 from hub.core.errors import CloseCode
 from hub.core.session import FLOOD_CLOSE_AFTER, Close, Opening, Refused
-from hub.core.tokens import Claims, TokenError
 from hub.server import commands as _commands  # noqa: F401  (registers console handlers)
 from hub.server import field as _field  # noqa: F401  (registers unit/citizen lifecycle handlers)
 from hub.server import handlers as _handlers  # noqa: F401  (registers handlers)
-from hub.server.admission import Admission
 from hub.server.dispatch import handle
-from hub.server.jwks import KeySource
-from hub.server.lifecycle import session_closed, session_opened
+from hub.server.lifecycle import authenticate, opening, session_closed, session_opened
 from hub.server.node import Node
 from hub.server.session import Session, new_protocol
 
@@ -64,10 +61,10 @@ async def _serve(websocket: WebSocket, node: Node, codec: Codec, peer: str) -> N
     if isinstance(hello, Close):
         await _close(websocket, node, hello)
         return
-    claims = await _authenticate(websocket, hello.token)
+    claims = await authenticate(websocket.app.state.keys, hello.token)
     tenant = node.config.tenant(claims.tenant) if claims else None
     admission = websocket.app.state.admission
-    outcome = _opening(node, admission, claims if tenant is not None else None)
+    outcome = opening(node, admission, claims if tenant is not None else None)
     refusal = protocol.open(outcome, claims.role if claims else "")
     if refusal is not None:
         if claims is not None and outcome in (Opening.FAILED, Opening.DRAINING):
@@ -96,37 +93,11 @@ async def _serve(websocket: WebSocket, node: Node, codec: Codec, peer: str) -> N
         await session.wait_close_sent(CLOSE_SEND_TIMEOUT_S)
 
 
-def _opening(node: Node, admission: Admission, claims: Claims | None) -> Opening:
-    """What opening a session for `claims` meets, checked in protocol.md's order.
-
-    A token admitted here is counted: the caller releases it on every outcome
-    but OK (which releases it when the session ends).
-    """
-    if claims is None:
-        return Opening.BAD_TOKEN
-    if not admission.admit_token(claims):
-        return Opening.TOO_MANY
-    if node.failed is not None:  # this process cannot feed a session any more
-        return Opening.FAILED
-    if node.draining:  # shutting down: go to another process straight away
-        return Opening.DRAINING
-    return Opening.OK
-
-
 async def _first_frame(websocket: WebSocket, node: Node) -> str | bytes | None:
     """The first frame, or None when none came within hello_timeout_s."""
     try:
         return await asyncio.wait_for(_receive(websocket), node.config.hub.hello_timeout_s)
     except TimeoutError:
-        return None
-
-
-async def _authenticate(websocket: WebSocket, token: str) -> Claims | None:
-    try:
-        keys: KeySource = websocket.app.state.keys
-        return await keys.verify(token)
-    except TokenError as exc:
-        log.info("refused token: %s", exc)
         return None
 
 

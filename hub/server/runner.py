@@ -57,10 +57,11 @@ async def running_hub(
     host: str = "127.0.0.1",
     port: int = 0,
     node_id: str | None = None,
+    ws: str | None = None,
 ) -> AsyncIterator[RunningHub]:
-    """Serve a hub until the context exits (port 0: a free port)."""
+    """Serve a hub until the context exits (port 0: a free port; `ws`: the WebSocket layer)."""
     app = create_app(config, redis_url, secret, node_id)
-    options = uvicorn_options(config.hub.max_frame_bytes, config.hub.heartbeat_s)
+    options = uvicorn_options(config.hub.max_frame_bytes, config.hub.heartbeat_s, ws)
     options.pop("loop")  # we are already inside a loop
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", **options)  # type: ignore[arg-type]

@@ -85,6 +85,9 @@ class Session:
         self.receiving = False  # the reader is parked in receive()
         self._closer: asyncio.Task[None] | None = None
         self._shut = False  # close() has done its I/O
+        # Called once the hub closes the session (the hub's WebSocket layer
+        # unregisters it then: it has no reader to return).
+        self.on_close: Callable[[], None] | None = None
 
     @property
     def close_code(self) -> int | None:
@@ -193,6 +196,8 @@ class Session:
             self._closer = asyncio.get_running_loop().create_task(
                 self._send_close(decided.code, decided.reason)
             )
+        if self.on_close is not None:
+            self.on_close()
 
     async def wait_close_sent(self, timeout_s: float) -> None:
         """Wait until the close frame queued by `close` is written, at most `timeout_s`.
