@@ -88,6 +88,9 @@ class Session:
         # Called once the hub closes the session (the hub's WebSocket layer
         # unregisters it then: it has no reader to return).
         self.on_close: Callable[[], None] | None = None
+        # The hub's layer writes a frame at once when its socket takes it (True),
+        # without a coroutine per recipient; otherwise `send` and the outbox do.
+        self.write_now: Callable[[Frame], bool] | None = None
 
     @property
     def close_code(self) -> int | None:
@@ -129,6 +132,9 @@ class Session:
         if self.close_code is not None:
             return
         if not self.outbox and (self._writer is None or self._writer.done()):
+            if self.write_now is not None and self.write_now(frame):
+                self.sent += 1
+                return
             try:
                 rest = run_until_suspended(self._send(_send_event(frame)))
             except SEND_FAILURES as exc:

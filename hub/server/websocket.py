@@ -382,6 +382,7 @@ class HubWebSocketProtocol(asyncio.Protocol):
             self.protocol,
         )
         session.on_close = self._release
+        session.write_now = self.write_now
         self.session = session
         if not await session_opened(node, session, hello):
             self._release_due = True
@@ -437,6 +438,16 @@ class HubWebSocketProtocol(asyncio.Protocol):
             raise PeerGone("connection closed")
         text = message.get("text")
         self.transport.write(wire_frame(text if text is not None else message["bytes"]))
+
+    def write_now(self, frame: str | bytes) -> bool:
+        """Write a data frame if the socket takes it now; False: the caller must wait."""
+        transport = self.transport
+        if self._writable is not None or self._lost or transport is None:
+            return False
+        if self.conn.state is not WsState.OPEN:
+            return False
+        transport.write(wire_frame(frame))
+        return True
 
     def _send_close(self, code: int, reason: str) -> None:
         if self.conn.state is not WsState.OPEN:
