@@ -57,7 +57,7 @@ def _parser() -> argparse.ArgumentParser:
         "--ws",
         choices=WS_LAYERS,
         default=default_ws_layer(),
-        help="WebSocket layer: uvicorn's (default; or VIGIE_WS) or the hub's own",
+        help="WebSocket layer: the hub's own (default; or VIGIE_WS) or uvicorn's ASGI one",
     )
 
     token = sub.add_parser("token", help="print a signed session token (JWT)")

@@ -1,4 +1,7 @@
-"""The `/ws` endpoint: handshake, hello, then one message at a time.
+"""The `/ws` endpoint under ASGI (`--ws uvicorn`): handshake, hello, then one message at a time.
+
+The default layer is the hub's own (hub.server.websocket); both take the same
+decisions from the session protocol (hub.core.session).
 
 The session's reader is this coroutine; its writer is the session's own
 on-demand task. A malformed or forbidden message gets an `error` and the

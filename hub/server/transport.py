@@ -11,18 +11,18 @@ import sys
 
 __all__ = ["WS_LAYERS", "default_ws_layer", "uvicorn_options"]
 
-# The WebSocket layers `vigie serve --ws` offers: uvicorn's websockets-sansio
-# protocol under the ASGI endpoint (hub.server.endpoint), or the hub's own
-# protocol without ASGI (hub.server.websocket), whose heartbeat is the
-# process's one wheel (hub.server.heartbeat) rather than uvicorn's timers.
-WS_LAYERS = ("uvicorn", "hub")
+# The WebSocket layers `vigie serve --ws` offers: the hub's own protocol
+# without ASGI (hub.server.websocket, the default), whose heartbeat is the
+# process's one wheel (hub.server.heartbeat), or uvicorn's websockets-sansio
+# protocol under the ASGI endpoint (hub.server.endpoint), kept as a fallback.
+WS_LAYERS = ("hub", "uvicorn")
 HUB_WS = "hub.server.websocket:HubWebSocketProtocol"
 
 
 def default_ws_layer() -> str:
-    """The layer `VIGIE_WS` names, else uvicorn's."""
-    chosen = os.environ.get("VIGIE_WS", "uvicorn")
-    return chosen if chosen in WS_LAYERS else "uvicorn"
+    """The layer `VIGIE_WS` names, else the hub's own."""
+    chosen = os.environ.get("VIGIE_WS", "hub")
+    return chosen if chosen in WS_LAYERS else "hub"
 
 
 def uvicorn_options(
