@@ -19,7 +19,7 @@ try:
     from hub.core.messages import ROLES
     from hub.core.tokens import issue_token
     from hub.logs import setup_logging
-    from hub.server.transport import uvicorn_options
+    from hub.server.transport import WS_LAYERS, default_ws_layer, uvicorn_options
     from hub.store.embedded import embedded_or_given_redis
 except ModuleNotFoundError as exc:  # `pip install vigie` alone is the client library
     if (exc.name or "hub").partition(".")[0] == "hub":
@@ -57,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
         "that mints tokens for any role",
     )
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--ws",
+        choices=WS_LAYERS,
+        default=default_ws_layer(),
+        help="WebSocket layer: the hub's own (default; or VIGIE_WS) or uvicorn's ASGI one",
+    )
 
     token = sub.add_parser("token", help="print a signed session token (JWT)")
     token.add_argument("--role", choices=ROLES, required=True)
@@ -127,7 +133,7 @@ def _serve(args: argparse.Namespace) -> int:
             port=args.port,
             workers=args.workers,
             log_level=args.log_level,
-            **uvicorn_options(config.hub.max_frame_bytes, config.hub.heartbeat_s),  # type: ignore[arg-type]
+            **uvicorn_options(config.hub.max_frame_bytes, config.hub.heartbeat_s, args.ws),  # type: ignore[arg-type]
         )
     return 0
 

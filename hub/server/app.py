@@ -32,12 +32,14 @@ from hub.server.api import erase_citizen, get_incident
 from hub.server.drain import install_drain_on_sigterm
 from hub.server.endpoint import websocket_endpoint
 from hub.server.failure import give_up, request_exit
+from hub.server.heartbeat import HeartbeatWheel
 from hub.server.interop import interop_routes
 from hub.server.jwks import KeySource, verifier_for
 from hub.server.node import Node
 from hub.server.open311 import open311_mount
 from hub.server.timers import run_timers
 from hub.server.web import SecurityHeaders, content_security_policy, web_routes
+from hub.server.websocket import STATE_KEY, WebSocketLayer
 from hub.store.client import RedisLike, redis_client
 from hub.store.store import Store
 
@@ -123,7 +125,7 @@ def create_app(
     node_id = node_id or f"{socket.gethostname()}:{os.getpid()}"
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         redis = _redis(redis_url)
         store = Store(
             redis,
@@ -150,9 +152,13 @@ def create_app(
                 node.redis_ok = True
                 uninstall = install_drain_on_sigterm(node) if drain_on_sigterm else None
                 serving = True
+                # The hub's own WebSocket layer (`--ws hub`) finds its shared parts here.
+                wheel = HeartbeatWheel(config.hub.heartbeat_s)
+                layer = WebSocketLayer(node, app.state.admission, keys, wheel)
                 try:
-                    yield
+                    yield {STATE_KEY: layer}
                 finally:
+                    wheel.stop()
                     if uninstall is not None:
                         uninstall()
                     node.cancel_background()

@@ -1,4 +1,7 @@
-"""The `/ws` endpoint: handshake, hello, then one message at a time.
+"""The `/ws` endpoint under ASGI (`--ws uvicorn`): handshake, hello, then one message at a time.
+
+The default layer is the hub's own (hub.server.websocket); both take the same
+decisions from the session protocol (hub.core.session).
 
 The session's reader is this coroutine; its writer is the session's own
 on-demand task. A malformed or forbidden message gets an `error` and the
@@ -14,28 +17,24 @@ import contextlib
 import logging
 import secrets
 import time
-from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from hub.core.codec import Codec, choose_codec, decode
-from hub.core.errors import CloseCode, ErrorCode, ProtocolError
-from hub.core.messages import ClientMessage, Hello, parse_message, read_ref
-from hub.core.tokens import Claims, TokenError
+from hub.core.codec import Codec, choose_codec
+from hub.core.errors import CloseCode
+from hub.core.session import FLOOD_CLOSE_AFTER, Close, Opening, Refused
 from hub.server import commands as _commands  # noqa: F401  (registers console handlers)
 from hub.server import field as _field  # noqa: F401  (registers unit/citizen lifecycle handlers)
 from hub.server import handlers as _handlers  # noqa: F401  (registers handlers)
 from hub.server.dispatch import handle
-from hub.server.jwks import KeySource
-from hub.server.lifecycle import session_closed, session_opened
+from hub.server.lifecycle import authenticate, opening, session_closed, session_opened
 from hub.server.node import Node
-from hub.server.session import Session
+from hub.server.session import Session, new_protocol
 
-__all__ = ["websocket_endpoint"]
+__all__ = ["FLOOD_CLOSE_AFTER", "websocket_endpoint"]
 
 log = logging.getLogger("vigie.endpoint")
 
-FLOOD_CLOSE_AFTER = 20  # consecutive refused frames (undecodable or rate-limited) → 4429
 CLOSE_SEND_TIMEOUT_S = 5.0  # how long a session's close frame may take to go out
 
 
@@ -51,7 +50,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     peer = websocket.client.host if websocket.client else "?"
     await websocket.accept(subprotocol=codec.value if offered else None)
     if not admission.admit_connection(peer):
-        await _close(websocket, node, CloseCode.TOO_MANY, "too many connections")
+        await _close(websocket, node, Close(CloseCode.TOO_MANY, "too many connections"))
         return
     try:
         await _serve(websocket, node, codec, peer)
@@ -60,20 +59,30 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 
 
 async def _serve(websocket: WebSocket, node: Node, codec: Codec, peer: str) -> None:
-    hello = await _read_hello(websocket, node, codec)
-    if hello is None:
+    protocol = new_protocol(codec, node.config.hub)
+    hello = protocol.hello(await _first_frame(websocket, node))
+    if isinstance(hello, Close):
+        await _close(websocket, node, hello)
         return
-    claims = await _authenticate(websocket, hello.token)
+    claims = await authenticate(websocket.app.state.keys, hello.token)
     tenant = node.config.tenant(claims.tenant) if claims else None
-    if claims is None or tenant is None:
-        await _close(websocket, node, CloseCode.UNAUTHORIZED, "unauthorized")
-        return
     admission = websocket.app.state.admission
-    if not admission.admit_token(claims):
-        await _close(websocket, node, CloseCode.TOO_MANY, "too many sessions for this token")
+    outcome = opening(node, admission, claims if tenant is not None else None)
+    refusal = protocol.open(outcome, claims.role if claims else "")
+    if refusal is not None:
+        if claims is not None and outcome in (Opening.FAILED, Opening.DRAINING):
+            admission.release_token(claims)
+        await _close(websocket, node, refusal)
         return
+    assert claims is not None and tenant is not None  # Opening.OK
     session = Session(
-        secrets.token_urlsafe(12), claims, codec, tenant, node.config.hub, websocket.send
+        secrets.token_urlsafe(12),
+        claims,
+        codec,
+        tenant,
+        node.config.hub,
+        websocket.send,
+        protocol,
     )
     try:
         if await session_opened(node, session, hello):
@@ -81,54 +90,22 @@ async def _serve(websocket: WebSocket, node: Node, codec: Codec, peer: str) -> N
     finally:
         admission.release_token(claims)
         await session_closed(node, session)
+        protocol.lost()
         # Returning drops the transport: a close the session started (4429 flood,
         # 4408 slow, 1013 storage away) must be on the wire first.
         await session.wait_close_sent(CLOSE_SEND_TIMEOUT_S)
 
 
-async def _read_hello(websocket: WebSocket, node: Node, codec: Codec) -> Hello | None:
+async def _first_frame(websocket: WebSocket, node: Node) -> str | bytes | None:
+    """The first frame, or None when none came within hello_timeout_s."""
     try:
-        frame = await asyncio.wait_for(_receive(websocket), node.config.hub.hello_timeout_s)
-        if frame is None:
-            return None
-        msg = _parse_hello(decode(frame, codec))
-    except (TimeoutError, ProtocolError):
-        msg = None
-    if not isinstance(msg, Hello):
-        await _close(websocket, node, CloseCode.BAD_HELLO, "first frame must be a valid hello")
-        return None
-    return msg
-
-
-def _parse_hello(raw: Any) -> ClientMessage:
-    """Parse the first frame; a hello without a usable token fails authentication.
-
-    protocol.md: "a bad, expired or missing token ... closes with 4401"; 4400 is
-    for a first frame that is not a hello. So a hello whose token is missing,
-    empty or not a string becomes a hello with an empty token, which
-    `_authenticate` refuses.
-    """
-    try:
-        return parse_message(raw)
-    except ProtocolError:
-        if isinstance(raw, dict) and raw.get("type") == "hello":
-            token = raw.get("token")
-            if not isinstance(token, str) or not token:
-                return Hello("", {})
-        raise
-
-
-async def _authenticate(websocket: WebSocket, token: str) -> Claims | None:
-    try:
-        keys: KeySource = websocket.app.state.keys
-        return await keys.verify(token)
-    except TokenError as exc:
-        log.info("refused token: %s", exc)
+        return await asyncio.wait_for(_receive(websocket), node.config.hub.hello_timeout_s)
+    except TimeoutError:
         return None
 
 
 async def _read_loop(websocket: WebSocket, node: Node, session: Session) -> None:
-    refused = 0
+    protocol = session.protocol
     session.reader = asyncio.current_task()
     while session.close_code is None:
         session.receiving = True
@@ -146,39 +123,17 @@ async def _read_loop(websocket: WebSocket, node: Node, session: Session) -> None
         if frame is None:
             return
         node.metrics.messages_in += 1
-        reply, ok = await _one_message(node, session, frame)
-        refused = 0 if ok else refused + 1
-        if reply is not None:
-            session.send_message(reply)
-        if refused >= FLOOD_CLOSE_AFTER:
-            session.close(CloseCode.TOO_MANY, "flood of refused messages")
-
-
-async def _one_message(
-    node: Node, session: Session, frame: str | bytes
-) -> tuple[dict[str, Any] | None, bool]:
-    """Handle one frame: (reply, accepted). Undecodable and rate-limited frames are refused."""
-    wait = session.bucket.take(time.monotonic())
-    try:
-        raw = decode(frame, session.codec)
-    except ProtocolError as exc:
-        node.metrics.errors[exc.code.value] += 1
-        return exc.to_message(), False
-    if wait > 0:
-        node.metrics.errors[ErrorCode.RATE_LIMITED.value] += 1
-        ref = read_ref(raw) if isinstance(raw, dict) else None
-        limited = ProtocolError(ErrorCode.RATE_LIMITED, "too many messages", retry_after_s=wait)
-        return limited.to_message(ref), False
-    try:
-        msg = parse_message(raw, session.role)
-    except ProtocolError as exc:
-        node.metrics.errors[exc.code.value] += 1
-        return exc.to_message(), True
-    if isinstance(msg, Hello):
-        return ProtocolError(ErrorCode.BAD_REQUEST, "hello was already received").to_message(
-            msg.ref
-        ), True
-    return await handle(node, session, msg), True
+        received = protocol.receive(frame, time.monotonic())
+        if isinstance(received, Refused):
+            node.metrics.errors[received.error.code.value] += 1
+            session.send_message(received.reply)
+        else:
+            reply = await handle(node, session, received)
+            if reply is not None:
+                session.send_message(reply)
+        flood = protocol.flood()
+        if flood is not None:
+            session.close(flood.code, flood.reason)
 
 
 async def _receive(websocket: WebSocket) -> str | bytes | None:
@@ -193,7 +148,7 @@ async def _receive(websocket: WebSocket) -> str | bytes | None:
     return text if text is not None else message.get("bytes") or b""
 
 
-async def _close(websocket: WebSocket, node: Node, code: int, reason: str) -> None:
-    node.metrics.closes[code] += 1
+async def _close(websocket: WebSocket, node: Node, decision: Close) -> None:
+    node.metrics.closes[decision.code] += 1
     with contextlib.suppress(RuntimeError):  # already closed
-        await websocket.close(code=code, reason=reason)
+        await websocket.close(code=decision.code, reason=decision.reason)

@@ -10,25 +10,53 @@ from redis.exceptions import RedisError
 from hub.core.errors import CloseCode
 from hub.core.messages import Hello
 from hub.core.records import BadRecord, unit_change_problem
+from hub.core.session import Opening
+from hub.core.tokens import Claims, TokenError
+from hub.server.admission import Admission
 from hub.server.handlers import now_ms
+from hub.server.jwks import KeySource
 from hub.server.node import Node, TenantRuntime
 from hub.server.resume import synchronise
 from hub.server.session import Session
 from hub.server.supervision import skip
 
-__all__ = ["session_closed", "session_opened"]
+__all__ = ["authenticate", "opening", "session_closed", "session_opened"]
 
 log = logging.getLogger("vigie.lifecycle")
 
 
-async def session_opened(node: Node, session: Session, hello: Hello) -> bool:
-    """Register, welcome and synchronise a session; False if it had to be closed."""
+async def authenticate(keys: KeySource, token: str) -> Claims | None:
+    """The claims of a hello's token, or None when it is refused (logged)."""
+    try:
+        return await keys.verify(token)
+    except TokenError as exc:
+        log.info("refused token: %s", exc)
+        return None
+
+
+def opening(node: Node, admission: Admission, claims: Claims | None) -> Opening:
+    """What opening a session for `claims` meets, checked in protocol.md's order.
+
+    A token admitted here is counted: the caller releases it on every outcome
+    but OK (which releases it when the session ends).
+    """
+    if claims is None:
+        return Opening.BAD_TOKEN
+    if not admission.admit_token(claims):
+        return Opening.TOO_MANY
     if node.failed is not None:  # this process cannot feed a session any more
-        session.close(CloseCode.INTERNAL_ERROR, "hub process failed: reconnect elsewhere")
-        return False
+        return Opening.FAILED
     if node.draining:  # shutting down: go to another process straight away
-        session.close(CloseCode.SERVICE_RESTART, "hub restarting: reconnect elsewhere")
-        return False
+        return Opening.DRAINING
+    return Opening.OK
+
+
+async def session_opened(node: Node, session: Session, hello: Hello) -> bool:
+    """Register, welcome and synchronise an opened session; False if it had to be closed.
+
+    Whether it may open at all (token, admission, a failed or draining process)
+    is the session protocol's decision (hub.core.session), taken before.
+    """
     node.register(session)
     try:
         if session.role == "unit":

@@ -28,9 +28,10 @@ from hub.core.offsets import offset_key
 from hub.core.privacy import notice_for_residents
 from hub.core.recommend import UnitInfo
 from hub.core.records import BadRecord
+from hub.core.routing import Reader, audience, includes
 from hub.core.supervision import Fault, LoopHealth
 from hub.server.metrics import Metrics
-from hub.server.session import PENDING_MAX, Session
+from hub.server.session import Session
 from hub.server.supervision import after_fault, classify, must_not_end, skip
 from hub.store.dispatch import DispatchStore
 from hub.store.keys import TenantKeys
@@ -189,32 +190,27 @@ class Node:
     # -- routing --------------------------------------------------------------------
 
     def recipients(self, rt: TenantRuntime, entry: StreamEntry) -> Iterator[Session]:
-        """The local sessions an entry is for."""
-        if entry.to is not None:
-            role, _, sub = entry.to.partition(":")
-            yield from rt.by_identity.get((role, sub), ())
-        elif entry.kind == "incident":
+        """The local sessions an entry is for: `hub.core.routing`'s audience, from the indexes."""
+        aud = audience(entry.kind, entry.to, entry.cell, entry.body)
+        if aud.identity is not None:
+            yield from rt.by_identity.get(aud.identity, ())
+            return
+        if aud.consoles:
             yield from rt.consoles
-            if entry.cell is not None:
-                yield from rt.units.lookup(entry.cell)
-        elif entry.kind == "notice":
-            cells = entry.body.get("cells", ())
+        if aud.cell is not None:
+            yield from rt.units.lookup(aud.cell)
+        if aud.notice_cells is not None:
+            cells = aud.notice_cells
             yield from (s for s in rt.citizens_following if cells_overlap(s.follow_cells, cells))
-        else:
-            yield from rt.consoles
 
     def wants(self, session: Session, entry: StreamEntry) -> bool:
-        """True when a replayed `entry` is for `session` (the rule of `recipients`)."""
+        """True when a replayed `entry` is for `session`: the same audience, asked of one."""
         rt = self.runtime(session)
-        if entry.to is not None:
-            return entry.to == f"{session.role}:{session.sub}"
-        if entry.kind == "incident":
-            if session.role == "console":
-                return True
-            return entry.cell is not None and rt.units.covers(session, entry.cell)
-        if entry.kind == "notice":
-            return False  # notices are live-only
-        return session.role == "console"
+        reader = Reader(
+            session.role, session.sub, lambda cell: rt.units.covers(session, cell),
+            session.follow_cells,
+        )  # fmt: skip
+        return includes(audience(entry.kind, entry.to, entry.cell, entry.body), reader)
 
     def fan_out(self, rt: TenantRuntime, entry: StreamEntry) -> None:
         """Deliver one tenant-stream entry to its local recipients."""
@@ -234,10 +230,9 @@ class Node:
             if session.close_code is not None:
                 continue
             if session.syncing:
-                if len(session.pending) >= PENDING_MAX:
-                    session.close(CloseCode.TOO_SLOW, "too many live events during resume")
-                else:
-                    session.pending.append(entry)
+                overflow = session.protocol.buffer(entry)
+                if overflow is not None:
+                    session.close(overflow.code, overflow.reason)
                 continue
             try:
                 self.deliver(session, entry, event, coalesce)
@@ -254,16 +249,9 @@ class Node:
     ) -> None:
         """Push an entry to one session unless its floor says it already has it."""
         key = event.order
-        if key is not None:
-            personal = entry.to is not None
-            floor = session.inbox_floor if personal else session.events_floor
-            if key <= floor:
-                self.metrics.duplicates_suppressed += 1
-                return
-            if personal:
-                session.inbox_floor = key
-            else:
-                session.events_floor = key
+        if not session.protocol.fresh(key, entry.to is not None):
+            self.metrics.duplicates_suppressed += 1
+            return
         durable = key is not None or entry.to is not None
         session.push(event.frame(session.codec), durable=durable, key=coalesce)
         self.metrics.messages_out += 1

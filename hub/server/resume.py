@@ -21,6 +21,7 @@ from typing import Any
 
 from hub.core.errors import CloseCode
 from hub.core.offsets import is_offset, offset_key
+from hub.core.session import State
 from hub.server.node import EVENTS, INBOX, Node, TenantRuntime
 from hub.server.session import Session
 from hub.server.supervision import skip
@@ -47,9 +48,9 @@ async def synchronise(node: Node, session: Session, resume: Mapping[str, str]) -
             if after is not None:
                 session.send_message({"type": "reset", "stream": EVENTS})
             await send_snapshot(node, session, rt)
-    pending, session.pending = session.pending, []
-    session.syncing = False
-    for entry in pending:
+    if session.protocol.state is not State.SYNCING:
+        return  # closed while replaying: the client resumes from what it got
+    for entry in session.protocol.synced():
         node.deliver(session, entry, node.event_for(entry))
 
 
@@ -78,7 +79,7 @@ async def _replay_inbox(node: Node, session: Session, rt: TenantRuntime, after: 
                 continue
             if not await _room_for_one_more(session):
                 return
-            session.inbox_floor = offset_key(entry.offset)
+            session.protocol.inbox_floor = offset_key(entry.offset)
             session.send_message({**entry.body, "stream": INBOX, "offset": entry.offset})
         if len(entries) < PAGE:
             return
@@ -92,7 +93,7 @@ async def _replay_events(node: Node, session: Session, rt: TenantRuntime, after:
         return False  # the client's last entry was trimmed: entries after it may be too
     if offset_key(after) > offset_key(await node.store.last_offset(rt.keys.events)):
         return False  # an offset from the future (another stream, a reset Redis): start over
-    session.events_floor = offset_key(after)
+    session.protocol.events_floor = offset_key(after)
     scanned = 0
     while scanned < REPLAY_MAX:
         entries = await node.store.range_after(rt.keys.events, after, PAGE)
@@ -120,7 +121,7 @@ async def send_snapshot(node: Node, session: Session, rt: TenantRuntime) -> None
     if session.role == "unit":
         snapshot = _unit_view(rt, session, snapshot)
     snapshot["stream"], snapshot["offset"] = EVENTS, last
-    session.events_floor = max(session.events_floor, offset_key(last))
+    session.protocol.events_floor = max(session.protocol.events_floor, offset_key(last))
     session.send_message(snapshot)
 
 

@@ -58,10 +58,15 @@ async def running_hub(
     port: int = 0,
     node_id: str | None = None,
     dev: bool = False,
+    ws: str | None = None,
 ) -> AsyncIterator[RunningHub]:
-    """Serve a hub until the context exits (port 0: a free port; `dev`: the sign-in page)."""
+    """Serve a hub until the context exits.
+
+    Port 0 picks a free port; `dev` adds the sign-in page; `ws` names the
+    WebSocket layer (`hub` or `uvicorn`, default from transport.py).
+    """
     app = create_app(config, redis_url, secret, node_id, dev=dev)
-    options = uvicorn_options(config.hub.max_frame_bytes, config.hub.heartbeat_s)
+    options = uvicorn_options(config.hub.max_frame_bytes, config.hub.heartbeat_s, ws)
     options.pop("loop")  # we are already inside a loop
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", **options)  # type: ignore[arg-type]

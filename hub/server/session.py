@@ -21,14 +21,14 @@ from starlette.websockets import WebSocketDisconnect
 from hub.config import HubSettings, TenantConfig
 from hub.core.codec import Codec, Frame, frame_for
 from hub.core.errors import CloseCode
-from hub.core.offsets import ZERO
 from hub.core.outbox import Outbox, PushResult
 from hub.core.ratelimit import TokenBucket
+from hub.core.session import Close, SessionProtocol
 from hub.core.tokens import Claims
 from hub.server.eager import run_until_suspended
 from hub.store.store import StreamEntry
 
-__all__ = ["Session"]
+__all__ = ["Session", "new_protocol"]
 
 
 def _send_event(frame: Frame) -> dict[str, Any]:
@@ -40,9 +40,16 @@ def _send_event(frame: Frame) -> dict[str, Any]:
 
 log = logging.getLogger("vigie.session")
 
+
+def new_protocol(codec: Codec, settings: HubSettings) -> SessionProtocol[StreamEntry]:
+    """The protocol of a new connection, with the hub's per-session message rate."""
+    rate = settings.session_msg_rate
+    bucket = TokenBucket(0 if rate.unlimited else rate.count, rate.count / rate.per_s)
+    return SessionProtocol(codec, bucket)
+
+
 Send = Callable[[MutableMapping[str, Any]], Coroutine[Any, Any, None]]
 SEND_FAILURES = (OSError, RuntimeError, WebSocketDisconnect)  # the peer went away
-PENDING_MAX = 10_000  # live entries buffered while a resume replays; beyond it: 4408
 
 
 class Session:
@@ -56,6 +63,7 @@ class Session:
         tenant: TenantConfig,
         settings: HubSettings,
         send: Send,
+        protocol: SessionProtocol[StreamEntry],
     ) -> None:
         self.id = session_id
         self.claims = claims
@@ -63,14 +71,9 @@ class Session:
         self.tenant = tenant
         self._send = send
         self.outbox = Outbox(settings.outbox_max_messages, settings.outbox_max_bytes)
-        rate = settings.session_msg_rate
-        self.bucket = TokenBucket(0 if rate.unlimited else rate.count, rate.count / rate.per_s)
-        self.syncing = True
-        self.pending: list[StreamEntry] = []
-        self.events_floor = ZERO  # last tenant-stream offset delivered
-        self.inbox_floor = ZERO  # last personal-stream offset delivered
+        # Every decision on this session (floors, buffering, floods, closes): sans I/O.
+        self.protocol = protocol
         self.follow_cells: frozenset[str] = frozenset()
-        self.close_code: int | None = None
         self.closed = asyncio.Event()
         self.connected_at = time.monotonic()
         self.sent = 0
@@ -81,6 +84,23 @@ class Session:
         self.reader: asyncio.Task[Any] | None = None  # the endpoint task reading frames
         self.receiving = False  # the reader is parked in receive()
         self._closer: asyncio.Task[None] | None = None
+        self._shut = False  # close() has done its I/O
+        # Called once the hub closes the session (the hub's WebSocket layer
+        # unregisters it then: it has no reader to return).
+        self.on_close: Callable[[], None] | None = None
+        # The hub's layer writes a frame at once when its socket takes it (True),
+        # without a coroutine per recipient; otherwise `send` and the outbox do.
+        self.write_now: Callable[[Frame], bool] | None = None
+
+    @property
+    def close_code(self) -> int | None:
+        """The code this session was closed with by the hub, if it was."""
+        return self.protocol.close_code
+
+    @property
+    def syncing(self) -> bool:
+        """True while a resume replays (live entries are buffered)."""
+        return self.protocol.syncing
 
     @property
     def role(self) -> str:
@@ -112,6 +132,9 @@ class Session:
         if self.close_code is not None:
             return
         if not self.outbox and (self._writer is None or self._writer.done()):
+            if self.write_now is not None and self.write_now(frame):
+                self.sent += 1
+                return
             try:
                 rest = run_until_suspended(self._send(_send_event(frame)))
             except SEND_FAILURES as exc:
@@ -156,11 +179,13 @@ class Session:
 
     def close(self, code: int, reason: str = "", *, send_close: bool = True) -> None:
         """Close the session (idempotent). Queued frames are dropped."""
-        if self.close_code is not None:
+        # The protocol may have decided this close itself (flood, resume overflow):
+        # the I/O below still runs once.
+        self.protocol.close(Close(code, reason))
+        if self._shut or self.protocol.close_decided is None:
             return
-        self.close_code = code
+        self._shut = True
         self.outbox.clear()
-        self.pending.clear()
         if self._unstarted is not None:
             self._unstarted.close()
             self._unstarted = None
@@ -173,7 +198,12 @@ class Session:
             # sends would hold the session (indexes, admission slots) forever.
             reader.cancel()
         if send_close:
-            self._closer = asyncio.get_running_loop().create_task(self._send_close(code, reason))
+            decided = self.protocol.close_decided  # the first close decided wins
+            self._closer = asyncio.get_running_loop().create_task(
+                self._send_close(decided.code, decided.reason)
+            )
+        if self.on_close is not None:
+            self.on_close()
 
     async def wait_close_sent(self, timeout_s: float) -> None:
         """Wait until the close frame queued by `close` is written, at most `timeout_s`.
