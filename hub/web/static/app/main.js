@@ -160,7 +160,13 @@ class CitizenApp {
     if (S.withdrawable(a)) {
       // Not sent yet: it just stays on the phone. Being sent right now: its ack is
       // about to come, and then the row offers the hub's withdrawal (alert.cancel).
-      if (!this.inFlight.has(a.ref)) this.dispatch({ type: 'report.withdraw', ref: a.ref });
+      if (this.inFlight.has(a.ref)) return;
+      // On disk first, then on screen: a reload right after the tap must not find
+      // the report still waiting (in the outbox or the stored state) and send it.
+      const withdraw = { type: 'report.withdraw', ref: a.ref };
+      await Promise.all([remove(this.outboxKey + a.ref), this.saver.put(S.reduce(this.state, withdraw))])
+        .catch((error) => console.error('app: could not store the withdrawal', error));
+      this.dispatch(withdraw);
       return;
     }
     try {
