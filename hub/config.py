@@ -30,6 +30,7 @@ __all__ = [
     "Open311Settings",
     "Rate",
     "Sector",
+    "StatsSettings",
     "TenantConfig",
     "load_config",
     "parse_rate",
@@ -127,6 +128,21 @@ class Open311Settings:
     key_service: str = ""
 
 
+# Response targets by priority (seconds, received → a unit on scene or the end):
+# what the statistics' "share handled within target" measures. The town sets its own.
+DEFAULT_TARGETS_S: Mapping[int, int] = {1: 600, 2: 1200, 3: 3600, 4: 7200, 5: 86_400}
+
+
+@dataclass(frozen=True, slots=True)
+class StatsSettings:
+    """A tenant's statistics (`[tenants.<id>.stats]`, docs/statistics.md)."""
+
+    targets_s: Mapping[int, int] = field(default_factory=lambda: dict(DEFAULT_TARGETS_S))
+    retention_days: int = 400  # aggregates hold no person: kept longer than alerts
+    recurrence_days: int = 7  # "4th noise incident in this area in 7 days"
+    recurring_weeks: int = 3  # a cell's category that came back in this many weeks
+
+
 @dataclass(frozen=True, slots=True)
 class TenantConfig:
     """One town served by the hub."""
@@ -151,6 +167,7 @@ class TenantConfig:
     cap_sender: str = ""  # CAP `sender`, e.g. vigie@narbonne.fr; "" = vigie@<id>.invalid
     eido_agency: str = ""  # EIDO agency id (a domain), e.g. narbonne.fr; "" = <id>.invalid
     notice_expires_s: int = 86_400  # a notice without `expires_s` is current this long
+    stats: StatsSettings = StatsSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +394,25 @@ def _tenant(tid: str, value: Any, hub: HubSettings, env: Mapping[str, str]) -> T
         notice_expires_s=_int(
             raw, "notice_expires_s", where, 86_400, NOTICE_EXPIRES_MIN_S, NOTICE_EXPIRES_MAX_S
         ),
+        stats=_stats(raw.get("stats", {}), f"{where}.stats"),
+    )
+
+
+def _stats(value: Any, where: str) -> StatsSettings:
+    raw = _table(value, where)
+    unknown = set(raw) - set(StatsSettings.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
+    targets = dict(DEFAULT_TARGETS_S)
+    for name, seconds in _table(raw.get("targets_s", {}), f"{where}.targets_s").items():
+        if name not in {"1", "2", "3", "4", "5"}:
+            raise ConfigError(f"{where}.targets_s: keys are priorities 1..5, got {name!r}")
+        targets[int(name)] = _int({name: seconds}, name, f"{where}.targets_s", 0, 1, 30 * 86_400)
+    return StatsSettings(
+        targets_s=targets,
+        retention_days=_int(raw, "retention_days", where, 400, 1, 36_500),
+        recurrence_days=_int(raw, "recurrence_days", where, 7, 1, 90),
+        recurring_weeks=_int(raw, "recurring_weeks", where, 3, 1, 52),
     )
 
 

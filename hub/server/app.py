@@ -35,6 +35,7 @@ from hub.server.interop import interop_routes
 from hub.server.jwks import KeySource, verifier_for
 from hub.server.node import Node
 from hub.server.open311 import open311_mount
+from hub.server.stats import get_stats
 from hub.server.timers import run_timers
 from hub.store.client import RedisLike, redis_client
 from hub.store.store import Store
@@ -168,6 +169,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/metrics", metrics),
             Route("/api/v1/incidents/{incident}", get_incident),
+            Route("/api/v1/stats", get_stats),
             open311_mount(config),
             *interop_routes(),
         ],

@@ -46,6 +46,7 @@ def lifecycle_context(
         stream_maxlen=node.config.hub.stream_maxlen,
         inbox_maxlen=node.config.hub.inbox_maxlen,
         retention_s=rt.config.retention_days * 86_400,
+        stats_ttl_s=rt.config.stats.retention_days * 86_400,
     )
 
 

@@ -122,6 +122,14 @@ class TenantKeys:
         """Hash of one notice (cells, text, severity, at, expires_at); expires with it."""
         return f"{self.prefix}notice:{notice_id}"
 
+    def stats_day(self, day: str) -> str:
+        """Hash of one local day's statistics counters (grammar: hub/core/stats.py)."""
+        return f"{self.prefix}stats:{day}"
+
+    def recurrence(self, area: str, category: str) -> str:
+        """Sorted set: a category's incident ids in a coarse area → received at (ms)."""
+        return f"{self.prefix}recur:{area}:{category}"
+
     def inbox(self, role: str, sub: str) -> str:
         """A recipient's personal durable stream (alert statuses, assignments)."""
         return f"{self.prefix}inbox:{role}:{sub}"
