@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=0, help="seconds (0: until Ctrl-C)")
     demo.add_argument("--plain", action="store_true", help="plain text instead of a live board")
     demo.add_argument("--data-dir", default="./.vigie/demo")
+    demo.add_argument(
+        "--history-days", type=int, default=21, help="past weeks seeded for the statistics"
+    )
     return p
 
 

@@ -20,6 +20,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from hub.config import Config, TenantConfig
+from hub.core.errors import ProtocolError
 from hub.core.geo import cell_of, ring_cells
 from hub.core.priority import corroboration_ladder
 from hub.demo.town import Town
@@ -66,14 +67,20 @@ async def replay(
     incidents: Sequence[PastIncident],
     concurrency: int = 8,
 ) -> int:
-    """Replay `incidents` (in time order) through the scripts; returns how many were stored."""
+    """Replay `incidents` (in time order) through the scripts; returns how many incidents
+    the hub holds for them.
+
+    Replayed `concurrency` at a time, a report may join an incident of the same kind
+    replayed alongside (as it would live); the steps that incident's state then
+    refuses are skipped.
+    """
     keys = TenantKeys(tenant.id)
     dispatch = DispatchStore(store.redis, store.scripts)
     await store.unit_update(keys, ARCHIVE_UNIT, "status", {"status": "available"})
     gate = asyncio.Semaphore(concurrency)
     counter = itertools.count()
 
-    async def one(incident: PastIncident) -> bool:
+    async def one(incident: PastIncident) -> str:
         async with gate:
             return await _replay_one(store, dispatch, config, tenant, keys, incident, counter)
 
@@ -82,7 +89,7 @@ async def replay(
     finally:
         await store.redis.srem(keys.units, ARCHIVE_UNIT)
         await store.redis.delete(keys.unit(ARCHIVE_UNIT))
-    return sum(done)
+    return len(set(done) - {""})
 
 
 async def _replay_one(
@@ -93,7 +100,7 @@ async def _replay_one(
     keys: TenantKeys,
     incident: PastIncident,
     counter: Iterator[int],
-) -> bool:
+) -> str:
     category = tenant.categories[incident.category]
     cell = cell_of(incident.lat, incident.lon, config.hub.h3_resolution)
     incident_id = ""
@@ -107,11 +114,12 @@ async def _replay_one(
             stats=stats_args(tenant, cell, at),
         )  # fmt: skip
         incident_id = incident_id or outcome.incident
-    if not incident_id:
-        return False
-    for step in incident.steps:
-        await _step(dispatch, config, tenant, keys, incident_id, step)
-    return True
+    try:
+        for step in incident.steps:
+            await _step(dispatch, config, tenant, keys, incident_id, step)
+    except ProtocolError:
+        pass  # it joined an incident replayed alongside, whose own steps came first
+    return incident_id
 
 
 async def _step(
