@@ -23,6 +23,7 @@ from hub.core.errors import CloseCode, ErrorCode, ProtocolError
 from hub.core.messages import ClientMessage, Hello, parse_message, read_ref
 from hub.core.tokens import Claims, TokenError
 from hub.server import commands as _commands  # noqa: F401  (registers console handlers)
+from hub.server import conversation as _conversation  # noqa: F401  (registers its handlers)
 from hub.server import field as _field  # noqa: F401  (registers unit/citizen lifecycle handlers)
 from hub.server import handlers as _handlers  # noqa: F401  (registers handlers)
 from hub.server.dispatch import handle

@@ -104,7 +104,8 @@ class DispatchStore:
         )
         values = [_s(v) for v in result]
         if values[0] == "err":
-            raise ProtocolError(ErrorCode(values[1]), values[2])
+            retry = float(values[3]) if len(values) > 3 else None
+            raise ProtocolError(ErrorCode(values[1]), values[2], retry_after_s=retry)
         if len(values) >= 3 and values[-2] == "stages":  # lib.lua done(): stage times seen
             if self.observe is not None:
                 for series, ms in orjson.loads(values[-1]):

@@ -122,6 +122,10 @@ class TenantKeys:
         """Hash of one notice (cells, text, severity, at, expires_at); expires with it."""
         return f"{self.prefix}notice:{notice_id}"
 
+    def message_rate(self, role: str, sub: str) -> str:
+        """Sorted set of a sender's recent conversation messages (sliding-window limit)."""
+        return f"{self.prefix}msgrate:{role}:{len(sub)}:{sub}"
+
     def stats_day(self, day: str) -> str:
         """Hash of one local day's statistics counters (grammar: hub/core/stats.py)."""
         return f"{self.prefix}stats:{day}"

@@ -23,6 +23,8 @@ _NAMES = (
     "alert_cancel",
     "incident_get",
     "notice",
+    "message",
+    "feedback",
 )
 
 
