@@ -24,6 +24,9 @@ class Citizen(Connection):
     Attributes:
         alerts: Each alert this citizen submitted (id) → its latest status.
         notices: The latest notices received (oldest dropped beyond 100).
+        messages: Each alert (id) → its conversation with the control room, oldest
+            first (`message`s from `control_room`, and this citizen's own answers
+            from `reporter`), each message once however often it was delivered.
     """
 
     expected_role = "citizen"
@@ -32,6 +35,8 @@ class Citizen(Connection):
         super().__init__(url, token, **options)
         self.alerts: dict[str, str] = {}
         self.notices: deque[Message] = deque(maxlen=NOTICES_KEPT)
+        self.messages: dict[str, list[Message]] = {}
+        self._message_ids: set[str] = set()
         self.add_listener(self._observe)
 
     async def submit_alert(
@@ -101,8 +106,63 @@ class Citizen(Connection):
             await self.request({"type": "citizen.follow", "cells": list(cells)}, timeout)
         )
 
+    async def reply(
+        self,
+        alert: str | Mapping[str, Any],
+        text: str,
+        *,
+        ref: str | None = None,
+        timeout: float | None = None,
+    ) -> Message:
+        """Answer the control room about one of this citizen's alerts (while it is live).
+
+        Idempotent by `ref` (generated when omitted) and re-sent after a
+        reconnection, like `submit_alert`: an answer written offline goes out once
+        the app is back, and is stored once.
+
+        Raises:
+            HubError: The hub refused it (`conflict`: the incident ended;
+                `rate_limited`; `too_large`; `not_found`).
+        """
+        message: Message = {
+            "type": "message.reply", "ref": ref or uuid.uuid4().hex,
+            "alert": object_id(alert, "alert"), "text": text,
+        }  # fmt: skip
+        return await self._submit(message, self.request_timeout if timeout is None else timeout)
+
+    async def rate(
+        self,
+        alert: str | Mapping[str, Any],
+        score: int,
+        comment: str = "",
+        *,
+        ref: str | None = None,
+        timeout: float | None = None,
+    ) -> Message:
+        """Rate how an ended (resolved or rejected) alert was handled, 1..5, once.
+
+        Raises:
+            HubError: The hub refused it (`conflict`: not ended, or rated already).
+        """
+        message: Message = {
+            "type": "alert.feedback", "ref": ref or uuid.uuid4().hex,
+            "alert": object_id(alert, "alert"), "score": score,
+        }  # fmt: skip
+        if comment:
+            message["comment"] = comment
+        return await self._submit(message, self.request_timeout if timeout is None else timeout)
+
     def _observe(self, message: Message) -> None:
         if message["type"] == "alert.status" and isinstance(message.get("alert"), str):
             self.alerts[message["alert"]] = str(message.get("status"))
         elif message["type"] == "notice":
             self.notices.append(message)
+        elif message["type"] == "message" and isinstance(message.get("alert"), str):
+            self._keep_message(message)
+
+    def _keep_message(self, message: Message) -> None:
+        """A conversation's message, once (delivery is at least once)."""
+        if message.get("message") in self._message_ids:
+            return
+        self._message_ids.add(str(message.get("message")))
+        self.messages.setdefault(message["alert"], []).append(message)
