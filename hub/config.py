@@ -168,6 +168,7 @@ class TenantConfig:
     eido_agency: str = ""  # EIDO agency id (a domain), e.g. narbonne.fr; "" = <id>.invalid
     notice_expires_s: int = 86_400  # a notice without `expires_s` is current this long
     stats: StatsSettings = StatsSettings()
+    neighbours_publish: tuple[str, ...] = ()  # categories published to neighbours at once
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,7 +396,20 @@ def _tenant(tid: str, value: Any, hub: HubSettings, env: Mapping[str, str]) -> T
             raw, "notice_expires_s", where, 86_400, NOTICE_EXPIRES_MIN_S, NOTICE_EXPIRES_MAX_S
         ),
         stats=_stats(raw.get("stats", {}), f"{where}.stats"),
+        neighbours_publish=_categories(raw, "neighbours_publish", where, cats),
     )
+
+
+def _categories(
+    raw: Mapping[str, Any], key: str, where: str, cats: Mapping[str, Category]
+) -> tuple[str, ...]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise ConfigError(f"{where}.{key} must be a list of category ids")
+    unknown = sorted(set(value) - set(cats))
+    if unknown:
+        raise ConfigError(f"{where}.{key}: not categories: {unknown}")
+    return tuple(value)
 
 
 def _stats(value: Any, where: str) -> StatsSettings:

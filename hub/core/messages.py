@@ -35,11 +35,14 @@ __all__ = [
     "Hello",
     "IncidentHistory",
     "IncidentMerge",
+    "IncidentPublish",
     "IncidentRecommend",
     "IncidentStatus",
     "IncidentUpdate",
     "MessageReply",
     "MessageSend",
+    "NeighbourCorroborate",
+    "NeighboursFollow",
     "Notice",
     "UnitPosition",
     "UnitStatus",
@@ -325,6 +328,31 @@ class AlertFeedback:
     ref: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class NeighboursFollow:
+    """A resident opts in to the neighbours' feed of these cells (none: opts out)."""
+
+    cells: tuple[str, ...]
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NeighbourCorroborate:
+    """A neighbour's "me too" on a published incident."""
+
+    incident: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentPublish:
+    """The control room publishes an incident to its neighbours, or unpublishes it."""
+
+    incident: str
+    published: bool
+    ref: str | None = None
+
+
 ClientMessage = (
     Hello
     | AlertSubmit
@@ -345,6 +373,9 @@ ClientMessage = (
     | MessageSend
     | MessageReply
     | AlertFeedback
+    | NeighboursFollow
+    | NeighbourCorroborate
+    | IncidentPublish
 )
 
 
@@ -477,6 +508,19 @@ def _alert_feedback(raw: Mapping[str, Any], ref: str | None) -> AlertFeedback:
     return AlertFeedback(_req_str(raw, "alert", ref), int(score), comment, ref)
 
 
+def _neighbour_corroborate(raw: Mapping[str, Any], ref: str | None) -> NeighbourCorroborate:
+    if ref is None:
+        raise _bad("ref", "is required for neighbour.corroborate (it makes it idempotent)", ref)
+    return NeighbourCorroborate(_req_str(raw, "incident", ref), ref)
+
+
+def _incident_publish(raw: Mapping[str, Any], ref: str | None) -> IncidentPublish:
+    published = raw.get("published", True)
+    if not isinstance(published, bool):
+        raise _bad("published", "must be true or false", ref)
+    return IncidentPublish(_req_str(raw, "incident", ref), published, ref)
+
+
 _Parser = Callable[[Mapping[str, Any], str | None], ClientMessage]
 
 _PARSERS: Final[dict[str, _Parser]] = {
@@ -508,6 +552,9 @@ _PARSERS: Final[dict[str, _Parser]] = {
     "message.send": _message_send,
     "message.reply": _message_reply,
     "alert.feedback": _alert_feedback,
+    "neighbours.follow": lambda r, ref: NeighboursFollow(_cells(r, "cells", ref), ref),
+    "neighbour.corroborate": _neighbour_corroborate,
+    "incident.publish": _incident_publish,
 }
 
 # Which roles may send which type; anything else is `forbidden` (hello: everyone).
@@ -531,6 +578,9 @@ _ROLES_BY_TYPE: Final[dict[str, frozenset[str]]] = {
     "message.send": frozenset({"console"}),
     "message.reply": frozenset({"citizen"}),
     "alert.feedback": frozenset({"citizen"}),
+    "neighbours.follow": frozenset({"citizen"}),
+    "neighbour.corroborate": frozenset({"citizen"}),
+    "incident.publish": frozenset({"console"}),
 }
 
 

@@ -111,7 +111,7 @@ async def _replay_one(
             lat=incident.lat, lon=incident.lon, cell=cell, text="", accuracy_m=None, now_ms=at,
             candidates=ring_cells(cell, tenant.group_k), group_window_s=tenant.group_window_s,
             rate=(0, 1.0), ladder=corroboration_ladder(category.priority),
-            stats=stats_args(tenant, cell, at),
+            stats=stats_args(tenant, cell, at, incident.category),
         )  # fmt: skip
         incident_id = incident_id or outcome.incident
     try:

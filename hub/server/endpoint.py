@@ -26,6 +26,7 @@ from hub.server import commands as _commands  # noqa: F401  (registers console h
 from hub.server import conversation as _conversation  # noqa: F401  (registers its handlers)
 from hub.server import field as _field  # noqa: F401  (registers unit/citizen lifecycle handlers)
 from hub.server import handlers as _handlers  # noqa: F401  (registers handlers)
+from hub.server import neighbours as _neighbours  # noqa: F401  (registers its handlers)
 from hub.server.dispatch import handle
 from hub.server.jwks import KeySource
 from hub.server.lifecycle import session_closed, session_opened

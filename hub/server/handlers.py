@@ -45,8 +45,9 @@ async def submit_alert(node: Node, session: Session, msg: AlertSubmit) -> dict[s
     }  # fmt: skip
 
 
-def stats_args(tenant: TenantConfig, cell: str, at_ms: int) -> dict[str, Any]:
-    """What submit_alert.lua needs to count an alert received at `at_ms` in `cell`."""
+def stats_args(tenant: TenantConfig, cell: str, at_ms: int, category: str = "") -> dict[str, Any]:
+    """What submit_alert.lua needs to count an alert of `category` received at `at_ms` in
+    `cell` (and to publish it to the neighbours when the town publishes that category)."""
     area = h3.cell_to_parent(cell, min(tenant.public_resolution, h3.get_resolution(cell)))
     stamp = stamp_of(at_ms, tenant.timezone, area)
     return {
@@ -55,6 +56,7 @@ def stats_args(tenant: TenantConfig, cell: str, at_ms: int) -> dict[str, Any]:
         "area": stamp.area,
         "ttl_s": tenant.stats.retention_days * 86_400,
         "recurrence_ms": tenant.stats.recurrence_days * 86_400_000,
+        "publish": category in tenant.neighbours_publish,
     }
 
 
@@ -92,7 +94,7 @@ async def store_alert(
         cell=cell, text=msg.text, accuracy_m=msg.accuracy_m, now_ms=now,
         candidates=ring_cells(cell, tenant.group_k), group_window_s=tenant.group_window_s,
         rate=(rate.count, rate.per_s), ladder=corroboration_ladder(category.priority),
-        intake=intake, stats=stats_args(tenant, cell, now),
+        intake=intake, stats=stats_args(tenant, cell, now, msg.category),
     )  # fmt: skip
     if outcome.kind == "rate":
         whose = "this partner" if outcome.limited_by == "channel" else "this reporter"

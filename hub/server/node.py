@@ -65,6 +65,7 @@ class TenantRuntime:
     consoles: set[Session] = field(default_factory=set)
     units: CoverageIndex[Session] = field(default_factory=CoverageIndex)
     citizens_following: set[Session] = field(default_factory=set)  # notice recipients
+    neighbours: set[Session] = field(default_factory=set)  # opted in to the neighbours' feed
     by_identity: dict[tuple[str, str], set[Session]] = field(default_factory=dict)
     # The tenant's unit board, loaded at start and kept from `unit` events: what
     # recommendations rank, without a Redis scan per incident.
@@ -125,6 +126,7 @@ class Node:
         rt.consoles.discard(session)
         rt.units.remove(session)
         rt.citizens_following.discard(session)
+        rt.neighbours.discard(session)
         self.metrics.sessions[session.role] -= 1
 
     def set_unit_state(
@@ -154,6 +156,15 @@ class Node:
         cells = unit_coverage(unit.sector, unit.cell, rt.config.cover_k)
         for session in sessions:
             rt.units.assign(session, cells)
+
+    def set_neighbours(self, session: Session, cells: Iterable[str]) -> None:
+        """The cells whose published incidents a resident sees (none: opted out)."""
+        session.neighbour_cells = frozenset(cells)
+        neighbours = self.runtime(session).neighbours
+        if session.neighbour_cells:
+            neighbours.add(session)
+        else:
+            neighbours.discard(session)
 
     def set_follow(self, session: Session, cells: Iterable[str]) -> None:
         """The cells a citizen follows for notices (its home area, its last alert's cell)."""
@@ -199,6 +210,10 @@ class Node:
         elif entry.kind == "notice":
             cells = entry.body.get("cells", ())
             yield from (s for s in rt.citizens_following if cells_overlap(s.follow_cells, cells))
+        elif entry.kind == "neighbour":
+            cell = entry.cell
+            if cell is not None:
+                yield from (s for s in rt.neighbours if cells_overlap(s.neighbour_cells, (cell,)))
         else:
             yield from rt.consoles
 
@@ -213,6 +228,9 @@ class Node:
             return entry.cell is not None and rt.units.covers(session, entry.cell)
         if entry.kind == "notice":
             return False  # notices are live-only
+        if entry.kind == "neighbour":
+            cell = entry.cell
+            return cell is not None and cells_overlap(session.neighbour_cells, (cell,))
         return session.role == "console"
 
     def fan_out(self, rt: TenantRuntime, entry: StreamEntry) -> None:

@@ -70,6 +70,7 @@ class Session:
         self.events_floor = ZERO  # last tenant-stream offset delivered
         self.inbox_floor = ZERO  # last personal-stream offset delivered
         self.follow_cells: frozenset[str] = frozenset()
+        self.neighbour_cells: frozenset[str] = frozenset()  # the neighbours' feed it opted in to
         self.close_code: int | None = None
         self.closed = asyncio.Event()
         self.connected_at = time.monotonic()

@@ -122,6 +122,15 @@ class TenantKeys:
         """Hash of one notice (cells, text, severity, at, expires_at); expires with it."""
         return f"{self.prefix}notice:{notice_id}"
 
+    @property
+    def published(self) -> str:
+        """Sorted set: live incidents published to the neighbours → opened_at (ms)."""
+        return self.prefix + "published"
+
+    def neighbour_cells(self, citizen: str) -> str:
+        """String (JSON list): the cells a resident opted in to the neighbours' feed for."""
+        return f"{self.prefix}nb:{len(citizen)}:{citizen}"
+
     def message_rate(self, role: str, sub: str) -> str:
         """Sorted set of a sender's recent conversation messages (sliding-window limit)."""
         return f"{self.prefix}msgrate:{role}:{len(sub)}:{sub}"

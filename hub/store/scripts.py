@@ -25,6 +25,9 @@ _NAMES = (
     "notice",
     "message",
     "feedback",
+    "publish",
+    "corroborate",
+    "neighbours_snapshot",
 )
 
 

@@ -152,10 +152,40 @@ local function track_live(prefix, view)
   end
 end
 
+-- ---- neighbours: the public view of a published incident ---------------------------
+-- Category, coarse cell (the statistics' st_area, at the public resolution), times
+-- and status only: never a reporter, a text or a point. Rules: hub/core/neighbours.py.
+
+local function neighbour_view(prefix, id)
+  local h = redis.call('HMGET', prefix .. 'inc:' .. id, 'category', 'status', 'st_area',
+    'opened_at', 'updated_at', 'published', 'reporters')
+  if not h[1] or not h[2] or not h[3] then return nil end
+  return {id = id, category = h[1], status = h[2], cell = h[3], opened_at = tonumber(h[4]),
+          updated_at = tonumber(h[5]), published = h[6] == '1', reports = tonumber(h[7])}
+end
+
+-- Tell the neighbours of a published incident (or of one just unpublished) how it is,
+-- and keep the set of published live incidents (what a neighbour's snapshot lists).
+local function emit_neighbour(prefix, events, maxlen, id)
+  local view = neighbour_view(prefix, id)
+  if not view then return end
+  local live = view.status == 'open' or view.status == 'acknowledged'
+    or view.status == 'dispatched' or view.status == 'on_scene'
+  if view.published and live then
+    redis.call('ZADD', prefix .. 'published', view.opened_at or 0, id)
+  else
+    redis.call('ZREM', prefix .. 'published', id)
+  end
+  emit(events, maxlen, 'neighbour', view.cell, nil, {type = 'neighbour', incident = view})
+end
+
 local function emit_incident(ctx, id)
   local view = incident_view(ctx.prefix, id)
   track_live(ctx.prefix, view)
   emit(ctx.events, ctx.maxlen, 'incident', view.cell, nil, {type = 'incident', incident = view})
+  if redis.call('HGET', ctx.prefix .. 'inc:' .. id, 'published') == '1' then
+    emit_neighbour(ctx.prefix, ctx.events, ctx.maxlen, id)
+  end
   return view
 end
 

@@ -10,7 +10,7 @@
 --       13 rate_window_ms, 14 idem_ttl_s, 15 stream_maxlen, 16 ladder JSON [[prio, score], ...],
 --       17 channel rate_n (0 = off: a citizen's own app), 18 channel rate_window_ms,
 --       19 index retention_ms (0 = not indexed), 20 extra alert fields JSON {name: value},
---       21 statistics JSON {day, how, area, ttl_s, recurrence_ms} ({} = none kept):
+--       21 statistics JSON {day, how, area, ttl_s, recurrence_ms, publish} ({} = none kept):
 --          the alert's stamp (hub.core.stats.Stamp) and how long aggregates live
 -- Returns {'dup', alert, incident, at} | {'rate', retry_after_ms, 'citizen'|'channel'}
 --       | {'ok', alert, incident, offset, event JSON}
@@ -104,6 +104,7 @@ else
     end
     stats_add({prefix = prefix, stats = stats}, stats.day,
       'n|' .. category .. '|' .. ladder[1][1] .. '|' .. stats.area .. '|' .. stats.how)
+    if stats.publish then redis.call('HSET', ikey, 'published', 1) end  -- the town's choice
   end
 end
 if stats.day then
@@ -146,4 +147,7 @@ local view = incident_view(prefix, incident)
 track_live(prefix, view)
 local body = {type = 'incident', incident = view}
 local offset = emit(KEYS[4], ARGV[15], 'incident', view.cell, nil, body)
+if redis.call('HGET', ikey, 'published') == '1' then
+  emit_neighbour(prefix, KEYS[4], ARGV[15], incident)
+end
 return {'ok', alert, incident, offset, cjson.encode(body)}
