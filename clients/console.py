@@ -47,6 +47,19 @@ class Console(Connection):
             self._seen.add(key)
             self.conversations.setdefault(message["incident"], []).append(message)
 
+    async def publish(
+        self, incident: IncidentRef, published: bool = True, timeout: float | None = None
+    ) -> Message:
+        """Publish an incident to its neighbours (category, coarse cell, status), or
+        unpublish it with `published=False`.
+
+        Raises:
+            HubError: The hub refused it.
+        """
+        message = {"type": "incident.publish", "incident": object_id(incident),
+                   "published": published}  # fmt: skip
+        return raise_for_error(await self.request(message, timeout))
+
     async def write(
         self,
         incident: IncidentRef,

@@ -452,3 +452,25 @@ async def test_conversation_and_feedback_with_the_library_across_two_processes(
         await eventually(
             lambda: console.conversations[ack["incident"]][-1].get("type") == "feedback"
         )
+
+
+async def test_neighbours_with_the_library_across_a_reconnect(
+    hub: RunningHub, hub_factory: Any
+) -> None:
+    area = h3.latlng_to_cell(*CENTRE, 7)
+    async with (
+        hub_factory() as other,
+        Citizen(hub.ws_url, token("citizen", "c1")) as reporter,
+        Citizen(other.ws_url, token("citizen", "n1"), backoff=QUICK) as neighbour,
+        Console(hub.ws_url, token("console", "op1")) as console,
+    ):
+        assert (await neighbour.watch([area]))["incidents"] == []
+        ack = await reporter.submit_alert("noise", *CENTRE)
+        await console.publish(ack["incident"])
+        await eventually(lambda: ack["incident"] in neighbour.neighbourhood)
+        mine = await neighbour.me_too(ack["incident"])
+        assert mine["incident"] == ack["incident"] and mine["alert"] in neighbour.alerts
+        server_session(other, "n1").close(1012)
+        await console.publish(ack["incident"], published=False)  # while it reconnects
+        await eventually(lambda: ack["incident"] not in neighbour.neighbourhood)
+        assert neighbour.sessions == 2
