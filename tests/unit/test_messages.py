@@ -727,3 +727,24 @@ def test_conversation_messages_parse_and_check_their_fields() -> None:
         with pytest.raises(ProtocolError) as caught:
             parse_message(raw, role)
         assert caught.value.code.value == code, raw
+
+
+def test_neighbour_messages_parse_and_check_their_fields() -> None:
+    from hub.core.messages import IncidentPublish, NeighbourCorroborate, parse_message
+
+    cell = "873963a62ffffff"
+    assert parse_message({"type": "neighbours.follow", "cells": [cell]}, "citizen").cells == (cell,)
+    me_too = {"type": "neighbour.corroborate", "ref": "m", "incident": "in1"}
+    assert parse_message(me_too, "citizen") == NeighbourCorroborate("in1", "m")
+    publish = {"type": "incident.publish", "incident": "in1", "published": False}
+    assert parse_message(publish, "console") == IncidentPublish("in1", False, None)
+    for raw, role, code in (
+        ({"type": "neighbour.corroborate", "incident": "in1"}, "citizen", "bad_request"),
+        ({**publish, "published": "no"}, "console", "bad_request"),
+        (publish, "citizen", "forbidden"),
+        ({"type": "neighbours.follow", "cells": ["nope"]}, "citizen", "bad_request"),
+        ({"type": "neighbours.follow", "cells": [cell]}, "unit", "forbidden"),
+    ):
+        with pytest.raises(ProtocolError) as caught:
+            parse_message(raw, role)
+        assert caught.value.code.value == code, raw
