@@ -1,8 +1,9 @@
-"""The `vigie` command: serve, token, demo."""
+"""The `vigie` command: serve, token, demo, purge, erase."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import os
 import secrets
@@ -12,6 +13,8 @@ from collections.abc import Sequence
 from types import FrameType
 
 try:
+    from redis.exceptions import RedisError
+
     from hub.config import ConfigError, load_config
     from hub.core.messages import ROLES
     from hub.core.tokens import issue_token
@@ -70,6 +73,20 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--history-days", type=int, default=21, help="past weeks seeded for the statistics"
     )
+
+    purge = sub.add_parser("purge", help="apply the retention periods now (docs/privacy.md)")
+    purge.add_argument("--tenant", help="one town (default: every town of the config)")
+    erase = sub.add_parser("erase", help="erase a resident's data (right to erasure)")
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--citizen", help="the resident's id (their tokens' sub)")
+    who.add_argument("--open311", metavar="PARTNER", help="a resident who reported through PARTNER")
+    for name in ("device-id", "account-id", "email"):
+        erase.add_argument(f"--{name}", default="", help="with --open311: what the partner sent")
+    erase.add_argument("--tenant", help="the town (needed when the config serves several)")
+    erase.add_argument("--by", default=f"cli:{getpass.getuser()}", help="who asks (for the log)")
+    for records in (purge, erase):
+        records.add_argument("--config", help="TOML config (default: VIGIE_CONFIG or narbonne)")
+        records.add_argument("--redis-url", default=os.environ.get("VIGIE_REDIS_URL"))
     return p
 
 
@@ -138,6 +155,12 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+def _records(args: argparse.Namespace) -> int:
+    from hub.maintenance import records_command  # redis and the store: only these need them
+
+    return records_command(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `vigie` command."""
     args = _parser().parse_args(argv)
@@ -147,9 +170,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "token":
             return _token(args)
+        if args.command in ("purge", "erase"):
+            return _records(args)
         return _demo(args)
     except ConfigError as exc:
         print(f"vigie: {exc}", file=sys.stderr)
         return 2
+    except (RedisError, OSError) as exc:  # purge and erase: nothing was reported done
+        print(f"vigie {args.command}: Redis unavailable: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130

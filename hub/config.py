@@ -11,7 +11,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -29,6 +29,7 @@ __all__ = [
     "Open311Service",
     "Open311Settings",
     "Rate",
+    "Retention",
     "Sector",
     "StatsSettings",
     "TenantConfig",
@@ -144,6 +145,24 @@ class StatsSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class Retention:
+    """How long each kind of record is kept, in days (`[tenants.<id>.retention]`).
+
+    One row per kind; docs/privacy.md says what each holds and who reads it.
+    Idempotency records are hub-wide (`[hub] idempotency_ttl_s`): the protocol's
+    retry contract depends on them, not the town.
+    """
+
+    incidents_days: int = 90  # closed incidents and their alerts (reporters' data)
+    audit_days: int = 90  # a closed incident's audit trail
+    inbox_days: int = 90  # personal inboxes (alert statuses, assignments)
+    open311_days: int = 90  # the index of Open311 requests by time
+    events_days: int = 7  # the tenant event stream (resume history: positions, texts)
+    unit_positions_days: int = 7  # a unit's last known position, once it stops sending
+    erasure_log_days: int = 1825  # the log of right-to-erasure requests carried out
+
+
+@dataclass(frozen=True, slots=True)
 class TenantConfig:
     """One town served by the hub."""
 
@@ -160,15 +179,22 @@ class TenantConfig:
     timezone: str = "Europe/Paris"
     assignment_timeout_s: int = 60
     auto_dispatch: bool = False
-    retention_days: int = 90
+    retention: Retention = Retention()
     language: str = "fr"  # of the texts the hub writes for the town (Open311 service names)
-    public_resolution: int = 7  # H3 resolution of positions shown to the public (~5 km²)
+    # H3 resolutions of what each audience but consoles and covering units sees:
+    public_resolution: int = 7  # the public (Open311 GET answers, feeds): ~5 km²
+    notice_resolution: int = 7  # the cells of a notice as residents receive it
     open311: Open311Settings | None = None  # None: no /open311/v2/ for this town
     cap_sender: str = ""  # CAP `sender`, e.g. vigie@narbonne.fr; "" = vigie@<id>.invalid
     eido_agency: str = ""  # EIDO agency id (a domain), e.g. narbonne.fr; "" = <id>.invalid
     notice_expires_s: int = 86_400  # a notice without `expires_s` is current this long
     stats: StatsSettings = StatsSettings()
     neighbours_publish: tuple[str, ...] = ()  # categories published to neighbours at once
+
+    @property
+    def retention_days(self) -> int:
+        """Days closed incidents and their alerts are kept (`retention.incidents_days`)."""
+        return self.retention.incidents_days
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,11 +410,9 @@ def _tenant(tid: str, value: Any, hub: HubSettings, env: Mapping[str, str]) -> T
         timezone=_timezone(raw, where),
         assignment_timeout_s=_int(raw, "assignment_timeout_s", where, 60, 1, 86_400),
         auto_dispatch=_flag(raw, "auto_dispatch", where, False),
-        retention_days=_int(raw, "retention_days", where, 90, 1, 36_500),
+        retention=_retention(raw, where),
         language=_language(raw, where),
-        public_resolution=_int(
-            raw, "public_resolution", where, min(7, hub.h3_resolution), 0, hub.h3_resolution
-        ),
+        **_resolutions(raw, where, hub),
         open311=_open311(raw["open311"], where, cats, env) if "open311" in raw else None,
         cap_sender=_no_space(raw, "cap_sender", where),
         eido_agency=_no_space(raw, "eido_agency", where),
@@ -428,6 +452,48 @@ def _stats(value: Any, where: str) -> StatsSettings:
         recurrence_days=_int(raw, "recurrence_days", where, 7, 1, 90),
         recurring_weeks=_int(raw, "recurring_weeks", where, 3, 1, 52),
     )
+
+
+_DAYS_MAX = 36_500
+_FOLLOW_INCIDENTS = ("incidents_days", "audit_days", "inbox_days", "open311_days")
+
+
+def _retention(raw: Mapping[str, Any], where: str) -> Retention:
+    """`[retention]`, with the older top-level `retention_days` as `incidents_days`."""
+    table = dict(_table(raw.get("retention", {}), f"{where}.retention"))
+    unknown = set(table) - set(Retention.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"{where}.retention: unknown keys {sorted(unknown)}")
+    if "retention_days" in raw:
+        if "incidents_days" in table:
+            raise ConfigError(f"{where}: set retention_days or retention.incidents_days, not both")
+        table["incidents_days"] = _int(raw, "retention_days", where, 90, 1, _DAYS_MAX)
+    here = f"{where}.retention"
+    incidents = _int(table, "incidents_days", here, 90, 1, _DAYS_MAX)
+    # What follows an incident's life lasts as long as the incident unless told otherwise.
+    defaults = {**asdict(Retention()), **dict.fromkeys(_FOLLOW_INCIDENTS, incidents)}
+    return Retention(
+        **{key: _int(table, key, here, value, 1, _DAYS_MAX) for key, value in defaults.items()}
+    )
+
+
+_AUDIENCES = ("public_resolution", "notice_resolution")
+
+
+def _resolutions(raw: Mapping[str, Any], where: str, hub: HubSettings) -> dict[str, int]:
+    """`[privacy]` resolutions per audience; the older top-level `public_resolution` too."""
+    table = dict(_table(raw.get("privacy", {}), f"{where}.privacy"))
+    unknown = set(table) - set(_AUDIENCES)
+    if unknown:
+        raise ConfigError(f"{where}.privacy: unknown keys {sorted(unknown)}")
+    if "public_resolution" in raw:
+        if "public_resolution" in table:
+            raise ConfigError(f"{where}: set public_resolution or privacy.public_resolution")
+        table["public_resolution"] = raw["public_resolution"]
+    here, top = f"{where}.privacy", min(7, hub.h3_resolution)
+    public = _int(table, "public_resolution", here, top, 0, hub.h3_resolution)
+    notice = _int(table, "notice_resolution", here, public, 0, hub.h3_resolution)
+    return {"public_resolution": public, "notice_resolution": notice}
 
 
 def _timezone(raw: Mapping[str, Any], where: str) -> str:

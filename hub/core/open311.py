@@ -34,6 +34,7 @@ __all__ = [
     "posted_row",
     "public_point",
     "public_status",
+    "reporter_id",
     "reporter_of",
     "request_ref",
     "request_row",
@@ -116,9 +117,20 @@ def reporter_of(partner: str, posted: PostedRequest, pepper: bytes) -> str:
     """
     for kind, value in (("d", posted.device_id), ("a", posted.account_id), ("e", posted.email)):
         if value:
-            digest = hmac.new(pepper, f"{partner}\0{kind}\0{value}".encode(), hashlib.sha256)
-            return f"open311:{partner}:{kind}{digest.hexdigest()[:24]}"
+            return reporter_id(partner, kind, value, pepper)
     return f"open311:{partner}:-"
+
+
+REPORTER_KINDS = {"device_id": "d", "account_id": "a", "email": "e"}
+
+
+def reporter_id(partner: str, kind: str, value: str, pepper: bytes) -> str:
+    """The pseudonym of one identifier (`kind` d, a or e) of a partner's reporter.
+
+    What `vigie erase --open311` computes from what a resident gives the town.
+    """
+    digest = hmac.new(pepper, f"{partner}\0{kind}\0{value}".encode(), hashlib.sha256)
+    return f"open311:{partner}:{kind}{digest.hexdigest()[:24]}"
 
 
 def _digest(*parts: str) -> str:

@@ -130,16 +130,7 @@ async def _step(
     incident_id: str,
     step: PastStep,
 ) -> None:
-    ctx = LifecycleContext(
-        keys=keys,
-        now_ms=step.at_ms,
-        by="history",
-        session="history",
-        stream_maxlen=config.hub.stream_maxlen,
-        inbox_maxlen=config.hub.inbox_maxlen,
-        retention_s=tenant.retention_days * 86_400,
-        stats_ttl_s=tenant.stats.retention_days * 86_400,
-    )
+    ctx = LifecycleContext.for_tenant(config.hub, tenant, "history", "history", step.at_ms)
     live = {"live": ["open", "acknowledged", "dispatched", "on_scene"]}
     if step.action == "dispatch":
         params = {"incident": incident_id, "unit": ARCHIVE_UNIT, "timeout_ms": 60_000}

@@ -27,7 +27,7 @@ from starlette.routing import Route, WebSocketRoute
 from hub.config import Config, load_config
 from hub.core.supervision import EXIT_LOOP_FAILED
 from hub.server.admission import Admission
-from hub.server.api import get_incident
+from hub.server.api import erase_citizen, get_incident
 from hub.server.drain import install_drain_on_sigterm
 from hub.server.endpoint import websocket_endpoint
 from hub.server.failure import give_up, request_exit
@@ -170,6 +170,7 @@ def create_app(
             Route("/metrics", metrics),
             Route("/api/v1/incidents/{incident}", get_incident),
             Route("/api/v1/stats", get_stats),
+            Route("/api/v1/citizens/{citizen}/erase", erase_citizen, methods=["POST"]),
             open311_mount(config),
             *interop_routes(),
         ],

@@ -25,6 +25,7 @@ from hub.core.coverage import CoverageIndex, cells_overlap, unit_coverage
 from hub.core.errors import CloseCode
 from hub.core.geo import TenantArea
 from hub.core.offsets import offset_key
+from hub.core.privacy import notice_for_residents
 from hub.core.recommend import UnitInfo
 from hub.core.records import BadRecord
 from hub.core.supervision import Fault, LoopHealth
@@ -240,6 +241,9 @@ class Node:
         targets = list(self.recipients(rt, entry))
         if not targets:
             return
+        if entry.kind == "notice":  # targeted finely, it tells residents only a coarse place
+            body = notice_for_residents(entry.body, rt.config.notice_resolution)
+            entry = replace(entry, body=body)
         event = self.event_for(entry)
         coalesce: tuple[str, object] | None = None
         if entry.kind == "unit" and self.ephemeral(entry):

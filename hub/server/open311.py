@@ -206,7 +206,7 @@ def _intake(rt: TenantRuntime, partner: Open311Partner, posted: PostedRequest) -
     return Intake(
         channel=f"open311:{partner.name}",
         rate=(rate.count, rate.per_s),
-        index_retention_ms=rt.config.retention_days * 86_400_000,
+        index_retention_ms=rt.config.retention.open311_days * 86_400_000,
         fields=open311.alert_fields(partner.name, posted),
     )
 

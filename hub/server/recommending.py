@@ -38,16 +38,7 @@ def lifecycle_context(
     node: Node, rt: TenantRuntime, by: str, session: str, now_ms: int
 ) -> LifecycleContext:
     """The ctx of a lifecycle script for an actor."""
-    return LifecycleContext(
-        keys=rt.keys,
-        now_ms=now_ms,
-        by=by,
-        session=session,
-        stream_maxlen=node.config.hub.stream_maxlen,
-        inbox_maxlen=node.config.hub.inbox_maxlen,
-        retention_s=rt.config.retention_days * 86_400,
-        stats_ttl_s=rt.config.stats.retention_days * 86_400,
-    )
+    return LifecycleContext.for_tenant(node.config.hub, rt.config, by, session, now_ms)
 
 
 def session_context(

@@ -1,4 +1,4 @@
-"""Periodic work shared by every process: assignment deadlines and queue aging.
+"""Periodic work shared by every process: assignment deadlines, queue aging, retention.
 
 Deadlines live in a Redis sorted set; every process polls it, and the
 `assignment_end` script only ends an *offered* assignment, so when two
@@ -16,6 +16,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+from hub import maintenance
 from hub.core import lifecycle, priority
 from hub.core.errors import ErrorCode, ProtocolError
 from hub.core.records import BadRecord
@@ -30,6 +31,7 @@ __all__ = [
     "DEADLINE_POLL_S",
     "age_queue",
     "expire_due",
+    "purge_records",
     "refresh_presence",
     "run_timers",
     "sweep_presence",
@@ -42,6 +44,7 @@ AGING_PERIOD_S = 30.0
 QUEUE_TOP = 200  # the `queue` message lists the head of the queue, not all of it
 PRESENCE_PERIOD_S = 20.0  # connected units are marked seen this often
 PRESENCE_STALE_MS = 75_000  # online but unseen this long: its process died
+PURGE_PERIOD_S = 3600.0  # retention runs hourly; the periods are days
 
 
 async def expire_due(node: Node, rt: TenantRuntime) -> int:
@@ -140,16 +143,26 @@ async def sweep_presence(node: Node, rt: TenantRuntime, now: int | None = None) 
     return stale
 
 
+async def purge_records(node: Node, rt: TenantRuntime) -> bool:
+    """Apply the tenant's retention periods (one process per period: lock)."""
+    if not await node.dispatch.claim(rt.keys.job_lock("retention"), int(PURGE_PERIOD_S * 900)):
+        return False
+    report = await maintenance.purge(node.store.redis, node.store.scripts, rt.config)
+    log.info("retention for %s: %s", rt.config.id, report.to_json())
+    return True
+
+
 LOOPS: tuple[tuple[str, float, Job], ...] = (
     ("deadlines", DEADLINE_POLL_S, expire_due),
     ("aging", AGING_PERIOD_S, age_queue),
     ("presence", PRESENCE_PERIOD_S, refresh_presence),
     ("presence-sweep", PRESENCE_PERIOD_S, sweep_presence),
+    ("retention", PURGE_PERIOD_S, purge_records),
 )
 
 
 async def run_timers(node: Node, tasks: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
-    """Start this process's deadline, aging and presence loops, one per tenant."""
+    """Start this process's deadline, aging, presence and retention loops, one per tenant."""
     started = []
     for rt in node.tenants.values():
         for name, period_s, job in LOOPS:

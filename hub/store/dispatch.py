@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from hub.config import HubSettings, TenantConfig
 from hub.core.errors import ErrorCode, ProtocolError
 from hub.core.recommend import UnitInfo
 from hub.core.records import BadRecord, WaitingIncident, parse_int, unit_info, waiting_incident
@@ -23,6 +24,8 @@ from hub.store.keys import TenantKeys
 from hub.store.scripts import ScriptSet
 
 __all__ = ["DispatchStore", "LifecycleContext"]
+
+DAY_S = 86_400
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +38,30 @@ class LifecycleContext:
     session: str  # the acting session id, or "hub"
     stream_maxlen: int
     inbox_maxlen: int
-    retention_s: int
+    retention_s: int  # closed incidents and their alerts
     ref_key: str | None = None  # where the reply to a command with a `ref` is kept
     ref_ttl_s: int = 86_400
     stats_ttl_s: int = 0  # how long the tenant's aggregates live; 0: none kept
+    audit_retention_s: int = 0  # a closed incident's trail; 0: as long as the incident
+    inbox_retention_s: int = 0  # personal inboxes; 0: as long as incidents
+
+    @classmethod
+    def for_tenant(
+        cls, hub: HubSettings, tenant: TenantConfig, by: str, session: str, now_ms: int
+    ) -> LifecycleContext:
+        """The ctx of an actor of `tenant` (its keys, limits and retention periods)."""
+        return cls(
+            keys=TenantKeys(tenant.id),
+            now_ms=now_ms,
+            by=by,
+            session=session,
+            stream_maxlen=hub.stream_maxlen,
+            inbox_maxlen=hub.inbox_maxlen,
+            retention_s=tenant.retention.incidents_days * DAY_S,
+            audit_retention_s=tenant.retention.audit_days * DAY_S,
+            inbox_retention_s=tenant.retention.inbox_days * DAY_S,
+            stats_ttl_s=tenant.stats.retention_days * DAY_S,
+        )
 
     def to_json(self) -> bytes:
         """The ctx argument of the scripts."""
@@ -50,6 +73,8 @@ class LifecycleContext:
             "maxlen": self.stream_maxlen,
             "inbox_maxlen": self.inbox_maxlen,
             "retention_s": self.retention_s,
+            "audit_retention_s": self.audit_retention_s or self.retention_s,
+            "inbox_retention_s": self.inbox_retention_s or self.retention_s,
         }
         if self.ref_key is not None:
             ctx["ref_key"], ctx["ref_ttl_s"] = self.ref_key, self.ref_ttl_s

@@ -8,7 +8,12 @@ build them from ``prefix`` with the same scheme as below.
 
 from __future__ import annotations
 
-__all__ = ["TenantKeys"]
+__all__ = ["TenantKeys", "glob_escape"]
+
+
+def glob_escape(text: str) -> str:
+    """`text` as a literal inside a SCAN MATCH pattern (Redis glob: * ? [ ] \\)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
 class TenantKeys:
@@ -63,6 +68,14 @@ class TenantKeys:
         """List of an incident's audit entries (JSON)."""
         return f"{self.prefix}inc:{incident_id}:history"
 
+    def incident_alerts(self, incident_id: str) -> str:
+        """List of the alert ids an incident holds (a merge source keeps listing them)."""
+        return f"{self.prefix}inc:{incident_id}:alerts"
+
+    def incident_reporters(self, incident_id: str) -> str:
+        """Set of the citizen ids that reported an incident."""
+        return f"{self.prefix}inc:{incident_id}:reporters"
+
     def job_lock(self, job: str) -> str:
         """Expiring lock of a periodic job (one process runs it per period)."""
         return f"{self.prefix}lock:{job}"
@@ -96,10 +109,6 @@ class TenantKeys:
     def incident(self, incident_id: str) -> str:
         """Hash of one incident."""
         return f"{self.prefix}inc:{incident_id}"
-
-    def incident_alerts(self, incident_id: str) -> str:
-        """List of an incident's alert ids, in the order they were reported."""
-        return f"{self.prefix}inc:{incident_id}:alerts"
 
     def alert(self, alert_id: str) -> str:
         """Hash of one alert."""
@@ -146,3 +155,22 @@ class TenantKeys:
     def inbox(self, role: str, sub: str) -> str:
         """A recipient's personal durable stream (alert statuses, assignments)."""
         return f"{self.prefix}inbox:{role}:{sub}"
+
+    @property
+    def erasures(self) -> str:
+        """Stream: the log of right-to-erasure requests carried out (who, when, how much)."""
+        return self.prefix + "erasures"
+
+    # -- SCAN MATCH patterns (retention and erasure walk the tenant's records) ----------
+
+    def match(self, suffix: str) -> str:
+        """A SCAN pattern of this tenant's keys: the literal prefix, then `suffix` (a glob)."""
+        return glob_escape(self.prefix) + suffix
+
+    def match_idempotency(self, citizen: str) -> str:
+        """Every idempotency record of one citizen."""
+        return self.match(f"idem:{len(citizen)}:{glob_escape(citizen)}:*")
+
+    def match_replies(self, actor: str) -> str:
+        """Every kept command reply of one actor (a citizen's withdrawals)."""
+        return self.match(f"reply:*:{len(actor)}:{glob_escape(actor)}:*")

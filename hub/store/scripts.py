@@ -28,6 +28,8 @@ _NAMES = (
     "publish",
     "corroborate",
     "neighbours_snapshot",
+    "erase_incidents",
+    "purge_incident",
 )
 
 

@@ -447,3 +447,34 @@ async def _receive(console: Peer, expected: set[str]) -> tuple[list[str], Counte
         if message.get("type") == "incident":
             take(message)
     return accepted, bodies
+
+
+async def test_erasure_and_retention_on_a_cluster(cluster: LocalCluster, two_towns: Config) -> None:
+    """The erasure's SCANs, scripts and stream deletions, and the purge, on a cluster:
+    one town's shard only, and nothing of the resident left on it."""
+    from hub import maintenance
+
+    async with running_hub(two_towns, cluster.url, SECRET) as hub:
+        alice, _ = await connect(hub.ws_url, "citizen", "alice")
+        a1 = await _report(alice, "a1", "violence", CENTRE)
+        await alice.close()
+        store, town = hub.node.store, two_towns.tenants["narbonne"]
+        erased = await maintenance.erase(
+            store.redis, store.scripts, two_towns, town, "alice", by="dpo", session="test"
+        )
+        assert (erased.alerts, erased.incidents) == (1, [a1["incident"]])
+        purged = await maintenance.purge(store.redis, store.scripts, town)
+        assert purged.incidents == 0  # the incident is open: kept
+        keys = TenantKeys("narbonne")
+        blob = b""
+        async for key in store.redis.scan_iter(match=keys.match("*")):
+            blob += key + b"\n"
+            kind = await store.redis.type(key)
+            if kind == b"stream":
+                blob += repr(await store.redis.xrange(key)).encode()
+            elif kind == b"hash":
+                blob += repr(await store.redis.hgetall(key)).encode()
+            elif kind == b"set":
+                blob += repr(await store.redis.smembers(key)).encode()
+        assert b"alice" not in blob and repr(CENTRE[0]).encode() not in blob
+        assert await store.redis.hget(keys.incident(a1["incident"]), "reports") == b"1"

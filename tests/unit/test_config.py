@@ -466,3 +466,55 @@ def test_bad_stats_settings_are_named(tmp_path: Path, table: str, names: tuple[s
 def test_neighbours_publish_names_categories(tmp_path: Path) -> None:
     text = MINIMAL.replace("area =", 'neighbours_publish = ["fire"]\narea =')
     refused(tmp_path, text, "neighbours_publish", "fire")
+
+
+# -- privacy: resolutions per audience, retention per kind ----------------------------
+
+
+def test_retention_per_kind_defaults_follow_incidents(tmp_path: Path) -> None:
+    town = load_config(write(tmp_path, MINIMAL), env={}).tenants["t"]
+    assert town.retention.incidents_days == town.retention_days == 90
+    assert (town.retention.events_days, town.retention.erasure_log_days) == (7, 1825)
+    text = MINIMAL.replace("[tenants.t]\n", "[tenants.t]\nretention_days = 30\n")
+    short = load_config(write(tmp_path, text), env={}).tenants["t"].retention
+    assert (short.incidents_days, short.audit_days, short.inbox_days, short.open311_days) == (
+        30, 30, 30, 30,
+    )  # fmt: skip
+    assert short.events_days == 7
+
+
+def test_retention_table_and_privacy_table(tmp_path: Path) -> None:
+    text = MINIMAL + (
+        "\n[tenants.t.retention]\nincidents_days = 10\naudit_days = 400\n"
+        "\n[tenants.t.privacy]\npublic_resolution = 6\n"
+    )
+    town = load_config(write(tmp_path, text), env={}).tenants["t"]
+    assert (town.retention.incidents_days, town.retention.audit_days) == (10, 400)
+    assert town.retention.inbox_days == 10
+    assert (town.public_resolution, town.notice_resolution) == (6, 6)  # notices follow public
+
+
+@pytest.mark.parametrize(
+    ("extra", "key"),
+    [
+        ("\n[tenants.t.retention]\nincidents_days = 0\n", "incidents_days"),
+        ("\n[tenants.t.retention]\nevents_days = 1.5\n", "events_days"),
+        ("\n[tenants.t.retention]\nforever = 1\n", "forever"),
+        ("\n[tenants.t.privacy]\nnotice_resolution = 10\n", "notice_resolution"),
+        ("\n[tenants.t.privacy]\ncitizen = 7\n", "citizen"),
+    ],
+)
+def test_bad_privacy_values_name_the_key(tmp_path: Path, extra: str, key: str) -> None:
+    refused(tmp_path, MINIMAL + extra, key)
+
+
+@pytest.mark.parametrize(
+    ("top", "table"),
+    [
+        ("retention_days = 5", "[tenants.t.retention]\nincidents_days = 5"),
+        ("public_resolution = 7", "[tenants.t.privacy]\npublic_resolution = 7"),
+    ],
+)
+def test_a_value_set_twice_is_refused(tmp_path: Path, top: str, table: str) -> None:
+    text = MINIMAL.replace("[tenants.t]\n", f"[tenants.t]\n{top}\n") + f"\n{table}\n"
+    refused(tmp_path, text, "not both" if "retention" in top else "public_resolution")

@@ -63,7 +63,8 @@ end
 
 -- ---- dispatch lifecycle helpers ------------------------------------------------------
 -- `ctx` (ARGV[1] of the lifecycle scripts, JSON) carries: prefix, now, by, session,
--- maxlen, inbox_maxlen, retention_s; the script sets ctx.events = KEYS[1].
+-- maxlen, inbox_maxlen, retention_s (closed incidents and their alerts),
+-- audit_retention_s (their trails), inbox_retention_s; the script sets ctx.events = KEYS[1].
 
 local function contains(list, value)
   for _, v in ipairs(list or {}) do if v == value then return true end end
@@ -111,9 +112,13 @@ local function history(ctx, id, action, status, note, extra)
   for k, v in pairs(extra or {}) do entry[k] = v end
   local ikey = ctx.prefix .. 'inc:' .. id
   redis.call('RPUSH', ikey .. ':history', cjson.encode(entry))
-  -- A retired incident's trail expires with it, even when written after retirement.
+  -- A retired incident's trail expires on its own clock, even when written after
+  -- retirement: the incident's time left, plus what the trail outlives it by.
   local ttl = redis.call('TTL', ikey)
-  if ttl > 0 then redis.call('EXPIRE', ikey .. ':history', ttl) end
+  if ttl > 0 then
+    local left = ttl + ctx.audit_retention_s - ctx.retention_s
+    redis.call('EXPIRE', ikey .. ':history', math.max(left, 1))
+  end
 end
 
 -- A message for one recipient: appended to its durable inbox (what a resume
@@ -122,7 +127,7 @@ local function send_personal(ctx, role, sub, body)
   local inbox = ctx.prefix .. 'inbox:' .. role .. ':' .. sub
   local id = redis.call('XADD', inbox, 'MAXLEN', '~', ctx.inbox_maxlen, '*',
     'k', body.type, 'd', cjson.encode(body))
-  redis.call('EXPIRE', inbox, ctx.retention_s)
+  redis.call('EXPIRE', inbox, ctx.inbox_retention_s)
   body.stream = 'inbox'; body.offset = id
   emit(ctx.events, ctx.maxlen, body.type, nil, role .. ':' .. sub, body)
   body.stream = nil; body.offset = nil
@@ -208,11 +213,17 @@ local function retire_incident(ctx, id)
   redis.call('ZREM', ctx.prefix .. 'cell:' .. h[1], h[2] .. '|' .. id)
   redis.call('HSET', ikey, 'closed_at', ctx.now)
   for _, alert in ipairs(redis.call('LRANGE', ikey .. ':alerts', 0, -1)) do
-    redis.call('EXPIRE', ctx.prefix .. 'alert:' .. alert, ctx.retention_s)
+    -- A merged incident's list still names the alerts that moved on: they live on
+    -- with the incident they joined.
+    local akey = ctx.prefix .. 'alert:' .. alert
+    if redis.call('HGET', akey, 'incident') == id then
+      redis.call('EXPIRE', akey, ctx.retention_s)
+    end
   end
-  for _, suffix in ipairs({'', ':reporters', ':alerts', ':history'}) do
+  for _, suffix in ipairs({'', ':reporters', ':alerts'}) do
     redis.call('EXPIRE', ikey .. suffix, ctx.retention_s)
   end
+  redis.call('EXPIRE', ikey .. ':history', ctx.audit_retention_s)
 end
 
 -- End an offered assignment (declined, expired, cancelled) or accept it; false
