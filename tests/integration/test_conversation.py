@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import h3
 import httpx
 
 from hub.server.runner import RunningHub
@@ -142,3 +143,42 @@ async def test_feedback_once_after_the_end(hub: RunningHub) -> None:
     async with httpx.AsyncClient(base_url=hub.http_url) as http:
         stats = (await http.get("/api/v1/stats", headers=headers)).json()
     assert stats["feedback"]["count"] == 1 and stats["feedback"]["mean"] == 4.0
+
+
+async def test_erasure_keeps_the_aggregates_and_removes_what_the_resident_wrote(
+    hub: RunningHub,
+) -> None:
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    alice, _ = await connect(hub.ws_url, "citizen", "alice")
+    cell = h3.latlng_to_cell(*CENTRE, 7)
+    assert (await alice.request({"type": "neighbours.follow", "ref": "nb", "cells": [cell]}))[
+        "type"
+    ] == "neighbours"
+    a1 = await _report(alice, "a1")
+    ask = {"type": "message.send", "ref": "q", "incident": a1["incident"], "text": "Encore ?"}
+    assert (await console.request(ask))["type"] == "ok"
+    reply = {"type": "message.reply", "ref": "r", "alert": a1["alert"], "text": "Oui, au 12"}
+    assert (await alice.request(reply))["type"] == "ok"
+    close = {"type": "incident.update", "ref": "c", "incident": a1["incident"], "status": "closed"}
+    assert (await console.request(close))["type"] == "ok"
+    rate = {"type": "alert.feedback", "ref": "f", "alert": a1["alert"], "score": 2,
+            "comment": "Trop lent, voisin du 12"}  # fmt: skip
+    assert (await alice.request(rate))["type"] == "ok"
+    redis = hub.node.store.redis
+    stats_keys = [k async for k in redis.scan_iter(match="vg:{narbonne}:stats:*")]
+    before = {k: await redis.hgetall(k) for k in stats_keys}
+
+    headers = {"authorization": f"Bearer {token('console', 'dpo')}"}
+    async with httpx.AsyncClient(base_url=hub.http_url) as http:
+        erased = await http.post("/api/v1/citizens/alice/erase", headers=headers)
+    assert erased.status_code == 200, erased.text
+
+    assert {k: await redis.hgetall(k) for k in stats_keys} == before  # the town's figures stay
+    trail = str(await _history(hub, a1["incident"]))
+    assert "Oui, au 12" not in trail and "voisin du 12" not in trail and "alice" not in trail
+    assert "Encore ?" in trail  # what the control room wrote stays in its trail
+    events = str(await redis.xrange("vg:{narbonne}:events"))
+    assert "Oui, au 12" not in events and "voisin du 12" not in events
+    left = [k async for k in redis.scan_iter(match="vg:{narbonne}:*alice*")]
+    assert left == []
