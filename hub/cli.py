@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--dev",
         action="store_true",
-        help="allow running without VIGIE_SECRET (a random one is generated)",
+        help="development: a random secret without VIGIE_SECRET, and the /signin page "
+        "that mints tokens for any role",
     )
     serve.add_argument("--log-level", default="info")
 
@@ -121,6 +122,7 @@ def _serve(args: argparse.Namespace) -> int:
     with embedded_or_given_redis(args.redis_url, args.data_dir) as url:
         # Worker processes build the app from the environment (uvicorn --factory).
         os.environ.update(VIGIE_SECRET=secret, VIGIE_REDIS_URL=url, VIGIE_CONFIG=config.source)
+        os.environ["VIGIE_DEV"] = "1" if args.dev else "0"
         uvicorn.run(
             "hub.server.app:app_from_env",
             factory=True,

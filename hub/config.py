@@ -33,6 +33,7 @@ __all__ = [
     "Sector",
     "StatsSettings",
     "TenantConfig",
+    "Tiles",
     "load_config",
     "parse_rate",
 ]
@@ -163,6 +164,20 @@ class Retention:
 
 
 @dataclass(frozen=True, slots=True)
+class Tiles:
+    """A raster tile server for the web apps' maps (none by default: no outside host)."""
+
+    url: str  # https://host/{z}/{x}/{y}.png, Leaflet's template
+    attribution: str
+
+    @property
+    def origin(self) -> str:
+        """scheme://host[:port] of the tile server, for the pages' CSP img-src."""
+        scheme, _, rest = self.url.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+@dataclass(frozen=True, slots=True)
 class TenantConfig:
     """One town served by the hub."""
 
@@ -190,6 +205,8 @@ class TenantConfig:
     notice_expires_s: int = 86_400  # a notice without `expires_s` is current this long
     stats: StatsSettings = StatsSettings()
     neighbours_publish: tuple[str, ...] = ()  # categories published to neighbours at once
+    emergency: str = "17 / 112"  # shown by the citizen app: emergencies are not for Vigie
+    tiles: Tiles | None = None
 
     @property
     def retention_days(self) -> int:
@@ -331,6 +348,19 @@ def _sector(name: str, value: Any, where: str, hub: HubSettings) -> Sector:
     )
 
 
+def _tiles(value: Any, where: str) -> Tiles | None:
+    if value is None:
+        return None
+    raw = _table(value, f"{where}.tiles")
+    url = _text(raw, "url", f"{where}.tiles", "")
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0]
+    # The host goes into the pages' Content-Security-Policy: nothing that could end it.
+    if scheme not in ("http", "https") or not host or any(c in host for c in " ;,'\"\t"):
+        raise ConfigError(f"{where}.tiles.url must be an http(s) URL template, got {url!r}")
+    return Tiles(url, _text(raw, "attribution", f"{where}.tiles", ""))
+
+
 LANGUAGES = ("fr", "en")  # the category labels the config carries
 OPEN311_KEY_MIN = 16
 
@@ -419,6 +449,8 @@ def _tenant(tid: str, value: Any, hub: HubSettings, env: Mapping[str, str]) -> T
         notice_expires_s=_int(
             raw, "notice_expires_s", where, 86_400, NOTICE_EXPIRES_MIN_S, NOTICE_EXPIRES_MAX_S
         ),
+        emergency=_text(raw, "emergency", where, "17 / 112"),
+        tiles=_tiles(raw.get("tiles"), where),
         stats=_stats(raw.get("stats", {}), f"{where}.stats"),
         neighbours_publish=_categories(raw, "neighbours_publish", where, cats),
     )

@@ -31,6 +31,7 @@ from hub.demo.history import replay, synthetic
 from hub.demo.town import Town
 from hub.server.handlers import now_ms
 from hub.server.runner import RunningHub, running_hub
+from hub.server.web import web_urls
 from hub.store.embedded import embedded_or_given_redis
 
 __all__ = ["announce", "run_demo"]
@@ -122,7 +123,7 @@ async def _demo(args: argparse.Namespace, redis_url: str, *, plain: bool, fresh:
         await _wipe(redis_url)
     else:
         print(f"vigie demo: keeping the data in {args.data_dir} (not created by the demo)")
-    async with running_hub(config, redis_url, secret, port=args.port) as hub:
+    async with running_hub(config, redis_url, secret, port=args.port, dev=True) as hub:
         # After the hub started: uvicorn's serve() takes SIGINT/SIGTERM for itself, and
         # the clients must stop before the hub does, not reconnect to a closing hub.
         stop = asyncio.Event()
@@ -153,6 +154,7 @@ def announce(
     print(f"vigie demo: hub at {hub.ws_url}, Redis at {redis_url}; "
           f"{args.units} patrols, {args.citizens} residents, 1 operator"
           f"{'' if args.duration else '; Ctrl-C to stop'}", flush=True)  # fmt: skip
+    print(web_urls(hub.http_url, secret, tenant), flush=True)
 
 
 async def _evening(

@@ -1,4 +1,4 @@
-"""HTTP API for consoles: an incident and its audit trail; a resident's erasure.
+"""HTTP API for consoles: an incident, its reports and its audit trail; a resident's erasure.
 
 `Authorization: Bearer <console token>`; the tenant is the token's. 401 without
 a valid token, 403 for other roles.
@@ -15,7 +15,8 @@ from starlette.responses import JSONResponse, Response
 
 from hub import maintenance
 from hub.core.privacy import check_citizen_id
-from hub.core.tokens import Claims, TokenError
+from hub.core.tokens import Claims
+from hub.server.bearer import Refused, caller
 from hub.server.node import Node, TenantRuntime
 
 __all__ = ["erase_citizen", "get_incident"]
@@ -27,20 +28,10 @@ def _error(status: int, code: str, message: str) -> Response:
 
 async def _console(request: Request) -> tuple[Claims, TenantRuntime] | Response:
     """The console's claims and tenant, or the error to answer."""
-    node: Node = request.app.state.node
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
     try:
-        if scheme.lower() != "bearer":
-            raise TokenError("no bearer token")
-        claims = await request.app.state.keys.verify(token)
-    except TokenError:
-        return _error(401, "unauthorized", "a console bearer token is required")
-    if claims.role != "console":
-        return _error(403, "forbidden", "consoles only")
-    rt = node.tenants.get(claims.tenant)
-    if rt is None:
-        return _error(401, "unauthorized", "unknown tenant")
-    return claims, rt
+        return await caller(request, "console")
+    except Refused as refused:
+        return refused.response()
 
 
 async def get_incident(request: Request) -> Response:
@@ -54,7 +45,8 @@ async def get_incident(request: Request) -> Response:
     if found is None:
         return _error(404, "not_found", "no such incident")
     incident, history = found
-    return JSONResponse({"incident": incident, "history": history})
+    reports = await node.dispatch.reports(rt.keys, incident["id"])
+    return JSONResponse({"incident": incident, "history": history, "reports": reports})
 
 
 async def erase_citizen(request: Request) -> Response:

@@ -20,6 +20,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -37,6 +38,7 @@ from hub.server.node import Node
 from hub.server.open311 import open311_mount
 from hub.server.stats import get_stats
 from hub.server.timers import run_timers
+from hub.server.web import SecurityHeaders, content_security_policy, web_routes
 from hub.store.client import RedisLike, redis_client
 from hub.store.store import Store
 
@@ -108,6 +110,7 @@ def create_app(
     *,
     drain_on_sigterm: bool = False,
     exit_on_failure: bool = False,
+    dev: bool = False,
 ) -> Starlette:
     """Build the hub's ASGI app for one process.
 
@@ -116,6 +119,7 @@ def create_app(
     `exit_on_failure` (for `vigie serve` too) makes the process exit with
     EXIT_LOOP_FAILED when a background loop cannot go on; without it, the
     sessions are closed with 1011 and new ones refused, but the server stays up.
+    `dev` (`vigie serve --dev`, the demo) adds the sign-in page that mints tokens.
     """
     node_id = node_id or f"{socket.gethostname()}:{os.getpid()}"
 
@@ -173,7 +177,9 @@ def create_app(
             Route("/api/v1/citizens/{citizen}/erase", erase_citizen, methods=["POST"]),
             open311_mount(config),
             *interop_routes(),
+            *web_routes(dev=dev),
         ],
+        middleware=[Middleware(SecurityHeaders, csp=content_security_policy(config))],
         lifespan=lifespan,
     )
 
@@ -217,4 +223,7 @@ def app_from_env() -> Starlette:
         # A per-process random secret would make each worker refuse the others' tokens.
         raise RuntimeError("VIGIE_SECRET is not set (vigie serve sets it for its workers)")
     redis_url = os.environ.get("VIGIE_REDIS_URL", "redis://127.0.0.1:6379/0")
-    return create_app(load_config(), redis_url, secret, drain_on_sigterm=True, exit_on_failure=True)
+    dev = os.environ.get("VIGIE_DEV") == "1"
+    return create_app(
+        load_config(), redis_url, secret, drain_on_sigterm=True, exit_on_failure=True, dev=dev
+    )

@@ -20,14 +20,14 @@ from typing import Final
 import h3
 import orjson
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from hub.config import TenantConfig
 from hub.core.cap import CAP_CONTENT_TYPE, Issuer, cap_xml
 from hub.core.cap_feed import ATOM_CONTENT_TYPE, notices_feed
 from hub.core.eido import EidoSource, incident_eido, merge_links
-from hub.core.tokens import TokenError
+from hub.server.bearer import Refused, caller
 from hub.server.handlers import now_ms
 from hub.server.node import Node, TenantRuntime
 from hub.store.notices import NoticeStore
@@ -43,18 +43,6 @@ FEED_MAX: Final = 200  # newest current notices in the feed
 FEED_REUSE_S: Final = 5.0
 FEED_CACHE_MAX: Final = 32  # (town, address) pairs kept; the oldest goes first
 EIDO_CONTENT_TYPE: Final = "application/json"
-
-
-class Refused(Exception):
-    """A request answered with an error: HTTP status, code, message."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
-
-    def response(self) -> Response:
-        """The error as the API's JSON shape."""
-        return JSONResponse({"error": self.code, "message": self.message}, self.status)
 
 
 def issuer(cfg: TenantConfig) -> Issuer:
@@ -97,19 +85,7 @@ def _public_tenant(request: Request) -> TenantRuntime:
 
 
 async def _console_tenant(request: Request) -> TenantRuntime:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    try:
-        if scheme.lower() != "bearer":
-            raise TokenError("no bearer token")
-        claims = await request.app.state.keys.verify(token)
-    except TokenError:
-        raise Refused(401, "unauthorized", "a console bearer token is required") from None
-    if claims.role != "console":
-        raise Refused(403, "forbidden", "consoles only")
-    rt: TenantRuntime | None = request.app.state.node.tenants.get(claims.tenant)
-    if rt is None:
-        raise Refused(401, "unauthorized", "unknown tenant")
-    return rt
+    return (await caller(request, "console"))[1]
 
 
 def _id(request: Request, name: str, form: re.Pattern[str]) -> str:

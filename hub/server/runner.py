@@ -57,9 +57,10 @@ async def running_hub(
     host: str = "127.0.0.1",
     port: int = 0,
     node_id: str | None = None,
+    dev: bool = False,
 ) -> AsyncIterator[RunningHub]:
-    """Serve a hub until the context exits (port 0: a free port)."""
-    app = create_app(config, redis_url, secret, node_id)
+    """Serve a hub until the context exits (port 0: a free port; `dev`: the sign-in page)."""
+    app = create_app(config, redis_url, secret, node_id, dev=dev)
     options = uvicorn_options(config.hub.max_frame_bytes, config.hub.heartbeat_s)
     options.pop("loop")  # we are already inside a loop
     server = uvicorn.Server(

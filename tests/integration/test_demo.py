@@ -33,6 +33,9 @@ def assert_the_evening_happened(stdout: str, stderr: str) -> None:
     assert len(acks) >= 3, stdout
     assert re.search(r"new incident in\d+ \w+ P[1-5] at [0-9a-f]{15}", stdout), stdout
     assert re.search(r"^summary: alerts sent \d+ acked [1-9]\d*", stdout, re.M), stdout
+    assert re.search(r"^  console +http://127\.0\.0\.1:\d+/console#token=\S+$", stdout, re.M), (
+        stdout
+    )
     # A failure of the demo's own code would show a traceback through hub/demo/ or clients/.
     assert "hub/demo/" not in stderr and "clients/" not in stderr, stderr
 

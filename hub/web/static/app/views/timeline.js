@@ -1,0 +1,95 @@
+// My reports, newest first, each with its timeline (received → acknowledged →
+// dispatched → on scene → resolved, or merged / rejected / cancelled) and the
+// times of the steps reached. Rows are patched: a row is rebuilt only when its
+// alert object changed (the reducers replace only the alerts they change).
+
+import { h, clear } from '/static/shared/dom.js';
+import { t } from '/static/shared/i18n.js';
+import { STATUSES, cancellable, timeline, withdrawable } from '../state.js';
+
+export class Timeline {
+  /**
+   * @param {HTMLElement} list the `<ol id="mine">`
+   * @param {{label(category: string|null): string, clock(ms: number): string,
+   *          onCancel(alert: object): void, announce(text: string): void}} deps
+   */
+  constructor(list, { label, clock, onCancel, announce }) {
+    this.list = list;
+    this.label = label;
+    this.clock = clock;
+    this.onCancel = onCancel;
+    this.announce = announce;
+    this.rows = new Map(); // ref → {alert, el}
+    this.empty = list.parentElement.querySelector('#mine-empty');
+  }
+
+  render(alerts) {
+    const refs = new Set(alerts.map((a) => a.ref));
+    for (const [ref, row] of this.rows) {
+      if (!refs.has(ref)) {
+        row.el.remove();
+        this.rows.delete(ref);
+      }
+    }
+    const newest = [...alerts].sort((x, y) => y.created_at - x.created_at);
+    newest.forEach((a, i) => {
+      const el = this.patch(a);
+      const there = this.list.children[i];
+      if (there !== el) this.list.insertBefore(el, there ?? null);
+    });
+    this.empty.hidden = alerts.length > 0;
+  }
+
+  patch(a) {
+    const row = this.rows.get(a.ref);
+    if (row && row.alert === a) return row.el;
+    const el = row ? row.el : h('li', { class: 'alert', 'data-ref': a.ref });
+    this.fill(el, a);
+    if (row && row.alert.status !== a.status) {
+      this.announce(t('app.announce', { category: this.label(a.category), status: statusText(a.status) }));
+    }
+    this.rows.set(a.ref, { alert: a, el });
+    return el;
+  }
+
+  fill(el, a) {
+    clear(el);
+    el.dataset.status = a.status;
+    el.append(
+      h('h3', { class: 'alert-title' }, this.label(a.category),
+        h('span', { class: 'alert-time' }, ` · ${this.clock(a.created_at)}`)),
+      h('p', { class: 'alert-status' }, statusText(a.status)),
+    );
+    if (a.text) el.append(h('p', { class: 'alert-text' }, a.text));
+    if (a.status === 'waiting') el.append(h('p', { class: 'hint' }, t('app.waiting_hint')));
+    const steps = timeline(a);
+    if (steps.length) el.append(h('ol', { class: 'steps', 'aria-label': t('app.timeline') }, ...steps.map((st) => this.step(st))));
+    if (a.error) el.append(h('p', { class: 'alert-error', role: 'alert' }, errorText(a.error)));
+    if (cancellable(a) || withdrawable(a)) {
+      const cancel = h('button', { type: 'button', class: 'cancel', onclick: () => {
+        cancel.disabled = true; // one withdrawal at a time; the answer rebuilds the row
+        this.onCancel(a);
+      } }, t('app.cancel'));
+      el.append(cancel);
+    }
+  }
+
+  step(st) {
+    return h('li', { class: st.reached ? 'step reached' : 'step ahead', 'data-status': st.status },
+      h('span', { class: 'step-label' }, statusText(st.status)),
+      st.at ? h('time', { datetime: new Date(st.at).toISOString() }, this.clock(st.at)) : '');
+  }
+}
+
+/** A status in words; one this app does not know yet as the hub names it. */
+function statusText(status) {
+  return STATUSES.has(status) ? t(`app.status.${status}`) : String(status);
+}
+
+const ERROR_TEXTS = new Set(['rate_limited', 'out_of_area', 'too_large', 'conflict', 'not_found', 'bad_request', 'timeout', 'offline']);
+
+/** The resident-facing text of an error (by its code; the hub's own message is for developers). */
+export function errorText(error) {
+  if (!ERROR_TEXTS.has(error.code)) return t('app.error.other', { code: error.code });
+  return t(`app.error.${error.code}`, { seconds: error.retry_after_s ?? '' });
+}

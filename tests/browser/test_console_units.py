@@ -1,0 +1,100 @@
+"""The console's unit board and map markers: an offer counting down and left to
+expire, stale positions drawn apart, and the sound of a new P1 once switched on.
+Offers here expire after 2 s (the tenant's assignment_timeout_s), to keep it short."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import replace
+
+import pytest
+from playwright.async_api import expect
+
+from hub.config import Config
+from tests.browser.conftest import OpenApp, WebHub
+from tests.browser.test_console import open_console, queue, report
+from tests.browser.test_console_actions import unit_covering
+from tests.wire import connect
+
+TIMEOUT_S = 2
+
+
+@pytest.fixture
+def config(config: Config) -> Config:
+    narbonne = replace(config.tenants["narbonne"], assignment_timeout_s=TIMEOUT_S)
+    return replace(config, tenants={**config.tenants, "narbonne": narbonne})
+
+
+async def test_an_offer_counts_down_and_expires_on_the_board_and_in_the_queue(
+    web_hub: WebHub, open_app: OpenApp
+) -> None:
+    unit = await unit_covering(web_hub, "u1")
+    page = await open_console(open_app)
+    citizen, _ = await connect(web_hub.ws_url, "citizen", "alice")
+    await report(citizen, "r1", "fire", text="smoke from a bin")
+    row = queue(page).get_by_role("listitem").filter(has_text="Fire")
+    await row.click()
+    await page.get_by_role("button", name="Assign").click()
+    board = page.locator('#units tr[data-unit="u1"]')
+    await expect(board).to_contain_text(re.compile(r"in1 · [12] s"))
+    await expect(row).to_contain_text(re.compile(r"offered to u1 · [12] s left"))
+    offer = await unit.expect("assignment")
+    assert offer["expires_at"] - int(time.time() * 1000) <= TIMEOUT_S * 1000
+    await expect(row).to_contain_text("offer to u1 expired", timeout=5000)
+    await expect(board.locator("td").nth(3)).to_have_text("")
+    await expect(page.locator("#panel .history")).to_contain_text("offer expired")
+    await unit.close()
+    await citizen.close()
+
+
+async def test_stale_positions_are_drawn_apart(web_hub: WebHub, open_app: OpenApp) -> None:
+    fresh = await unit_covering(web_hub, "u1")
+    old = await unit_covering(web_hub, "u2", at=(43.16, 3.16))
+    three_minutes_ago = int(time.time() * 1000) - 3 * 60 * 1000
+    position = {"type": "unit.position", "ref": "old", "lat": 43.161, "lon": 3.161}
+    assert (await old.request({**position, "at": three_minutes_ago}))["type"] == "ok"
+    page = await open_console(open_app)
+    await expect(page.locator(".unit-marker")).to_have_count(2)
+    await expect(page.locator(".unit-marker.unit-stale")).to_have_text("u2")
+    await expect(page.locator(".unit-marker.unit-fresh")).to_have_text("u1")
+    await expect(page.locator('#units tr[data-unit="u2"]')).to_have_class(re.compile(r"\bstale\b"))
+    await expect(page.locator('#units tr[data-unit="u2"]')).to_contain_text("3 min")
+    for peer in (fresh, old):
+        await peer.close()
+
+
+async def test_a_new_p1_sounds_once_sound_is_on_and_the_title_counts(
+    web_hub: WebHub, open_app: OpenApp
+) -> None:
+    page = await open_console(open_app)
+    citizen, _ = await connect(web_hub.ws_url, "citizen", "alice")
+    await report(citizen, "r1", "violence")
+    await expect(page).to_have_title("(1) Vigie — control room")
+    assert await page.evaluate("window.vigieConsole.alarm.played") == 0  # sound is off
+    sound = page.get_by_role("button", name="Sound alerts")
+    await sound.click()
+    await expect(sound).to_have_attribute("aria-pressed", "true")
+    await report(citizen, "r2", "burglary", at=(43.16, 3.16))
+    await expect(page).to_have_title("(2) Vigie — control room")
+    await page.wait_for_function("() => window.vigieConsole.alarm.played === 1")
+    await report(citizen, "r3", "noise", at=(43.2, 3.0))  # P4: no sound
+    await expect(queue(page).get_by_role("listitem")).to_have_count(3)
+    assert await page.evaluate("window.vigieConsole.alarm.played") == 1
+    await citizen.close()
+
+
+async def test_a_reloaded_console_still_says_an_offer_is_out(
+    web_hub: WebHub, open_app: OpenApp
+) -> None:
+    unit = await unit_covering(web_hub, "u1")
+    citizen, _ = await connect(web_hub.ws_url, "citizen", "alice")
+    ack = await report(citizen, "r1", "theft")
+    console, _ = await connect(web_hub.ws_url, "console", "op2")
+    offer = {"type": "dispatch.assign", "ref": "a", "incident": ack["incident"], "unit": "u1"}
+    assert (await console.request({**offer, "timeout_s": 30}))["type"] == "ok"
+    page = await open_console(open_app)  # opened after the offer: only the snapshot knows
+    row = queue(page).get_by_role("listitem").filter(has_text="Theft")
+    await expect(row).to_contain_text("offer pending")
+    for peer in (unit, citizen, console):
+        await peer.close()
