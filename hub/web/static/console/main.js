@@ -79,6 +79,7 @@ async function main() {
   function apply(msg) {
     const started = performance.now();
     const before = state;
+    if (msg.type === 'message' || msg.type === 'feedback') panel.heard(msg); // the conversation
     const { state: after, changes } = reduce(state, msg);
     state = after;
     if (after !== before) render(before, changes);

@@ -71,7 +71,21 @@ export default {
       series: { acknowledged: "Read by the control room", dispatched: "Patrol dispatched", on_scene: "On scene",
                 resolved: "Ended", response: "Response (received → on scene)", total: "Total time" },
     },
-    recurrence: "{n}th {category} incident in this area in {days} days",
+    recurrence: "{category}: {n} incidents in this area in {days} days (this one included)",
+    talk: {
+      title: "Conversation with the reporters",
+      label: "Message to the reporters (as the control room)",
+      send: "Send to the reporters",
+      sent: "Message sent.",
+      none: "No message yet.",
+      controlRoom: "Control room",
+      reporter: "Reporter",
+      rating: "Rating {score}/5",
+      publish: "Publish to neighbours",
+      unpublish: "Unpublish",
+      published: "Published to the neighbours.",
+      unpublished: "No longer shown to the neighbours.",
+    },
     panel: {
       title: "Incident",
       empty: "Select an incident in the queue (j / k) or on the map.",
@@ -128,6 +142,8 @@ export default {
     history: {
       acknowledge: "acknowledged", accept: "accepted", on_scene: "on scene", resolve: "resolved",
       close: "closed", reject: "rejected", merge: "merge", update: "updated", dispatch: "dispatched",
+      message: "message", feedback: "rating", publish: "published to neighbours",
+      unpublish: "unpublished", corroborate: "a neighbour's “me too”", erasure: "erasure",
       alert: { cancel: "report withdrawn" },
       assignment: {
         offered: "offered", accepted: "offer accepted", declined: "offer declined",

@@ -71,7 +71,21 @@ export default {
       series: { acknowledged: "Lu par le centre", dispatched: "Patrouille engagée", on_scene: "Sur place",
                 resolved: "Terminé", response: "Intervention (réception → sur place)", total: "Durée totale" },
     },
-    recurrence: "{n}e incident « {category} » dans ce secteur en {days} jours",
+    recurrence: "{category} : {n} incidents dans ce secteur en {days} jours (celui-ci compris)",
+    talk: {
+      title: "Conversation avec les déclarants",
+      label: "Message aux déclarants (au nom du centre)",
+      send: "Envoyer aux déclarants",
+      sent: "Message envoyé.",
+      none: "Aucun message.",
+      controlRoom: "Centre de supervision",
+      reporter: "Déclarant",
+      rating: "Avis {score}/5",
+      publish: "Publier aux voisins",
+      unpublish: "Dépublier",
+      published: "Publié aux voisins.",
+      unpublished: "N’est plus montré aux voisins.",
+    },
     panel: {
       title: "Incident",
       empty: "Choisissez un incident dans la file (j / k) ou sur la carte.",
@@ -128,6 +142,8 @@ export default {
     history: {
       acknowledge: "acquitté", accept: "accepté", on_scene: "sur place", resolve: "résolu",
       close: "clos", reject: "rejeté", merge: "fusion", update: "modifié", dispatch: "engagé",
+      message: "message", feedback: "avis", publish: "publié aux voisins",
+      unpublish: "dépublié", corroborate: "« moi aussi » d’un voisin", erasure: "effacement",
       alert: { cancel: "signalement retiré" },
       assignment: {
         offered: "proposé", accepted: "proposition acceptée", declined: "proposition refusée",
