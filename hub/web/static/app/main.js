@@ -52,6 +52,7 @@ class CitizenApp {
     this.form = new ReportForm($('#report'), this.tenant.categories, categoryLabel, (d) => this.report(d));
     this.timeline = new Timeline($('#mine'), {
       label, clock, onCancel: (a) => this.cancel(a), announce: (text) => { $('#announcer').textContent = text; },
+      onReply: (a, text) => this.reply(a, text), onRate: (a, score, comment) => this.rate(a, score, comment),
     });
     this.notices = new Notices($('#notices'), { clock, onDismiss: (id) => this.dispatch({ type: 'notice.dismiss', notice: id }) });
     $('#locate').addEventListener('click', () => this.position.locate());
@@ -87,7 +88,38 @@ class CitizenApp {
 
   online() {
     this.flush();
+    this.flushReplies();
     this.follow();
+  }
+
+  // -- the conversation with the control room, and the rating ------------------------
+
+  /** An answer is kept (with its ref) until the hub took it: written offline, it goes later. */
+  reply(a, text) {
+    this.dispatch({ type: 'reply', ref: uuid(), alert: a.alert, text });
+    this.flushReplies();
+  }
+
+  async flushReplies() {
+    if (this.conn.status !== 'live') return;
+    for (const msg of S.pendingReplies(this.state)) {
+      try {
+        const reply = await this.conn.request(msg);
+        // ok (the answer comes back through the inbox) or a refusal that a resend cannot change
+        if (reply.type === 'ok' || !S.retryable(reply.code) || reply.code === 'conflict') {
+          this.dispatch({ type: 'reply.done', ref: msg.ref });
+        }
+      } catch {
+        return; // offline again: the next `live` sends it, same ref
+      }
+    }
+  }
+
+  async rate(a, score, comment) {
+    const msg = { type: 'alert.feedback', ref: uuid(), alert: a.alert, score };
+    if (comment) msg.comment = comment;
+    const reply = await this.conn.request(msg).catch(() => null);
+    if (reply?.type === 'ok' || reply?.code === 'conflict') this.dispatch({ type: 'rated', alert: a.alert, score });
   }
 
   // -- reports ---------------------------------------------------------------------
