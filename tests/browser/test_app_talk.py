@@ -1,6 +1,6 @@
-"""The resident's side of the conversation in the citizen app (Chromium): the control
-room's question appears on the alert, the answer (written offline) goes once the app is
-back, and after the end the resident rates the handling once."""
+"""The resident's side in the citizen app (Chromium): the control room's question appears
+on the alert, the answer (written offline) goes once the app is back, after the end the
+resident rates the handling once; a neighbour sees a published incident and says me too."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from playwright.async_api import Browser, expect
 
 from tests.browser.conftest import AxeCheck, WebHub
 from tests.browser.test_app import (
+    CENTRE,
     Link,
     OpenApp,
     alert_id,
@@ -19,6 +20,7 @@ from tests.browser.test_app import (
     phone,
     report,
 )
+from tests.wire import connect
 
 
 async def test_the_resident_answers_the_control_room_and_rates_the_outcome(
@@ -62,5 +64,32 @@ async def test_the_resident_answers_the_control_room_and_rates_the_outcome(
     assert rated["score"] == 4 and rated["comment"] == "Quick, thanks"
     await expect(row.locator(".rated")).to_have_text("Thank you: you rated 4/5.")
     assert await axe_check(page, "#mine") == []
+    no_errors(page)
+    await console.close()
+
+
+async def test_a_neighbour_sees_a_published_incident_and_says_me_too(
+    open_app: OpenApp, browser: Browser, web_hub: WebHub, axe_check: AxeCheck
+) -> None:
+    console = await console_peer(web_hub)
+    alice, _ = await connect(web_hub.ws_url, "citizen", "alice")
+    page = await open_citizen(open_app, browser, "bob")
+    await page.wait_for_function("() => window.vigieApp.followed.length > 0")
+    await page.get_by_label("Show the incidents the town publishes around me").check()
+    near = page.locator("#nearby-list")
+    await expect(near).to_contain_text("Nothing published around you.")
+    submit = {"type": "alert.submit", "ref": "a1", "category": "noise", "lat": CENTRE[0],
+              "lon": CENTRE[1], "text": "Party at number 12"}  # fmt: skip
+    ack = await alice.request(submit)
+    await ok(console, {"type": "incident.publish", "ref": "p", "incident": ack["incident"]})
+    item = near.locator(f'li[data-incident="{ack["incident"]}"]')
+    await expect(item).to_contain_text("Noise · reported")
+    await expect(near).not_to_contain_text("Party")  # never a text
+    await item.get_by_role("button", name="Me too").click()
+    counted = await console.expect("incident", where=lambda m: m["incident"]["reporters"] == 2)
+    assert counted["incident"]["id"] == ack["incident"]
+    await expect(item.get_by_role("button", name="Me too")).to_have_count(0)
+    await expect(page.locator("#mine > li")).to_have_count(1)  # now one of my reports
+    assert await axe_check(page, "#nearby") == []
     no_errors(page)
     await console.close()

@@ -20,6 +20,7 @@ const SHELL = [
   '/static/app/pictos.js',
   '/static/app/position.js',
   '/static/app/views/map.js',
+  '/static/app/views/nearby.js',
   '/static/app/views/notices.js',
   '/static/app/views/report.js',
   '/static/app/views/timeline.js',

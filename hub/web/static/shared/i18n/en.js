@@ -300,6 +300,7 @@ export default {
       metoo: "Me too",
       item: "{category} · {status} · since {time}",
       reported: "Thank you: your report was added.",
+      status: { open: "reported", acknowledged: "being handled", dispatched: "patrol on its way", on_scene: "patrol on scene" },
     },
     unknown_category: "Report",
     waiting_hint: "Kept on this phone; it will be sent once, as soon as the connection is back.",

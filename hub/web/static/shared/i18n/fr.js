@@ -300,6 +300,7 @@ export default {
       metoo: "Moi aussi",
       item: "{category} · {status} · depuis {time}",
       reported: "Merci : votre signalement a été ajouté.",
+      status: { open: "signalé", acknowledged: "pris en compte", dispatched: "patrouille en route", on_scene: "patrouille sur place" },
     },
     unknown_category: "Signalement",
     waiting_hint: "Gardé sur ce téléphone ; il sera envoyé une seule fois, dès le retour de la connexion.",
