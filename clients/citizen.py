@@ -24,6 +24,13 @@ class Citizen(Connection):
     Attributes:
         alerts: Each alert this citizen submitted (id) → its latest status.
         notices: The latest notices received (oldest dropped beyond 100).
+        messages: Each alert (id) → its conversation with the control room, oldest
+            first (`message`s from `control_room`, and this citizen's own answers
+            from `reporter`), each message once however often it was delivered.
+        neighbourhood: The published incidents of the cells this citizen watches
+            (id → public view: category, coarse cell, times, status), kept from the
+            `neighbours` snapshot and each `neighbour` update (unpublished or
+            ended ones are dropped).
     """
 
     expected_role = "citizen"
@@ -32,6 +39,9 @@ class Citizen(Connection):
         super().__init__(url, token, **options)
         self.alerts: dict[str, str] = {}
         self.notices: deque[Message] = deque(maxlen=NOTICES_KEPT)
+        self.messages: dict[str, list[Message]] = {}
+        self._message_ids: set[str] = set()
+        self.neighbourhood: dict[str, Mapping[str, Any]] = {}
         self.add_listener(self._observe)
 
     async def submit_alert(
@@ -101,8 +111,107 @@ class Citizen(Connection):
             await self.request({"type": "citizen.follow", "cells": list(cells)}, timeout)
         )
 
+    async def reply(
+        self,
+        alert: str | Mapping[str, Any],
+        text: str,
+        *,
+        ref: str | None = None,
+        timeout: float | None = None,
+    ) -> Message:
+        """Answer the control room about one of this citizen's alerts (while it is live).
+
+        Idempotent by `ref` (generated when omitted) and re-sent after a
+        reconnection, like `submit_alert`: an answer written offline goes out once
+        the app is back, and is stored once.
+
+        Raises:
+            HubError: The hub refused it (`conflict`: the incident ended;
+                `rate_limited`; `too_large`; `not_found`).
+        """
+        message: Message = {
+            "type": "message.reply", "ref": ref or uuid.uuid4().hex,
+            "alert": object_id(alert, "alert"), "text": text,
+        }  # fmt: skip
+        return await self._submit(message, self.request_timeout if timeout is None else timeout)
+
+    async def rate(
+        self,
+        alert: str | Mapping[str, Any],
+        score: int,
+        comment: str = "",
+        *,
+        ref: str | None = None,
+        timeout: float | None = None,
+    ) -> Message:
+        """Rate how an ended (resolved or rejected) alert was handled, 1..5, once.
+
+        Raises:
+            HubError: The hub refused it (`conflict`: not ended, or rated already).
+        """
+        message: Message = {
+            "type": "alert.feedback", "ref": ref or uuid.uuid4().hex,
+            "alert": object_id(alert, "alert"), "score": score,
+        }  # fmt: skip
+        if comment:
+            message["comment"] = comment
+        return await self._submit(message, self.request_timeout if timeout is None else timeout)
+
+    async def watch(self, cells: Iterable[str], timeout: float | None = None) -> Message:
+        """Opt in to the neighbours' feed of `cells` (none: opt out); the hub keeps the
+        choice, so it holds from the next session on. Returns the `neighbours` snapshot.
+
+        Raises:
+            HubError: The hub refused it (`too_large`: over 50 cells; `out_of_area`).
+        """
+        reply = raise_for_error(
+            await self.request({"type": "neighbours.follow", "cells": list(cells)}, timeout)
+        )
+        self._neighbours(reply)
+        return reply
+
+    async def me_too(
+        self, incident: str, *, ref: str | None = None, timeout: float | None = None
+    ) -> Message:
+        """Say "me too" about a published incident: a report of it by this citizen,
+        answered like `submit_alert` with an `alert.ack` (idempotent by `ref`).
+
+        Raises:
+            HubError: The hub refused it (`not_found`: not published; `conflict`:
+                reported already, or ended; `rate_limited`).
+        """
+        message: Message = {
+            "type": "neighbour.corroborate", "ref": ref or uuid.uuid4().hex, "incident": incident,
+        }  # fmt: skip
+        ack = await self._submit(message, self.request_timeout if timeout is None else timeout)
+        self.alerts[ack["alert"]] = str(ack.get("status", "received"))
+        return ack
+
+    def _neighbours(self, message: Message) -> None:
+        self.neighbourhood = {str(i["id"]): i for i in message.get("incidents") or ()}
+
+    def _neighbour(self, view: Mapping[str, Any]) -> None:
+        live = view.get("status") in ("open", "acknowledged", "dispatched", "on_scene")
+        if view.get("published") and live:
+            self.neighbourhood[str(view["id"])] = view
+        else:
+            self.neighbourhood.pop(str(view.get("id")), None)
+
     def _observe(self, message: Message) -> None:
         if message["type"] == "alert.status" and isinstance(message.get("alert"), str):
             self.alerts[message["alert"]] = str(message.get("status"))
         elif message["type"] == "notice":
             self.notices.append(message)
+        elif message["type"] == "message" and isinstance(message.get("alert"), str):
+            self._keep_message(message)
+        elif message["type"] == "neighbours":
+            self._neighbours(message)
+        elif message["type"] == "neighbour" and isinstance(message.get("incident"), dict):
+            self._neighbour(message["incident"])
+
+    def _keep_message(self, message: Message) -> None:
+        """A conversation's message, once (delivery is at least once)."""
+        if message.get("message") in self._message_ids:
+            return
+        self._message_ids.add(str(message.get("message")))
+        self.messages.setdefault(message["alert"], []).append(message)

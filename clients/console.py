@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -23,6 +24,8 @@ class Console(Connection):
 
     Attributes:
         model: Open incidents, unit board, assignments, recommendations.
+        conversations: Each incident (id) → its `message`s with the reporters and
+            the `feedback` they gave, oldest first, each once.
     """
 
     expected_role = "console"
@@ -31,7 +34,56 @@ class Console(Connection):
     def __init__(self, url: str, token: str, **options: Any) -> None:
         super().__init__(url, token, **options)
         self.model = ConsoleModel()
+        self.conversations: dict[str, list[Message]] = {}
+        self._seen: set[tuple[str, str]] = set()
         self.add_listener(self.model.apply)
+        self.add_listener(self._observe)
+
+    def _observe(self, message: Message) -> None:
+        if message["type"] not in ("message", "feedback"):
+            return
+        key = (message["type"], str(message.get("message") or message.get("alert")))
+        if key not in self._seen and isinstance(message.get("incident"), str):
+            self._seen.add(key)
+            self.conversations.setdefault(message["incident"], []).append(message)
+
+    async def publish(
+        self, incident: IncidentRef, published: bool = True, timeout: float | None = None
+    ) -> Message:
+        """Publish an incident to its neighbours (category, coarse cell, status), or
+        unpublish it with `published=False`.
+
+        Raises:
+            HubError: The hub refused it.
+        """
+        message = {"type": "incident.publish", "incident": object_id(incident),
+                   "published": published}  # fmt: skip
+        return raise_for_error(await self.request(message, timeout))
+
+    async def write(
+        self,
+        incident: IncidentRef,
+        text: str,
+        *,
+        alert: str | None = None,
+        ref: str | None = None,
+        timeout: float | None = None,
+    ) -> Message:
+        """Write to the reporters of a live incident (or to one alert's reporter) as
+        the control room; returns the `ok` with the `message` id.
+
+        Idempotent by `ref` (generated when omitted) and re-sent after a reconnection.
+
+        Raises:
+            HubError: The hub refused it.
+        """
+        message: Message = {
+            "type": "message.send", "ref": ref or uuid.uuid4().hex,
+            "incident": object_id(incident), "text": text,
+        }  # fmt: skip
+        if alert is not None:
+            message["alert"] = alert
+        return raise_for_error(await self.request(message, timeout, resend=True))
 
     async def assign(
         self,

@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, default=0, help="seconds (0: until Ctrl-C)")
     demo.add_argument("--plain", action="store_true", help="plain text instead of a live board")
     demo.add_argument("--data-dir", default="./.vigie/demo")
+    demo.add_argument(
+        "--history-days", type=int, default=21, help="past weeks seeded for the statistics"
+    )
 
     purge = sub.add_parser("purge", help="apply the retention periods now (docs/privacy.md)")
     purge.add_argument("--tenant", help="one town (default: every town of the config)")

@@ -31,6 +31,7 @@ __all__ = [
     "Rate",
     "Retention",
     "Sector",
+    "StatsSettings",
     "TenantConfig",
     "Tiles",
     "load_config",
@@ -129,6 +130,21 @@ class Open311Settings:
     key_service: str = ""
 
 
+# Response targets by priority (seconds, received → a unit on scene or the end):
+# what the statistics' "share handled within target" measures. The town sets its own.
+DEFAULT_TARGETS_S: Mapping[int, int] = {1: 600, 2: 1200, 3: 3600, 4: 7200, 5: 86_400}
+
+
+@dataclass(frozen=True, slots=True)
+class StatsSettings:
+    """A tenant's statistics (`[tenants.<id>.stats]`, docs/statistics.md)."""
+
+    targets_s: Mapping[int, int] = field(default_factory=lambda: dict(DEFAULT_TARGETS_S))
+    retention_days: int = 400  # aggregates hold no person: kept longer than alerts
+    recurrence_days: int = 7  # "4th noise incident in this area in 7 days"
+    recurring_weeks: int = 3  # a cell's category that came back in this many weeks
+
+
 @dataclass(frozen=True, slots=True)
 class Retention:
     """How long each kind of record is kept, in days (`[tenants.<id>.retention]`).
@@ -187,6 +203,8 @@ class TenantConfig:
     cap_sender: str = ""  # CAP `sender`, e.g. vigie@narbonne.fr; "" = vigie@<id>.invalid
     eido_agency: str = ""  # EIDO agency id (a domain), e.g. narbonne.fr; "" = <id>.invalid
     notice_expires_s: int = 86_400  # a notice without `expires_s` is current this long
+    stats: StatsSettings = StatsSettings()
+    neighbours_publish: tuple[str, ...] = ()  # categories published to neighbours at once
     emergency: str = "17 / 112"  # shown by the citizen app: emergencies are not for Vigie
     tiles: Tiles | None = None
 
@@ -433,6 +451,38 @@ def _tenant(tid: str, value: Any, hub: HubSettings, env: Mapping[str, str]) -> T
         ),
         emergency=_text(raw, "emergency", where, "17 / 112"),
         tiles=_tiles(raw.get("tiles"), where),
+        stats=_stats(raw.get("stats", {}), f"{where}.stats"),
+        neighbours_publish=_categories(raw, "neighbours_publish", where, cats),
+    )
+
+
+def _categories(
+    raw: Mapping[str, Any], key: str, where: str, cats: Mapping[str, Category]
+) -> tuple[str, ...]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(c, str) for c in value):
+        raise ConfigError(f"{where}.{key} must be a list of category ids")
+    unknown = sorted(set(value) - set(cats))
+    if unknown:
+        raise ConfigError(f"{where}.{key}: not categories: {unknown}")
+    return tuple(value)
+
+
+def _stats(value: Any, where: str) -> StatsSettings:
+    raw = _table(value, where)
+    unknown = set(raw) - set(StatsSettings.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}")
+    targets = dict(DEFAULT_TARGETS_S)
+    for name, seconds in _table(raw.get("targets_s", {}), f"{where}.targets_s").items():
+        if name not in {"1", "2", "3", "4", "5"}:
+            raise ConfigError(f"{where}.targets_s: keys are priorities 1..5, got {name!r}")
+        targets[int(name)] = _int({name: seconds}, name, f"{where}.targets_s", 0, 1, 30 * 86_400)
+    return StatsSettings(
+        targets_s=targets,
+        retention_days=_int(raw, "retention_days", where, 400, 1, 36_500),
+        recurrence_days=_int(raw, "recurrence_days", where, 7, 1, 90),
+        recurring_weeks=_int(raw, "recurring_weeks", where, 3, 1, 52),
     )
 
 

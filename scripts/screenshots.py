@@ -4,7 +4,8 @@
 Starts `vigie demo --plain` on a free port with its own data folder, reads the
 three URLs it prints (dev tokens in the fragment), lets the simulated evening
 run, and saves docs/img/console.png (1280x800), unit.png (1280x800) and
-app.png (390x844). Needs /usr/bin/chromium (apt-get install chromium).
+app.png (390x844), and the console's Statistics view as statistics.png.
+Needs /usr/bin/chromium (apt-get install chromium).
 
     .venv/bin/python scripts/screenshots.py
     .venv/bin/python scripts/screenshots.py --warmup 30 --out /tmp/shots
@@ -79,6 +80,9 @@ def with_lang(url: str, lang: str) -> str:
     return f"{page}?lang={lang}#{fragment}"
 
 
+STATS_BUTTON = {"en": "Statistics", "fr": "Statistiques"}
+
+
 async def shoot(urls: dict[str, str], out: Path, warmup_s: float, lang: str) -> None:
     """Open every app, let the evening run, then take the screenshots.
 
@@ -109,6 +113,11 @@ async def shoot(urls: dict[str, str], out: Path, warmup_s: float, lang: str) -> 
         await asyncio.sleep(warmup_s)
         for app, page in first.items():
             await save(app, page)
+        # The console's Statistics view, on the demo's seeded weeks.
+        await first["console"].get_by_role("button", name=STATS_BUTTON[lang]).click()
+        await first["console"].wait_for_selector("#stats-incidents")
+        await save("statistics", first["console"])
+        await first["console"].keyboard.press("Escape")
         tablet = await open_page("unit")
         await asyncio.sleep(TABLET_WAIT_S)  # long enough for the operator to offer it something
         await save("unit", tablet)

@@ -25,6 +25,8 @@ __all__ = [
     "ASSIGNMENT_ENDS",
     "INCIDENT_TRANSITIONS",
     "LIVE",
+    "OUTCOME_OF",
+    "STAGE_OF",
     "TERMINAL",
     "UNIT_STATUS_AFTER",
     "TransitionError",
@@ -77,6 +79,24 @@ ALERT_STATUS_NOTES: Final = {
     "rejected": "Ce signalement n'a pas donné lieu à une intervention.",
     "merged": "Votre signalement a été regroupé avec un autre portant sur le même fait.",
     "cancelled": "Votre signalement a été retiré.",
+}
+
+# What the statistics count (hub.core.stats): the stage an action reaches (the time
+# since the previous stage is measured), and how an incident ends. An operator's
+# close ends the stage times like a unit's resolve; its outcome tells them apart.
+STAGE_OF: Final = {
+    "acknowledge": "acknowledged",
+    "accept": "dispatched",
+    "on_scene": "on_scene",
+    "resolve": "resolved",
+    "close": "resolved",
+}
+OUTCOME_OF: Final = {
+    "resolve": "resolved",
+    "close": "closed",
+    "reject": "rejected",
+    "merge": "merged",
+    "withdraw": "withdrawn",  # its only reporter withdrew it before dispatch
 }
 
 # The unit's status after it does something to an incident.

@@ -24,6 +24,7 @@ __all__ = [
     "NOTICE_EXPIRES_MIN_S",
     "ROLES",
     "AlertCancel",
+    "AlertFeedback",
     "AlertSubmit",
     "AssignmentAccept",
     "AssignmentDecline",
@@ -34,9 +35,14 @@ __all__ = [
     "Hello",
     "IncidentHistory",
     "IncidentMerge",
+    "IncidentPublish",
     "IncidentRecommend",
     "IncidentStatus",
     "IncidentUpdate",
+    "MessageReply",
+    "MessageSend",
+    "NeighbourCorroborate",
+    "NeighboursFollow",
     "Notice",
     "UnitPosition",
     "UnitStatus",
@@ -49,6 +55,7 @@ REF_MAX: Final = 64
 ID_MAX: Final = 64
 NOTE_MAX: Final = 1000
 TEXT_MAX: Final = 1000  # the protocol's limit; a tenant may configure less
+MESSAGE_MAX: Final = 1000  # a conversation's message, a feedback comment
 MAX_CELLS: Final = 2000
 MAX_SECTOR_CELLS: Final = 500
 MAX_RESUME_STREAMS: Final = 8
@@ -292,6 +299,60 @@ class IncidentHistory:
     ref: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class MessageSend:
+    """The control room writes to the reporters of an incident (or one alert's reporter)."""
+
+    incident: str
+    text: str
+    alert: str | None = None
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReply:
+    """A reporter answers about one of its own alerts."""
+
+    alert: str
+    text: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertFeedback:
+    """A reporter rates how its alert was handled (1..5), once, after the end."""
+
+    alert: str
+    score: int
+    comment: str = ""
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NeighboursFollow:
+    """A resident opts in to the neighbours' feed of these cells (none: opts out)."""
+
+    cells: tuple[str, ...]
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NeighbourCorroborate:
+    """A neighbour's "me too" on a published incident."""
+
+    incident: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentPublish:
+    """The control room publishes an incident to its neighbours, or unpublishes it."""
+
+    incident: str
+    published: bool
+    ref: str | None = None
+
+
 ClientMessage = (
     Hello
     | AlertSubmit
@@ -309,6 +370,12 @@ ClientMessage = (
     | Notice
     | IncidentRecommend
     | IncidentHistory
+    | MessageSend
+    | MessageReply
+    | AlertFeedback
+    | NeighboursFollow
+    | NeighbourCorroborate
+    | IncidentPublish
 )
 
 
@@ -413,6 +480,47 @@ def _notice(raw: Mapping[str, Any], ref: str | None) -> Notice:
     )
 
 
+def _message_text(raw: Mapping[str, Any], ref: str | None) -> str:
+    text = _req_str(raw, "text", ref, max_len=MESSAGE_MAX)
+    if not text.strip():
+        raise _bad("text", "must not be blank", ref)
+    return text
+
+
+def _message_send(raw: Mapping[str, Any], ref: str | None) -> MessageSend:
+    if ref is None:
+        raise _bad("ref", "is required for message.send (it makes the send idempotent)", ref)
+    alert = _str(raw, "alert", ref, max_len=ID_MAX, required=False)
+    return MessageSend(_req_str(raw, "incident", ref), _message_text(raw, ref), alert, ref)
+
+
+def _message_reply(raw: Mapping[str, Any], ref: str | None) -> MessageReply:
+    if ref is None:
+        raise _bad("ref", "is required for message.reply (it makes the reply idempotent)", ref)
+    return MessageReply(_req_str(raw, "alert", ref), _message_text(raw, ref), ref)
+
+
+def _alert_feedback(raw: Mapping[str, Any], ref: str | None) -> AlertFeedback:
+    score = _number(raw, "score", ref, 1, 5, required=True)
+    if score is None or score != int(score):
+        raise _bad("score", "must be an integer 1..5", ref)
+    comment = _str(raw, "comment", ref, max_len=MESSAGE_MAX, required=False) or ""
+    return AlertFeedback(_req_str(raw, "alert", ref), int(score), comment, ref)
+
+
+def _neighbour_corroborate(raw: Mapping[str, Any], ref: str | None) -> NeighbourCorroborate:
+    if ref is None:
+        raise _bad("ref", "is required for neighbour.corroborate (it makes it idempotent)", ref)
+    return NeighbourCorroborate(_req_str(raw, "incident", ref), ref)
+
+
+def _incident_publish(raw: Mapping[str, Any], ref: str | None) -> IncidentPublish:
+    published = raw.get("published", True)
+    if not isinstance(published, bool):
+        raise _bad("published", "must be true or false", ref)
+    return IncidentPublish(_req_str(raw, "incident", ref), published, ref)
+
+
 _Parser = Callable[[Mapping[str, Any], str | None], ClientMessage]
 
 _PARSERS: Final[dict[str, _Parser]] = {
@@ -441,6 +549,12 @@ _PARSERS: Final[dict[str, _Parser]] = {
     "notice": _notice,
     "incident.recommend": lambda r, ref: IncidentRecommend(_req_str(r, "incident", ref), ref),
     "incident.history": lambda r, ref: IncidentHistory(_req_str(r, "incident", ref), ref),
+    "message.send": _message_send,
+    "message.reply": _message_reply,
+    "alert.feedback": _alert_feedback,
+    "neighbours.follow": lambda r, ref: NeighboursFollow(_cells(r, "cells", ref), ref),
+    "neighbour.corroborate": _neighbour_corroborate,
+    "incident.publish": _incident_publish,
 }
 
 # Which roles may send which type; anything else is `forbidden` (hello: everyone).
@@ -461,6 +575,12 @@ _ROLES_BY_TYPE: Final[dict[str, frozenset[str]]] = {
     "notice": frozenset({"console"}),
     "incident.recommend": frozenset({"console"}),
     "incident.history": frozenset({"console"}),
+    "message.send": frozenset({"console"}),
+    "message.reply": frozenset({"citizen"}),
+    "alert.feedback": frozenset({"citizen"}),
+    "neighbours.follow": frozenset({"citizen"}),
+    "neighbour.corroborate": frozenset({"citizen"}),
+    "incident.publish": frozenset({"console"}),
 }
 
 

@@ -94,13 +94,15 @@ class ErasureTrace:
 
     Stream entries cannot be rewritten, only deleted: an entry is deleted when it
     is addressed to the resident, or when it carries the view of an incident they
-    reported whose text or point is one of theirs.
+    reported whose text or point is one of theirs, or when it is what they wrote
+    about one of their alerts (a conversation's answer, a rating).
     """
 
     citizen: str
     incidents: frozenset[str]
     texts: frozenset[str]
     points: tuple[tuple[float, float], ...]
+    alerts: frozenset[str] = frozenset()
 
     @classmethod
     def of(
@@ -114,11 +116,17 @@ class ErasureTrace:
             frozenset(a.get("incident", "") for a in rows) - {""} | frozenset(incidents),
             frozenset(a.get("text", "") for a in rows) - {""},
             tuple(_point(a) for a in rows if _point(a) is not None),  # type: ignore[misc]
+            frozenset(a.get("id", "") for a in rows) - {""},
         )
 
     def reveals(self, to: str | None, body: Mapping[str, Any]) -> bool:
         """True when a stream entry (its `to` field and body) holds the resident's data."""
         if to == f"citizen:{self.citizen}":
+            return True
+        if body.get("alert") in self.alerts and (
+            body.get("type") == "feedback"
+            or (body.get("type") == "message" and body.get("from") == "reporter")
+        ):
             return True
         incident = body.get("incident")
         if not isinstance(incident, Mapping) or incident.get("id") not in self.incidents:

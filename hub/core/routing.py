@@ -25,13 +25,15 @@ class Audience:
 
     Exactly one of the shapes below: a personal entry (`identity`), or a shared
     one for every console (`consoles`) plus the units covering `cell`, or a
-    notice for the citizens following one of `notice_cells`.
+    notice for the citizens following one of `notice_cells`, or a published
+    incident for the residents who opted in to the neighbours' feed of its cell.
     """
 
     identity: tuple[str, str] | None = None  # (role, sub): that identity's sessions only
     consoles: bool = False  # every console of the tenant
     cell: str | None = None  # the units whose coverage holds this cell
     notice_cells: tuple[str, ...] | None = None  # citizens following one of these cells
+    neighbour_cells: tuple[str, ...] | None = None  # residents of the neighbours' feed there
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ class Reader:
     sub: str
     covers: Callable[[str], bool]  # True when the session's unit coverage holds the cell
     follow_cells: frozenset[str] = frozenset()
+    neighbour_cells: frozenset[str] = frozenset()  # the neighbours' feed it opted in to
 
 
 CONSOLES_ONLY = Audience(consoles=True)
@@ -52,8 +55,9 @@ def audience(kind: str, to: str | None, cell: str | None, body: Mapping[str, Any
 
     A poke (`to` set, "role:sub") goes to that identity only; an incident to the
     consoles and the units covering its cell; a notice to the citizens
-    following one of its cells; anything else (unit changes, queue order,
-    merges) to the consoles.
+    following one of its cells; a `neighbour` entry (an incident's public view)
+    to the residents whose neighbours' feed covers its cell; anything else
+    (unit changes, queue order, merges) to the consoles.
     """
     if to is not None:
         role, _, sub = to.partition(":")
@@ -63,6 +67,8 @@ def audience(kind: str, to: str | None, cell: str | None, body: Mapping[str, Any
     if kind == "notice":
         cells: Iterable[str] = body.get("cells", ())
         return Audience(notice_cells=tuple(cells))
+    if kind == "neighbour":
+        return Audience(neighbour_cells=() if cell is None else (cell,))
     return CONSOLES_ONLY
 
 
@@ -76,4 +82,6 @@ def includes(aud: Audience, reader: Reader) -> bool:
         return True
     if aud.notice_cells is not None and reader.role == "citizen":
         return cells_overlap(reader.follow_cells, aud.notice_cells)
+    if aud.neighbour_cells is not None:
+        return cells_overlap(reader.neighbour_cells, aud.neighbour_cells)
     return False

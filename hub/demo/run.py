@@ -27,7 +27,9 @@ from redis.asyncio import Redis
 from hub.config import load_config
 from hub.demo.board import DemoStats, Journal, run_view, summary_lines
 from hub.demo.evening import Evening
+from hub.demo.history import replay, synthetic
 from hub.demo.town import Town
+from hub.server.handlers import now_ms
 from hub.server.runner import RunningHub, running_hub
 from hub.server.web import web_urls
 from hub.store.embedded import embedded_or_given_redis
@@ -35,6 +37,7 @@ from hub.store.embedded import embedded_or_given_redis
 __all__ = ["announce", "run_demo"]
 
 MARKER: Final = ".vigie-demo"
+HISTORY_PER_DAY: Final = 60  # alerts a day in the seeded past
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -42,7 +45,8 @@ def run_demo(args: argparse.Namespace) -> int:
 
     Args:
         args: `port`, `citizens`, `units`, `duration` (seconds, 0: until Ctrl-C),
-            `plain` (text lines instead of the live board) and `data_dir`.
+            `plain` (text lines instead of the live board), `data_dir` and
+            `history_days` (past days seeded for the statistics, on fresh data).
     """
     plain = bool(args.plain) or not sys.stdout.isatty()
     if not _port_free(args.port):
@@ -126,6 +130,10 @@ async def _demo(args: argparse.Namespace, redis_url: str, *, plain: bool, fresh:
         _stop_on_signals(stop)
         announce(hub, secret, tenant.id, redis_url, args)
         town = Town(tenant, config.hub.h3_resolution, random.Random())
+        if fresh and getattr(args, "history_days", 0) > 0:  # the statistics are not empty
+            past = synthetic(town, args.history_days, HISTORY_PER_DAY, now_ms(), town.rng)
+            seeded = await replay(hub.node.store, config, tenant, past)
+            print(f"vigie demo: {seeded} past incidents over {args.history_days} days", flush=True)
         summary = await _evening(hub.ws_url, secret, town, args, plain=plain, stop=stop)
     print("\n".join(summary), flush=True)
     return 0

@@ -37,6 +37,7 @@ from hub.server.interop import interop_routes
 from hub.server.jwks import KeySource, verifier_for
 from hub.server.node import Node
 from hub.server.open311 import open311_mount
+from hub.server.stats import get_stats
 from hub.server.timers import run_timers
 from hub.server.web import SecurityHeaders, content_security_policy, web_routes
 from hub.server.websocket import STATE_KEY, WebSocketLayer
@@ -178,6 +179,7 @@ def create_app(
             Route("/healthz", healthz),
             Route("/metrics", metrics),
             Route("/api/v1/incidents/{incident}", get_incident),
+            Route("/api/v1/stats", get_stats),
             Route("/api/v1/citizens/{citizen}/erase", erase_citizen, methods=["POST"]),
             open311_mount(config),
             *interop_routes(),

@@ -64,6 +64,8 @@ def transition(action: str) -> dict[str, Any]:
         "retire": target in lifecycle.TERMINAL,
         "alert_status": alert_status,
         "alert_note": lifecycle.ALERT_STATUS_NOTES.get(alert_status or ""),
+        "stage": lifecycle.STAGE_OF.get(action),
+        "outcome": lifecycle.OUTCOME_OF.get(action),
     }
 
 
@@ -109,6 +111,7 @@ async def merge(node: Node, session: Session, msg: IncidentMerge) -> None:
         "live": sorted(lifecycle.LIVE),
         "ladders": ladders(rt),
         "alert_note": lifecycle.ALERT_STATUS_NOTES["merged"],
+        "outcome": lifecycle.OUTCOME_OF["merge"],
     }
     await node.dispatch.run("merge", ctx, params)
 

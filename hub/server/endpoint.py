@@ -24,8 +24,10 @@ from hub.core.codec import Codec, choose_codec
 from hub.core.errors import CloseCode
 from hub.core.session import FLOOD_CLOSE_AFTER, Close, Opening, Refused
 from hub.server import commands as _commands  # noqa: F401  (registers console handlers)
+from hub.server import conversation as _conversation  # noqa: F401  (registers its handlers)
 from hub.server import field as _field  # noqa: F401  (registers unit/citizen lifecycle handlers)
 from hub.server import handlers as _handlers  # noqa: F401  (registers handlers)
+from hub.server import neighbours as _neighbours  # noqa: F401  (registers its handlers)
 from hub.server.dispatch import handle
 from hub.server.lifecycle import authenticate, opening, session_closed, session_opened
 from hub.server.node import Node

@@ -87,5 +87,6 @@ async def cancel_alert(node: Node, session: Session, msg: AlertCancel) -> None:
         "final": FINAL_ALERT_STATUSES,
         "live": sorted(lifecycle.LIVE),
         "close_note": "withdrawn by its only reporter",
+        "outcome": lifecycle.OUTCOME_OF["withdraw"],
     }
     await node.dispatch.run("alert_cancel", ctx, params)

@@ -9,17 +9,19 @@ from typing import Any
 
 import h3
 
+from hub.config import TenantConfig
 from hub.core.errors import ErrorCode, ProtocolError
 from hub.core.geo import cell_of, ring_cells
 from hub.core.messages import AlertSubmit, CitizenFollow, Cover, UnitPosition, UnitStatus
 from hub.core.priority import corroboration_ladder
+from hub.core.stats import stamp_of
 from hub.server.dispatch import handles
 from hub.server.node import Node, TenantRuntime
 from hub.server.recommending import needs_recommendation, recommend_and_dispatch
 from hub.server.session import Session
 from hub.store.store import APP, Intake
 
-__all__ = ["StoredAlert", "store_alert"]
+__all__ = ["StoredAlert", "stats_args", "store_alert"]
 
 POSITION_THROTTLE_MS = 1000  # consoles get at most one position per unit per second
 
@@ -41,6 +43,21 @@ async def submit_alert(node: Node, session: Session, msg: AlertSubmit) -> dict[s
         "type": "alert.ack", "ref": msg.ref, "alert": outcome.alert,
         "incident": outcome.incident, "status": "received", "at": outcome.at,
     }  # fmt: skip
+
+
+def stats_args(tenant: TenantConfig, cell: str, at_ms: int, category: str = "") -> dict[str, Any]:
+    """What submit_alert.lua needs to count an alert of `category` received at `at_ms` in
+    `cell` (and to publish it to the neighbours when the town publishes that category)."""
+    area = h3.cell_to_parent(cell, min(tenant.public_resolution, h3.get_resolution(cell)))
+    stamp = stamp_of(at_ms, tenant.timezone, area)
+    return {
+        "day": stamp.day,
+        "how": stamp.how,
+        "area": stamp.area,
+        "ttl_s": tenant.stats.retention_days * 86_400,
+        "recurrence_ms": tenant.stats.recurrence_days * 86_400_000,
+        "publish": category in tenant.neighbours_publish,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,13 +87,14 @@ async def store_alert(
         raise ProtocolError(ErrorCode.OUT_OF_AREA, f"the point is outside {tenant.name}")
     cell = cell_of(msg.lat, msg.lon, node.config.hub.h3_resolution)
     rate = tenant.alert_rate_limit
+    now = now_ms()
     outcome = await node.store.submit_alert(
         rt.keys,
         citizen=citizen, ref=msg.ref, category=msg.category, lat=msg.lat, lon=msg.lon,
-        cell=cell, text=msg.text, accuracy_m=msg.accuracy_m, now_ms=now_ms(),
+        cell=cell, text=msg.text, accuracy_m=msg.accuracy_m, now_ms=now,
         candidates=ring_cells(cell, tenant.group_k), group_window_s=tenant.group_window_s,
         rate=(rate.count, rate.per_s), ladder=corroboration_ladder(category.priority),
-        intake=intake,
+        intake=intake, stats=stats_args(tenant, cell, now, msg.category),
     )  # fmt: skip
     if outcome.kind == "rate":
         whose = "this partner" if outcome.limited_by == "channel" else "this reporter"

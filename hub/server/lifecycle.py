@@ -19,6 +19,7 @@ from hub.server.node import Node, TenantRuntime
 from hub.server.resume import synchronise
 from hub.server.session import Session
 from hub.server.supervision import skip
+from hub.store.neighbours import load_cells
 
 __all__ = ["authenticate", "opening", "session_closed", "session_opened"]
 
@@ -61,6 +62,9 @@ async def session_opened(node: Node, session: Session, hello: Hello) -> bool:
     try:
         if session.role == "unit":
             await _unit_online(node, session)
+        elif session.role == "citizen":  # an opt-in holds from the next hello, anywhere
+            rt = node.runtime(session)
+            node.set_neighbours(session, await load_cells(node.store.redis, rt.keys, session.sub))
         session.send_message(
             {
                 "type": "welcome",

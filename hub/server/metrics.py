@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
+
+from hub.core.stats import DISPLAY_EDGES_S
 
 __all__ = ["Metrics"]
 
@@ -23,6 +26,27 @@ class Metrics:
     # (loop, tenant, fault) and (source, tenant): see hub.server.supervision
     loop_errors: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     bad_records: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # (tenant, series) → counts per DISPLAY_EDGES_S bin (+Inf last), and sums (seconds)
+    stage_bins: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    stage_sums: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def observe_stage(self, tenant: str, series: str, seconds: float) -> None:
+        """Count one stage time measured by a script this process ran."""
+        bins = self.stage_bins.setdefault((tenant, series), [0] * (len(DISPLAY_EDGES_S) + 1))
+        bins[bisect_left(DISPLAY_EDGES_S, seconds)] += 1
+        self.stage_sums[(tenant, series)] = self.stage_sums.get((tenant, series), 0.0) + seconds
+
+    def _stage_lines(self) -> list[str]:
+        lines = ["# TYPE vigie_stage_seconds histogram"]
+        for (tenant, series), bins in sorted(self.stage_bins.items()):
+            labels = f'tenant="{tenant}",stage="{series}"'
+            total = 0
+            for edge, n in zip([*DISPLAY_EDGES_S, "+Inf"], bins, strict=True):
+                total += n
+                lines.append(f'vigie_stage_seconds_bucket{{{labels},le="{edge}"}} {total}')
+            lines.append(f"vigie_stage_seconds_sum{{{labels}}} {self.stage_sums[(tenant, series)]}")
+            lines.append(f"vigie_stage_seconds_count{{{labels}}} {total}")
+        return lines
 
     def render(self, extra: dict[str, float] | None = None) -> str:
         """The Prometheus text exposition of every counter."""
@@ -54,6 +78,7 @@ class Metrics:
             f'vigie_bad_records_total{{source="{s}",tenant="{t}"}} {n}'
             for (s, t), n in sorted(self.bad_records.items())
         ]
+        lines += self._stage_lines()
         for name, value in (extra or {}).items():
             lines += [f"# TYPE vigie_{name.split('{')[0]} gauge", f"vigie_{name} {value}"]
         return "\n".join(lines) + "\n"

@@ -67,6 +67,7 @@ class TenantRuntime:
     consoles: set[Session] = field(default_factory=set)
     units: CoverageIndex[Session] = field(default_factory=CoverageIndex)
     citizens_following: set[Session] = field(default_factory=set)  # notice recipients
+    neighbours: set[Session] = field(default_factory=set)  # opted in to the neighbours' feed
     by_identity: dict[tuple[str, str], set[Session]] = field(default_factory=dict)
     # The tenant's unit board, loaded at start and kept from `unit` events: what
     # recommendations rank, without a Redis scan per incident.
@@ -94,7 +95,7 @@ class Node:
         }
         self.sessions: dict[str, Session] = {}
         self.redis_ok = False
-        self.dispatch = DispatchStore(store.redis, store.scripts)
+        self.dispatch = DispatchStore(store.redis, store.scripts, self.metrics.observe_stage)
         self.draining = False  # SIGTERM received: no new sessions
         self.failed: str | None = None  # a loop cannot go on: why (hub.server.failure)
         self._background: set[asyncio.Task[None]] = set()
@@ -127,6 +128,7 @@ class Node:
         rt.consoles.discard(session)
         rt.units.remove(session)
         rt.citizens_following.discard(session)
+        rt.neighbours.discard(session)
         self.metrics.sessions[session.role] -= 1
 
     def set_unit_state(
@@ -156,6 +158,15 @@ class Node:
         cells = unit_coverage(unit.sector, unit.cell, rt.config.cover_k)
         for session in sessions:
             rt.units.assign(session, cells)
+
+    def set_neighbours(self, session: Session, cells: Iterable[str]) -> None:
+        """The cells whose published incidents a resident sees (none: opted out)."""
+        session.neighbour_cells = frozenset(cells)
+        neighbours = self.runtime(session).neighbours
+        if session.neighbour_cells:
+            neighbours.add(session)
+        else:
+            neighbours.discard(session)
 
     def set_follow(self, session: Session, cells: Iterable[str]) -> None:
         """The cells a citizen follows for notices (its home area, its last alert's cell)."""
@@ -202,13 +213,16 @@ class Node:
         if aud.notice_cells is not None:
             cells = aud.notice_cells
             yield from (s for s in rt.citizens_following if cells_overlap(s.follow_cells, cells))
+        if aud.neighbour_cells is not None:
+            cells = aud.neighbour_cells
+            yield from (s for s in rt.neighbours if cells_overlap(s.neighbour_cells, cells))
 
     def wants(self, session: Session, entry: StreamEntry) -> bool:
         """True when a replayed `entry` is for `session`: the same audience, asked of one."""
         rt = self.runtime(session)
         reader = Reader(
             session.role, session.sub, lambda cell: rt.units.covers(session, cell),
-            session.follow_cells,
+            session.follow_cells, session.neighbour_cells,
         )  # fmt: skip
         return includes(audience(entry.kind, entry.to, entry.cell, entry.body), reader)
 

@@ -22,6 +22,7 @@ from typing import Any
 from hub.core.errors import CloseCode
 from hub.core.offsets import is_offset, offset_key
 from hub.core.session import State
+from hub.server.neighbours import neighbours_snapshot
 from hub.server.node import EVENTS, INBOX, Node, TenantRuntime
 from hub.server.session import Session
 from hub.server.supervision import skip
@@ -48,10 +49,23 @@ async def synchronise(node: Node, session: Session, resume: Mapping[str, str]) -
             if after is not None:
                 session.send_message({"type": "reset", "stream": EVENTS})
             await send_snapshot(node, session, rt)
+    elif session.neighbour_cells:
+        await _resume_neighbours(node, session, rt, resume.get(EVENTS))
     if session.protocol.state is not State.SYNCING:
         return  # closed while replaying: the client resumes from what it got
     for entry in session.protocol.synced():
         node.deliver(session, entry, node.event_for(entry))
+
+
+async def _resume_neighbours(
+    node: Node, session: Session, rt: TenantRuntime, after: str | None
+) -> None:
+    """A resident of the neighbours' feed: what it missed, or where it stands now."""
+    if after is not None and is_offset(after) and await _replay_events(node, session, rt, after):
+        return
+    if after is not None:
+        session.send_message({"type": "reset", "stream": EVENTS})
+    session.send_message(await neighbours_snapshot(node, session, rt))
 
 
 async def _room_for_one_more(session: Session) -> bool:

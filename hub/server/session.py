@@ -74,6 +74,7 @@ class Session:
         # Every decision on this session (floors, buffering, floods, closes): sans I/O.
         self.protocol = protocol
         self.follow_cells: frozenset[str] = frozenset()
+        self.neighbour_cells: frozenset[str] = frozenset()  # the neighbours' feed it opted in to
         self.closed = asyncio.Event()
         self.connected_at = time.monotonic()
         self.sent = 0

@@ -8,7 +8,7 @@ hub.core.lifecycle and are passed in: Redis enforces them, Python owns them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from hub.config import HubSettings, TenantConfig
 from hub.core.errors import ErrorCode, ProtocolError
 from hub.core.recommend import UnitInfo
 from hub.core.records import BadRecord, WaitingIncident, parse_int, unit_info, waiting_incident
+from hub.core.stats import GAMMA
 from hub.store.client import RedisLike
 from hub.store.keys import TenantKeys
 from hub.store.scripts import ScriptSet
@@ -40,6 +41,7 @@ class LifecycleContext:
     retention_s: int  # closed incidents and their alerts
     ref_key: str | None = None  # where the reply to a command with a `ref` is kept
     ref_ttl_s: int = 86_400
+    stats_ttl_s: int = 0  # how long the tenant's aggregates live; 0: none kept
     audit_retention_s: int = 0  # a closed incident's trail; 0: as long as the incident
     inbox_retention_s: int = 0  # personal inboxes; 0: as long as incidents
 
@@ -58,6 +60,7 @@ class LifecycleContext:
             retention_s=tenant.retention.incidents_days * DAY_S,
             audit_retention_s=tenant.retention.audit_days * DAY_S,
             inbox_retention_s=tenant.retention.inbox_days * DAY_S,
+            stats_ttl_s=tenant.stats.retention_days * DAY_S,
         )
 
     def to_json(self) -> bytes:
@@ -75,6 +78,8 @@ class LifecycleContext:
         }
         if self.ref_key is not None:
             ctx["ref_key"], ctx["ref_ttl_s"] = self.ref_key, self.ref_ttl_s
+        if self.stats_ttl_s:
+            ctx["stats"] = {"gamma": GAMMA, "ttl_s": self.stats_ttl_s}
         return orjson.dumps(ctx)
 
 
@@ -97,6 +102,8 @@ def _json_or_none(raw: bytes) -> Any:
         return None
 
 
+Observe = Callable[[str, str, float], None]  # (tenant, series, seconds)
+
 PIPELINE_CHUNK = 500  # commands of a bulk job per round trip
 
 
@@ -108,9 +115,12 @@ def _wrong_type(source: str, key: str, error: Exception) -> BadRecord:
 class DispatchStore:
     """Calls the lifecycle scripts and maps their refusals to protocol errors."""
 
-    def __init__(self, redis: RedisLike, scripts: ScriptSet) -> None:
+    def __init__(
+        self, redis: RedisLike, scripts: ScriptSet, observe: Observe | None = None
+    ) -> None:
         self.redis = redis
         self.scripts = scripts
+        self.observe = observe  # told each stage time a script of this process measured
 
     async def run(self, name: str, ctx: LifecycleContext, params: Mapping[str, Any]) -> list[str]:
         """Run lifecycle script `name`; returns its 'ok' payload or raises ProtocolError."""
@@ -119,7 +129,13 @@ class DispatchStore:
         )
         values = [_s(v) for v in result]
         if values[0] == "err":
-            raise ProtocolError(ErrorCode(values[1]), values[2])
+            retry = float(values[3]) if len(values) > 3 else None
+            raise ProtocolError(ErrorCode(values[1]), values[2], retry_after_s=retry)
+        if len(values) >= 3 and values[-2] == "stages":  # lib.lua done(): stage times seen
+            if self.observe is not None:
+                for series, ms in orjson.loads(values[-1]):
+                    self.observe(ctx.keys.tenant, series, ms / 1000)
+            values = values[:-2]
         return values[1:]
 
     async def incident(

@@ -197,7 +197,12 @@ async def _delete_alerts(redis: RedisLike, keys: TenantKeys, alerts: list[str]) 
 
 
 async def _delete_own_keys(redis: RedisLike, keys: TenantKeys, citizen: str) -> int:
-    own = [keys.inbox("citizen", citizen), keys.alert_rate(citizen)]
+    own = [
+        keys.inbox("citizen", citizen),
+        keys.alert_rate(citizen),
+        keys.message_rate("citizen", citizen),
+        keys.neighbour_cells(citizen),
+    ]
     for pattern in (keys.match_idempotency(citizen), keys.match_replies(citizen)):
         async for page in scan_keys(redis, pattern):
             own += page

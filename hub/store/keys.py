@@ -131,6 +131,27 @@ class TenantKeys:
         """Hash of one notice (cells, text, severity, at, expires_at); expires with it."""
         return f"{self.prefix}notice:{notice_id}"
 
+    @property
+    def published(self) -> str:
+        """Sorted set: live incidents published to the neighbours → opened_at (ms)."""
+        return self.prefix + "published"
+
+    def neighbour_cells(self, citizen: str) -> str:
+        """String (JSON list): the cells a resident opted in to the neighbours' feed for."""
+        return f"{self.prefix}nb:{len(citizen)}:{citizen}"
+
+    def message_rate(self, role: str, sub: str) -> str:
+        """Sorted set of a sender's recent conversation messages (sliding-window limit)."""
+        return f"{self.prefix}msgrate:{role}:{len(sub)}:{sub}"
+
+    def stats_day(self, day: str) -> str:
+        """Hash of one local day's statistics counters (grammar: hub/core/stats.py)."""
+        return f"{self.prefix}stats:{day}"
+
+    def recurrence(self, area: str, category: str) -> str:
+        """Sorted set: a category's incident ids in a coarse area → received at (ms)."""
+        return f"{self.prefix}recur:{area}:{category}"
+
     def inbox(self, role: str, sub: str) -> str:
         """A recipient's personal durable stream (alert statuses, assignments)."""
         return f"{self.prefix}inbox:{role}:{sub}"

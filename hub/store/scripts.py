@@ -23,6 +23,11 @@ _NAMES = (
     "alert_cancel",
     "incident_get",
     "notice",
+    "message",
+    "feedback",
+    "publish",
+    "corroborate",
+    "neighbours_snapshot",
     "erase_incidents",
     "purge_incident",
 )

@@ -150,8 +150,13 @@ class Store:
         rate: tuple[int, float],
         ladder: list[tuple[int, float]],
         intake: Intake = APP,
+        stats: Mapping[str, Any] | None = None,
     ) -> SubmitOutcome:
-        """Store an alert and its incident event atomically (see submit_alert.lua)."""
+        """Store an alert and its incident event atomically (see submit_alert.lua).
+
+        `stats` (the alert's stamp, `ttl_s`, `recurrence_ms`) makes the script count
+        it in the tenant's aggregates; None counts nothing.
+        """
         script_keys = [
             keys.seq,
             keys.idempotency(citizen, ref),
@@ -168,6 +173,7 @@ class Store:
             rate[0], int(rate[1] * 1000), self.idempotency_ttl_s, self.stream_maxlen,
             orjson.dumps(ladder), intake.rate[0], int(intake.rate[1] * 1000),
             intake.index_retention_ms, orjson.dumps(dict(intake.fields)),
+            orjson.dumps(dict(stats or {})),
         ]  # fmt: skip
         result = await self.scripts.submit_alert(keys=script_keys, args=args)
         kind = _s(result[0])

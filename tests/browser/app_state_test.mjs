@@ -1,7 +1,8 @@
 // Pure tests of the citizen app: the reducers of my alerts, the outbox of
 // waiting reports, notices, and the area geometry (tests/browser/test_js_units.py runs them).
 import {
-  FINISHED_KEPT, NOTICES_KEPT, cancellable, initial, mergeSteps, newReport, outbox, reduce, timeline,
+  FINISHED_KEPT, NOTICES_KEPT, answerable, cancellable, initial, mergeSteps, newReport, outbox, pendingReplies,
+  rateable, reduce, timeline,
 } from '../../hub/web/static/app/state.js';
 import { around, inside } from '../../hub/web/static/app/area.js';
 
@@ -184,4 +185,34 @@ export function test_a_waiting_report_can_be_withdrawn_a_sent_one_only_by_cancel
   s = reduce(s, ack('r2', 'al2'));
   s = reduce(s, { type: 'report.withdraw', ref: 'r2' });
   eq(s.alerts.map((a) => a.ref), ['r2'], 'an acked report stays (alert.cancel withdraws it)');
+}
+
+
+export function test_the_conversation_is_kept_once_per_message_and_answers_wait_with_their_ref() {
+  let s = reduce(reduce(initial(), report('r1')), ack('r1', 'al1'));
+  ok(answerable(s.alerts[0]), 'answerable while live');
+  const ask = { type: 'message', message: 'ms1', alert: 'al1', from: 'control_room', text: 'Still?', at: 2000, stream: 'inbox', offset: '2000-0' };
+  s = reduce(reduce(s, ask), ask);
+  eq(s.alerts[0].messages.length, 1, 'once');
+  s = reduce(s, { type: 'reply', ref: 'x1', alert: 'al1', text: 'Yes' });
+  eq(pendingReplies(s), [{ type: 'message.reply', ref: 'x1', alert: 'al1', text: 'Yes' }], 'waits');
+  s = reduce(s, { type: 'reply.done', ref: 'x1' });
+  eq(pendingReplies(s), [], 'sent');
+  ok(!rateable(s.alerts[0]), 'not rateable while live');
+  s = reduce(s, status('al1', 'resolved', 3000));
+  ok(rateable(s.alerts[0]) && !answerable(s.alerts[0]), 'rateable after the end');
+  s = reduce(s, { type: 'rated', alert: 'al1', score: 4 });
+  ok(!rateable(s.alerts[0]), 'once');
+}
+
+export function test_the_neighbourhood_follows_publication_and_status() {
+  const view = (status, published = true) => ({ id: 'in7', category: 'noise', status, cell: 'c', published, opened_at: 1 });
+  let s = reduce(initial(), { type: 'neighbours', incidents: [view('open')] });
+  eq(s.nearby.map((i) => i.id), ['in7'], 'snapshot');
+  s = reduce(s, { type: 'neighbour', incident: view('acknowledged') });
+  eq(s.nearby[0].status, 'acknowledged', 'updated');
+  s = reduce(s, { type: 'neighbour', incident: view('acknowledged', false) });
+  eq(s.nearby, [], 'unpublished');
+  s = reduce(s, { type: 'metoo', alert: 'al9', incident: 'in7', category: 'noise', at: 5 });
+  eq([s.alerts[0].alert, s.alerts[0].status], ['al9', 'received'], 'my report');
 }

@@ -421,3 +421,56 @@ async def test_dispatch_lifecycle_through_the_role_classes(hub: RunningHub) -> N
     assert assignments[offer["assignment"]].unit == "u1"
     assert ack["incident"] not in unit.incidents
     assert history["incident"] == ack["incident"] and history["entries"]
+
+
+async def test_conversation_and_feedback_with_the_library_across_two_processes(
+    hub: RunningHub, hub_factory: Any
+) -> None:
+    async with (
+        hub_factory() as other,
+        Citizen(hub.ws_url, token("citizen", "c1"), backoff=QUICK) as citizen,
+        Console(other.ws_url, token("console", "op1")) as console,
+    ):
+        ack = await citizen.submit_alert("noise", *CENTRE)
+        sent = await console.write(ack["incident"], "Le bruit continue-t-il ?")
+        await eventually(lambda: ack["alert"] in citizen.messages)
+        server_session(hub, "c1").close(1012)  # the reply is written while reconnecting
+        answer = await citizen.reply(ack, "Oui, toujours", ref="answer-1")
+        again = await citizen.reply(ack, "Oui, toujours", ref="answer-1")
+        assert again["message"] == answer["message"] and citizen.sessions == 2
+        await eventually(lambda: len(console.conversations.get(ack["incident"], [])) == 2)
+        await eventually(lambda: len(citizen.messages[ack["alert"]]) == 2)
+        first, second = citizen.messages[ack["alert"]]
+        assert (first["message"], first["from"]) == (sent["message"], "control_room")
+        assert (second["from"], second["text"]) == ("reporter", "Oui, toujours")
+        await console.update(ack["incident"], status="closed")
+        await eventually(lambda: citizen.alerts.get(ack["alert"]) == "resolved")
+        assert (await citizen.rate(ack, 5, "Merci"))["type"] == "ok"
+        with pytest.raises(HubError) as refused:
+            await citizen.rate(ack, 1)
+        assert refused.value.code == "conflict"
+        await eventually(
+            lambda: console.conversations[ack["incident"]][-1].get("type") == "feedback"
+        )
+
+
+async def test_neighbours_with_the_library_across_a_reconnect(
+    hub: RunningHub, hub_factory: Any
+) -> None:
+    area = h3.latlng_to_cell(*CENTRE, 7)
+    async with (
+        hub_factory() as other,
+        Citizen(hub.ws_url, token("citizen", "c1")) as reporter,
+        Citizen(other.ws_url, token("citizen", "n1"), backoff=QUICK) as neighbour,
+        Console(hub.ws_url, token("console", "op1")) as console,
+    ):
+        assert (await neighbour.watch([area]))["incidents"] == []
+        ack = await reporter.submit_alert("noise", *CENTRE)
+        await console.publish(ack["incident"])
+        await eventually(lambda: ack["incident"] in neighbour.neighbourhood)
+        mine = await neighbour.me_too(ack["incident"])
+        assert mine["incident"] == ack["incident"] and mine["alert"] in neighbour.alerts
+        server_session(other, "n1").close(1012)
+        await console.publish(ack["incident"], published=False)  # while it reconnects
+        await eventually(lambda: ack["incident"] not in neighbour.neighbourhood)
+        assert neighbour.sessions == 2

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import h3
+import httpx
 import orjson
 import pytest
 from redis import Redis as SyncRedis
@@ -33,7 +34,7 @@ from hub.store.client import ClusterClient, cluster_startup_nodes, redis_client
 from hub.store.embedded import EmbeddedRedis, EmbeddedRedisError, find_redis_server
 from hub.store.keys import TenantKeys
 from hub.store.store import decode_entry
-from tests.wire import SECRET, Peer, connect
+from tests.wire import SECRET, Peer, connect, token
 
 CENTRE = (43.1839, 3.0042)
 NEAR = (43.1843, 3.0047)  # same or neighbouring res-9 cell: grouped with CENTRE
@@ -478,3 +479,33 @@ async def test_erasure_and_retention_on_a_cluster(cluster: LocalCluster, two_tow
                 blob += repr(await store.redis.smembers(key)).encode()
         assert b"alice" not in blob and repr(CENTRE[0]).encode() not in blob
         assert await store.redis.hget(keys.incident(a1["incident"]), "reports") == b"1"
+
+
+async def test_statistics_conversation_and_neighbours_on_a_cluster(
+    cluster: LocalCluster, two_towns: Config
+) -> None:
+    """The new scripts touch keys built from the town's prefix (day counters, recurrence,
+    published set): one hash slot, so they run on a cluster as on one Redis."""
+    async with running_hub(two_towns, cluster.url, SECRET) as hub:
+        console, _ = await connect(hub.ws_url, "console", "op1")
+        await console.expect("snapshot")
+        alice, _ = await connect(hub.ws_url, "citizen", "alice")
+        bob, _ = await connect(hub.ws_url, "citizen", "bob")
+        cell = h3.latlng_to_cell(*CENTRE, 7)
+        assert (await bob.request({"type": "neighbours.follow", "ref": "f", "cells": [cell]}))[
+            "type"
+        ] == "neighbours"
+        a1 = await _report(alice, "a1", "noise", CENTRE)
+        publish = {"type": "incident.publish", "ref": "p", "incident": a1["incident"]}
+        assert (await console.request(publish))["type"] == "ok"
+        assert (await bob.expect("neighbour"))["incident"]["id"] == a1["incident"]
+        ask = {"type": "message.send", "ref": "q", "incident": a1["incident"], "text": "?"}
+        assert (await console.request(ask))["type"] == "ok"
+        assert (await alice.expect("message"))["from"] == "control_room"
+        update = {"type": "incident.update", "ref": "u", "incident": a1["incident"]}
+        assert (await console.request({**update, "status": "acknowledged"}))["type"] == "ok"
+        headers = {"authorization": f"Bearer {token('console', 'op1')}"}
+        async with httpx.AsyncClient(base_url=hub.http_url) as http:
+            stats = (await http.get("/api/v1/stats", headers=headers)).json()
+        assert stats["volumes"]["incidents"] == 1
+        assert stats["stages"]["acknowledged"]["count"] == 1

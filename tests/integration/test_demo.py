@@ -50,6 +50,7 @@ def test_demo_runs_for_its_duration_and_shows_incidents_and_acks(
     assert done.returncode == 0, done.stderr
     assert_the_evening_happened(done.stdout, done.stderr)
     assert (tmp_path / "demo" / MARKER).exists()
+    assert "past incidents over 21 days" in done.stdout  # the statistics have a history
 
 
 def test_ctrl_c_stops_the_demo_cleanly(project_root: Path, tmp_path: Path) -> None:

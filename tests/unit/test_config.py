@@ -432,6 +432,42 @@ def test_bad_open311_tables_are_refused(tmp_path: Path, table: str, names: tuple
         assert name in str(info.value), str(info.value)
 
 
+# -- statistics and neighbours (added) --------------------------------------------------
+
+
+def test_stats_and_neighbours_settings(tmp_path: Path, narbonne: Config) -> None:
+    town = narbonne.tenants["narbonne"]
+    assert town.stats.targets_s[1] == 600 and town.stats.recurrence_days == 7
+    assert town.neighbours_publish == ("road_hazard",)
+    minimal = load_config(write(tmp_path, MINIMAL), env={}).tenants["t"]
+    assert minimal.stats.retention_days == 400 and minimal.neighbours_publish == ()
+    text = MINIMAL.replace("[tenants.t.categories]", "[tenants.t.stats]\ntargets_s = { 2 = 90 }\n"
+                           "[tenants.t.categories]")  # fmt: skip
+    assert load_config(write(tmp_path, text), env={}).tenants["t"].stats.targets_s[2] == 90
+
+
+@pytest.mark.parametrize(
+    ("table", "names"),
+    [
+        ("[tenants.t.stats]\ntargets_s = { 9 = 60 }", ("targets_s", "priorities")),
+        ("[tenants.t.stats]\ntargets_s = { 1 = 0 }", ("targets_s",)),
+        ("[tenants.t.stats]\nrecurrence_days = 0", ("recurrence_days",)),
+        ("[tenants.t.stats]\nwhat = 1", ("unknown", "what")),
+    ],
+)
+def test_bad_stats_settings_are_named(tmp_path: Path, table: str, names: tuple[str, ...]) -> None:
+    refused(
+        tmp_path,
+        MINIMAL.replace("[tenants.t.categories]", table + "\n[tenants.t.categories]"),
+        *names,
+    )
+
+
+def test_neighbours_publish_names_categories(tmp_path: Path) -> None:
+    text = MINIMAL.replace("area =", 'neighbours_publish = ["fire"]\narea =')
+    refused(tmp_path, text, "neighbours_publish", "fire")
+
+
 # -- privacy: resolutions per audience, retention per kind ----------------------------
 
 

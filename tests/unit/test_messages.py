@@ -700,3 +700,51 @@ def test_a_sector_has_at_most_500_cells() -> None:
     assert len(ring) > MAX_SECTOR_CELLS
     assert_error(with_("cover", cells=ring[: MAX_SECTOR_CELLS + 1]), ErrorCode.TOO_LARGE)
     parse_message(with_("cover", cells=ring[:MAX_SECTOR_CELLS]), "unit")
+
+
+# -- the conversation and feedback (added) ------------------------------------------------
+
+
+def test_conversation_messages_parse_and_check_their_fields() -> None:
+    from hub.core.messages import AlertFeedback, MessageReply, MessageSend, parse_message
+
+    send = {"type": "message.send", "ref": "q", "incident": "in1", "text": "Toujours ?"}
+    assert parse_message(send, "console") == MessageSend("in1", "Toujours ?", None, "q")
+    reply = {"type": "message.reply", "ref": "r", "alert": "al1", "text": "Oui"}
+    assert parse_message(reply, "citizen") == MessageReply("al1", "Oui", "r")
+    rate = {"type": "alert.feedback", "alert": "al1", "score": 5}
+    assert parse_message(rate, "citizen") == AlertFeedback("al1", 5, "", None)
+    for raw, role, code in (
+        ({**send, "text": "x" * 1001}, "console", "too_large"),
+        ({**send, "text": " \n"}, "console", "bad_request"),
+        ({k: v for k, v in send.items() if k != "ref"}, "console", "bad_request"),
+        (reply, "console", "forbidden"),
+        (send, "citizen", "forbidden"),
+        ({**rate, "score": 0}, "citizen", "bad_request"),
+        ({**rate, "score": True}, "citizen", "bad_request"),
+        ({**rate, "comment": "x" * 1001}, "citizen", "too_large"),
+    ):
+        with pytest.raises(ProtocolError) as caught:
+            parse_message(raw, role)
+        assert caught.value.code.value == code, raw
+
+
+def test_neighbour_messages_parse_and_check_their_fields() -> None:
+    from hub.core.messages import IncidentPublish, NeighbourCorroborate, parse_message
+
+    cell = "873963a62ffffff"
+    assert parse_message({"type": "neighbours.follow", "cells": [cell]}, "citizen").cells == (cell,)
+    me_too = {"type": "neighbour.corroborate", "ref": "m", "incident": "in1"}
+    assert parse_message(me_too, "citizen") == NeighbourCorroborate("in1", "m")
+    publish = {"type": "incident.publish", "incident": "in1", "published": False}
+    assert parse_message(publish, "console") == IncidentPublish("in1", False, None)
+    for raw, role, code in (
+        ({"type": "neighbour.corroborate", "incident": "in1"}, "citizen", "bad_request"),
+        ({**publish, "published": "no"}, "console", "bad_request"),
+        (publish, "citizen", "forbidden"),
+        ({"type": "neighbours.follow", "cells": ["nope"]}, "citizen", "bad_request"),
+        ({"type": "neighbours.follow", "cells": [cell]}, "unit", "forbidden"),
+    ):
+        with pytest.raises(ProtocolError) as caught:
+            parse_message(raw, role)
+        assert caught.value.code.value == code, raw

@@ -56,6 +56,16 @@ def test_a_notice_is_for_the_citizens_following_an_overlapping_cell() -> None:
     assert not includes(aud, CONSOLE) and not includes(aud, UNIT_HERE)
 
 
+def test_a_published_incident_is_for_the_neighbours_of_its_cell() -> None:
+    aud = audience("neighbour", None, SECTOR, {})
+    assert aud == Audience(neighbour_cells=(SECTOR,))
+    near = Reader("citizen", "n1", lambda cell: False, frozenset(), frozenset({SECTOR}))
+    far = Reader("citizen", "n2", lambda cell: False, frozenset(), frozenset({ELSEWHERE}))
+    assert includes(aud, near) and not includes(aud, far)
+    assert not includes(aud, CITIZEN)  # following notices is not opting in to the feed
+    assert not includes(aud, CONSOLE) and not includes(aud, UNIT_HERE)
+
+
 @pytest.mark.parametrize("kind", ["unit", "queue", "merge", "assignment"])
 def test_everything_else_shared_is_for_consoles(kind: str) -> None:
     aud = audience(kind, None, CELL, {})

@@ -2,7 +2,7 @@
 -- it was that citizen's only one); an incident left without reports closes.
 -- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
 --   alert, citizen, ladders {category: ladder}, note (the citizen's), final (terminal
---   alert statuses), close_note
+--   alert statuses), close_note, outcome (what the statistics count when it closes)
 -- Returns {'ok', incident} or {'err', code, message}.
 local ctx, p, earlier = lifecycle_start()
 if earlier then return earlier end
@@ -35,6 +35,7 @@ if redis.call('SCARD', ikey .. ':reporters') == 0 and (status == 'open' or statu
   local asg = redis.call('HGET', ikey, 'assignment')
   if asg then end_assignment(ctx, asg, 'cancelled', 'withdrawn by its reporter') end
   retire_incident(ctx, id)
+  stats_outcome(ctx, id, p.outcome)
   history(ctx, id, 'close', 'closed', p.close_note)
 else
   reprioritise(ctx, id, p.ladders[redis.call('HGET', ikey, 'category')])

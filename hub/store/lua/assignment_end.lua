@@ -2,7 +2,7 @@
 -- hub (any process: the state check makes the first one win), cancelled by a console.
 -- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
 --   assignment, state, reason?, unit? (the unit answering: must be the assignee),
---   and for acceptance: allowed, target, alert_status, alert_note, unit_status
+--   and for acceptance: allowed, target, alert_status, alert_note, unit_status, stage
 -- Returns {'ok', incident, unit} or {'err', code, message}.
 local ctx, p, earlier = lifecycle_start()
 if earlier then return earlier end
@@ -23,6 +23,7 @@ if p.state == 'accepted' then
   redis.call('HSET', ikey, 'status', p.target, 'unit', a.unit, 'updated_at', ctx.now)
   redis.call('ZREM', ctx.prefix .. 'open', a.incident)
   history(ctx, a.incident, 'dispatch', p.target, nil, {unit = a.unit})
+  stats_stage(ctx, a.incident, p.stage)
   set_unit_status(ctx, a.unit, p.unit_status)
   emit_incident(ctx, a.incident)
   notify_reporters(ctx, a.incident, p.alert_status, p.alert_note)

@@ -78,8 +78,8 @@ local function unname_in_trail(ikey)
   local hkey = ikey .. ':history'
   for i, raw in ipairs(redis.call('LRANGE', hkey, 0, -1)) do
     local e = cjson.decode(raw)
-    if e.by == p.citizen then
-      e.by = 'erased'; e.session = nil; e.note = nil
+    if e.by == p.citizen then  -- their answers' texts and ratings' comments too
+      e.by = 'erased'; e.session = nil; e.note = nil; e.text = nil; e.comment = nil
       redis.call('LSET', hkey, i - 1, cjson.encode(e))
     end
   end

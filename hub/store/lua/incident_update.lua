@@ -1,7 +1,8 @@
 -- A console changes an incident: priority, status (acknowledge/close/reject), note.
 -- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
 --   incident, note, priority?, scores? (score by reporters for that priority),
---   action?, allowed? (source states), target?, retire?, alert_status?, alert_note?
+--   action?, allowed? (source states), target?, retire?, alert_status?, alert_note?,
+--   stage?, outcome? (what the statistics count)
 -- Returns {'ok'} or {'err', code, message}.
 local ctx, p, earlier = lifecycle_start()
 if earlier then return earlier end
@@ -37,6 +38,10 @@ if p.action then
     release_unit(ctx, p.incident, current, 'incident ' .. status)
     retire_incident(ctx, p.incident)
   end
+end
+if p.action then
+  stats_stage(ctx, p.incident, p.stage)
+  stats_outcome(ctx, p.incident, p.outcome)
 end
 history(ctx, p.incident, p.action or 'update', status, p.note,
   p.priority and {priority = p.priority} or nil)

@@ -27,6 +27,7 @@ local function incident_view(prefix, id)
     text = h.text, opened_at = tonumber(h.opened_at), updated_at = tonumber(h.updated_at),
     merged_into = h.merged_into, unit = h.unit, assignment = h.assignment,
     closed_at = tonumber(h.closed_at),
+    recurrence = tonumber(h.recurrence), recurrence_days = tonumber(h.recurrence_days),
   }
 end
 
@@ -82,11 +83,18 @@ local function earlier_reply(ctx)
   return nil
 end
 
+-- The stage times this run observed, handed back to the process that ran it
+-- (its Prometheus histograms): after the cached reply, so a retry observes nothing.
+local STATS_SEEN = {}
+
 local function done(ctx, reply)
   if ctx.ref_key then
     redis.call('SET', ctx.ref_key, cjson.encode(reply), 'EX', ctx.ref_ttl_s)
   end
-  return reply
+  if #STATS_SEEN == 0 then return reply end
+  local out = {unpack(reply)}
+  table.insert(out, 'stages'); table.insert(out, cjson.encode(STATS_SEEN))
+  return out
 end
 
 -- Every lifecycle script starts the same way: ARGV[1] is its ctx (the events
@@ -149,10 +157,40 @@ local function track_live(prefix, view)
   end
 end
 
+-- ---- neighbours: the public view of a published incident ---------------------------
+-- Category, coarse cell (the statistics' st_area, at the public resolution), times
+-- and status only: never a reporter, a text or a point. Rules: hub/core/neighbours.py.
+
+local function neighbour_view(prefix, id)
+  local h = redis.call('HMGET', prefix .. 'inc:' .. id, 'category', 'status', 'st_area',
+    'opened_at', 'updated_at', 'published', 'reporters')
+  if not h[1] or not h[2] or not h[3] then return nil end
+  return {id = id, category = h[1], status = h[2], cell = h[3], opened_at = tonumber(h[4]),
+          updated_at = tonumber(h[5]), published = h[6] == '1', reports = tonumber(h[7])}
+end
+
+-- Tell the neighbours of a published incident (or of one just unpublished) how it is,
+-- and keep the set of published live incidents (what a neighbour's snapshot lists).
+local function emit_neighbour(prefix, events, maxlen, id)
+  local view = neighbour_view(prefix, id)
+  if not view then return end
+  local live = view.status == 'open' or view.status == 'acknowledged'
+    or view.status == 'dispatched' or view.status == 'on_scene'
+  if view.published and live then
+    redis.call('ZADD', prefix .. 'published', view.opened_at or 0, id)
+  else
+    redis.call('ZREM', prefix .. 'published', id)
+  end
+  emit(events, maxlen, 'neighbour', view.cell, nil, {type = 'neighbour', incident = view})
+end
+
 local function emit_incident(ctx, id)
   local view = incident_view(ctx.prefix, id)
   track_live(ctx.prefix, view)
   emit(ctx.events, ctx.maxlen, 'incident', view.cell, nil, {type = 'incident', incident = view})
+  if redis.call('HGET', ctx.prefix .. 'inc:' .. id, 'published') == '1' then
+    emit_neighbour(ctx.prefix, ctx.events, ctx.maxlen, id)
+  end
   return view
 end
 
@@ -236,4 +274,59 @@ local function reprioritise(ctx, id, ladder)
   if status == 'open' or status == 'acknowledged' then
     redis.call('ZADD', ctx.prefix .. 'open', tonumber(redis.call('HGET', ikey, 'score')), id)
   end
+end
+
+-- ---- the town's statistics (grammar and reader: hub/core/stats.py) ----------------
+-- ctx.stats = {gamma, ttl_s} when the tenant keeps statistics. An incident carries
+-- its stamp (st_day, st_how, st_area) from its first report; one from before
+-- statistics existed has none and is not counted.
+
+local function stats_add(ctx, day, name)
+  local key = ctx.prefix .. 'stats:' .. day
+  redis.call('HINCRBY', key, name, 1)
+  redis.call('EXPIRE', key, ctx.stats.ttl_s)
+end
+
+-- The sketch bucket of a duration: hub.core.stats.bucket_of.
+local function stats_bucket(ms, gamma)
+  local seconds = ms / 1000
+  if seconds <= 1 then return 0 end
+  return math.ceil(math.log(seconds) / math.log(gamma))
+end
+
+local function stats_dims(ikey)
+  local h = redis.call('HMGET', ikey, 'st_day', 'st_how', 'st_area', 'category', 'priority')
+  if not h[1] or not h[2] or not h[3] or not h[4] or not h[5] then return nil end
+  return h[1], h[4] .. '|' .. h[5] .. '|' .. h[3] .. '|' .. h[2]
+end
+
+-- The incident reached `stage` (first time only): the interval since its previous
+-- stage, and the response and total times when this stage ends them.
+local function stats_stage(ctx, id, stage)
+  if not ctx.stats or not stage then return end
+  local ikey = ctx.prefix .. 'inc:' .. id
+  local day, dims = stats_dims(ikey)
+  if not day then return end
+  if redis.call('HSETNX', ikey, 't_' .. stage, ctx.now) == 0 then return end
+  local t = redis.call('HMGET', ikey, 'opened_at', 't_last', 't_on_scene')
+  local opened = tonumber(t[1]) or ctx.now
+  local function observe(series, since)
+    local ms = math.max(0, ctx.now - since)
+    stats_add(ctx, day, 'd|' .. series .. '|' .. dims .. '|' .. stats_bucket(ms, ctx.stats.gamma))
+    table.insert(STATS_SEEN, {series, ms})
+  end
+  observe(stage, tonumber(t[2]) or opened)
+  redis.call('HSET', ikey, 't_last', ctx.now)
+  if stage == 'on_scene' or (stage == 'resolved' and not t[3]) then observe('response', opened) end
+  if stage == 'resolved' then observe('total', opened) end
+end
+
+-- How the incident ended (first ending only: a merged incident is not closed again).
+local function stats_outcome(ctx, id, outcome)
+  if not ctx.stats or not outcome then return end
+  local ikey = ctx.prefix .. 'inc:' .. id
+  local day, dims = stats_dims(ikey)
+  if not day then return end
+  if redis.call('HSETNX', ikey, 'st_outcome', outcome) == 0 then return end
+  stats_add(ctx, day, 'o|' .. outcome .. '|' .. dims)
 end

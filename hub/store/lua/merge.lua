@@ -2,7 +2,7 @@
 -- reporters move to the target, whose priority follows its new reporters.
 -- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
 --   into, from (list), live (states that may be merged), ladders {category: ladder},
---   alert_note
+--   alert_note, outcome (what the statistics count for each source)
 -- Returns {'ok'} or {'err', code, message}.
 local ctx, p, earlier = lifecycle_start()
 if earlier then return earlier end
@@ -31,6 +31,7 @@ for _, id in ipairs(p.from) do
   redis.call('HINCRBY', into_key, 'reports', tonumber(redis.call('HGET', key, 'reports')))
   redis.call('HSET', key, 'status', 'merged', 'merged_into', p.into, 'updated_at', ctx.now)
   retire_incident(ctx, id)
+  stats_outcome(ctx, id, p.outcome)
   history(ctx, id, 'merge', 'merged', nil, {into = p.into})
   emit_incident(ctx, id)
 end

@@ -9,7 +9,9 @@
 --       9 accuracy_m ('' if none), 10 now_ms, 11 group_window_ms, 12 rate_n (0 = off),
 --       13 rate_window_ms, 14 idem_ttl_s, 15 stream_maxlen, 16 ladder JSON [[prio, score], ...],
 --       17 channel rate_n (0 = off: a citizen's own app), 18 channel rate_window_ms,
---       19 index retention_ms (0 = not indexed), 20 extra alert fields JSON {name: value}
+--       19 index retention_ms (0 = not indexed), 20 extra alert fields JSON {name: value},
+--       21 statistics JSON {day, how, area, ttl_s, recurrence_ms, publish} ({} = none kept):
+--          the alert's stamp (hub.core.stats.Stamp) and how long aggregates live
 -- Returns {'dup', alert, incident, at} | {'rate', retry_after_ms, 'citizen'|'channel'}
 --       | {'ok', alert, incident, offset, event JSON}
 local prefix, citizen, ref, category = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -58,6 +60,7 @@ for i = 8, #KEYS do
 end
 
 local ladder = cjson.decode(ARGV[16])
+local stats = cjson.decode(ARGV[21])
 local alert = 'al' .. redis.call('HINCRBY', KEYS[1], 'alert', 1)
 local text = ARGV[8]
 local ikey
@@ -86,6 +89,27 @@ else
     'lon', ARGV[6], 'status', 'open', 'reports', 1, 'reporters', 1, 'text', text,
     'opened_at', now, 'updated_at', now, 'last_report_at', now)
   redis.call('ZADD', KEYS[8], now, category .. '|' .. incident)
+  if stats.day then
+    redis.call('HSET', ikey, 'st_day', stats.day, 'st_how', stats.how, 'st_area', stats.area)
+    -- The same category in the same coarse area within the window: "4th noise
+    -- incident in this area in 7 days" (ids of incidents only, no person).
+    local rkey = prefix .. 'recur:' .. stats.area .. ':' .. category
+    redis.call('ZREMRANGEBYSCORE', rkey, '-inf', now - stats.recurrence_ms)
+    redis.call('ZADD', rkey, now, incident)
+    redis.call('PEXPIRE', rkey, stats.recurrence_ms)
+    local count = redis.call('ZCARD', rkey)
+    if count >= 2 then
+      redis.call('HSET', ikey, 'recurrence', count,
+        'recurrence_days', math.floor(stats.recurrence_ms / 86400000))
+    end
+    stats_add({prefix = prefix, stats = stats}, stats.day,
+      'n|' .. category .. '|' .. ladder[1][1] .. '|' .. stats.area .. '|' .. stats.how)
+    if stats.publish then redis.call('HSET', ikey, 'published', 1) end  -- the town's choice
+  end
+end
+if stats.day then
+  stats_add({prefix = prefix, stats = stats}, stats.day,
+    'r|' .. category .. '|' .. stats.area .. '|' .. stats.how)
 end
 local istatus = redis.call('HGET', ikey, 'status')
 if istatus == 'open' or istatus == 'acknowledged' then
@@ -123,4 +147,7 @@ local view = incident_view(prefix, incident)
 track_live(prefix, view)
 local body = {type = 'incident', incident = view}
 local offset = emit(KEYS[4], ARGV[15], 'incident', view.cell, nil, body)
+if redis.call('HGET', ikey, 'published') == '1' then
+  emit_neighbour(prefix, KEYS[4], ARGV[15], incident)
+end
 return {'ok', alert, incident, offset, cjson.encode(body)}

@@ -1,6 +1,7 @@
 -- The assigned unit reports `on_scene` or `resolved`.
 -- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
---   incident, unit, action, allowed, target, retire, note, alert_status, alert_note, unit_status
+--   incident, unit, action, allowed, target, retire, note, alert_status, alert_note, unit_status,
+--   stage, outcome
 -- Returns {'ok'} or {'err', code, message}.
 local ctx, p, earlier = lifecycle_start()
 if earlier then return earlier end
@@ -15,6 +16,8 @@ if not contains(p.allowed, h[1]) then
   return fail('conflict', 'cannot report ' .. p.action .. ' on an incident that is ' .. h[1])
 end
 redis.call('HSET', ikey, 'status', p.target, 'updated_at', ctx.now)
+stats_stage(ctx, p.incident, p.stage)
+stats_outcome(ctx, p.incident, p.outcome)
 if p.retire then retire_incident(ctx, p.incident) end
 history(ctx, p.incident, p.action, p.target, p.note, {unit = p.unit})
 set_unit_status(ctx, p.unit, p.unit_status)

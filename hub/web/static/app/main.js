@@ -17,11 +17,13 @@ import { Saver, load, loadAll, remove, save } from './store.js';
 import { PinMap } from './views/map.js';
 import { Notices } from './views/notices.js';
 import { ReportForm } from './views/report.js';
+import { Nearby } from './views/nearby.js';
 import { Timeline } from './views/timeline.js';
 
 const RETRY_MS = 3000; // a report whose send timed out is sent again (same ref) after this
 const FOLLOW_RADIUS_M = 300; // about one res-9 cell width: my cell and its ring
 const FOLLOW_MAX_CELLS = 100;
+const NEIGHBOUR_CELLS = 50; // the hub's limit for the neighbours' feed
 
 class CitizenApp {
   constructor({ token, tenant, key, state }) {
@@ -52,8 +54,12 @@ class CitizenApp {
     this.form = new ReportForm($('#report'), this.tenant.categories, categoryLabel, (d) => this.report(d));
     this.timeline = new Timeline($('#mine'), {
       label, clock, onCancel: (a) => this.cancel(a), announce: (text) => { $('#announcer').textContent = text; },
+      onReply: (a, text) => this.reply(a, text), onRate: (a, score, comment) => this.rate(a, score, comment),
     });
     this.notices = new Notices($('#notices'), { clock, onDismiss: (id) => this.dispatch({ type: 'notice.dismiss', notice: id }) });
+    this.nearby = new Nearby($('#nearby'), {
+      label, clock, onOptIn: (on) => this.watch(on), onMeToo: (inc) => this.meToo(inc),
+    });
     $('#locate').addEventListener('click', () => this.position.locate());
   }
 
@@ -77,6 +83,7 @@ class CitizenApp {
   render() {
     this.timeline.render(this.state.alerts);
     this.notices.render(this.state.notices);
+    this.nearby.render(this.state);
   }
 
   statusChanged(status, info) {
@@ -87,7 +94,62 @@ class CitizenApp {
 
   online() {
     this.flush();
+    this.flushReplies();
     this.follow();
+  }
+
+  // -- the conversation with the control room, and the rating ------------------------
+
+  /** An answer is kept (with its ref) until the hub took it: written offline, it goes later. */
+  reply(a, text) {
+    this.dispatch({ type: 'reply', ref: uuid(), alert: a.alert, text });
+    this.flushReplies();
+  }
+
+  async flushReplies() {
+    if (this.conn.status !== 'live') return;
+    for (const msg of S.pendingReplies(this.state)) {
+      try {
+        const reply = await this.conn.request(msg);
+        // ok (the answer comes back through the inbox) or a refusal that a resend cannot change
+        if (reply.type === 'ok' || !S.retryable(reply.code) || reply.code === 'conflict') {
+          this.dispatch({ type: 'reply.done', ref: msg.ref });
+        }
+      } catch {
+        return; // offline again: the next `live` sends it, same ref
+      }
+    }
+  }
+
+  // -- neighbours -----------------------------------------------------------------
+
+  /** Opt in (the cells I follow) or out; the hub keeps the choice for my next sessions. */
+  async watch(on) {
+    const cells = on ? this.followed.slice(0, NEIGHBOUR_CELLS) : [];
+    if (on && !cells.length) await this.follow();
+    const chosen = on ? this.followed.slice(0, NEIGHBOUR_CELLS) : [];
+    const reply = await this.conn.request({ type: 'neighbours.follow', cells: chosen }).catch(() => null);
+    if (reply?.type === 'neighbours') {
+      this.dispatch({ type: 'neighbours.optin', cells: chosen });
+      this.dispatch({ type: 'neighbours', incidents: reply.incidents });
+    } else {
+      this.render(); // the checkbox shows what the hub holds
+    }
+  }
+
+  async meToo(inc) {
+    const reply = await this.conn.request({ type: 'neighbour.corroborate', ref: uuid(), incident: inc.id }).catch(() => null);
+    if (reply?.type === 'alert.ack') {
+      this.dispatch({ type: 'metoo', alert: reply.alert, incident: reply.incident, category: inc.category, at: reply.at });
+      $('#announcer').textContent = t('app.near.reported');
+    }
+  }
+
+  async rate(a, score, comment) {
+    const msg = { type: 'alert.feedback', ref: uuid(), alert: a.alert, score };
+    if (comment) msg.comment = comment;
+    const reply = await this.conn.request(msg).catch(() => null);
+    if (reply?.type === 'ok' || reply?.code === 'conflict') this.dispatch({ type: 'rated', alert: a.alert, score });
   }
 
   // -- reports ---------------------------------------------------------------------

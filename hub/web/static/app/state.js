@@ -27,7 +27,27 @@ export const NOTICES_KEPT = 5;
 
 /** The empty state of a new device. */
 export function initial() {
-  return { alerts: [], inbox: null, notices: [] };
+  return { alerts: [], inbox: null, notices: [], replies: [], neighbours: null, nearby: [] };
+}
+
+/** Statuses after which the resident may rate how the alert was handled. */
+export const RATEABLE = new Set(['resolved', 'rejected']);
+/** Incident statuses during which a resident may still answer the control room. */
+const LIVE = new Set(['received', 'acknowledged', 'dispatched', 'on_scene']);
+
+/** Whether the resident may answer the control room about this alert now. */
+export function answerable(a) {
+  return a.alert != null && LIVE.has(a.status);
+}
+
+/** Whether the resident may rate this alert (once, after the end). */
+export function rateable(a) {
+  return a.alert != null && RATEABLE.has(a.status) && !a.rated;
+}
+
+/** The `message.reply` messages of the answers still to send, oldest first. */
+export function pendingReplies(state) {
+  return (state.replies || []).map((r) => ({ type: 'message.reply', ref: r.ref, alert: r.alert, text: r.text }));
 }
 
 /** A new report: the entry the resident sees as "waiting" until the hub acks it. */
@@ -76,7 +96,35 @@ const REDUCERS = {
   'notice': notice,
   'notice.dismiss': (s, m) => ({ ...s, notices: s.notices.filter((n) => n.notice !== m.notice) }),
   'reset': (s, m) => (m.stream === 'inbox' ? { ...s, inbox: null } : s),
+  // The conversation: the control room's messages and my answers (inbox), my answers
+  // waiting to be sent (same ref on every resend), my rating.
+  'message': message,
+  'reply': (s, m) => ({ ...s, replies: [...(s.replies || []), { ref: m.ref, alert: m.alert, text: m.text }] }),
+  'reply.done': (s, m) => ({ ...s, replies: (s.replies || []).filter((r) => r.ref !== m.ref) }),
+  'rated': (s, m) => patchAlert(s, (a) => a.alert === m.alert, (a) => ({ ...a, rated: m.score })),
+  // Neighbours: the opt-in, the published incidents of my area, my "me too".
+  'neighbours.optin': (s, m) => ({ ...s, neighbours: m.cells && m.cells.length ? m.cells : null, nearby: m.cells?.length ? s.nearby : [] }),
+  'neighbours': (s, m) => ({ ...s, nearby: m.incidents || [] }),
+  'neighbour': nearbyChange,
+  'metoo': (s, m) => withAlerts(s, [...s.alerts, {
+    ...newReport({ ref: `alert:${m.alert}`, category: m.category, at: m.at }),
+    alert: m.alert, incident: m.incident, status: 'received', steps: [{ status: 'received', at: m.at }],
+  }]),
 };
+
+function message(s, m) {
+  const known = s.alerts.find((a) => a.alert === m.alert);
+  if (!known || (known.messages || []).some((x) => x.message === m.message)) return s;
+  const entry = { message: m.message, from: m.from, text: m.text, at: m.at };
+  return patchAlert(s, (a) => a === known, (a) => ({ ...a, messages: [...(a.messages || []), entry] }));
+}
+
+function nearbyChange(s, m) {
+  const inc = m.incident;
+  const others = (s.nearby || []).filter((x) => x.id !== inc.id);
+  const shown = inc.published && ['open', 'acknowledged', 'dispatched', 'on_scene'].includes(inc.status);
+  return { ...s, nearby: shown ? [inc, ...others] : others };
+}
 
 /** The next state after `msg`; unknown messages leave the state as it is. */
 export function reduce(state, msg) {

@@ -5,7 +5,7 @@
 // configuration and the resident's reports are kept by the page in IndexedDB,
 // not here; /api and /ws are never cached. Bump VERSION when SHELL changes.
 
-const VERSION = 'vigie-app-v1';
+const VERSION = 'vigie-app-v2';
 const PREFIX = 'vigie-app-';
 const NETWORK_WAIT_MS = 3000; // then the cached copy, if any (a network that hangs)
 
@@ -20,6 +20,7 @@ const SHELL = [
   '/static/app/pictos.js',
   '/static/app/position.js',
   '/static/app/views/map.js',
+  '/static/app/views/nearby.js',
   '/static/app/views/notices.js',
   '/static/app/views/report.js',
   '/static/app/views/timeline.js',

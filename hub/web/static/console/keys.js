@@ -31,6 +31,7 @@ export function bindKeys(handlers, dialog) {
   document.addEventListener('keydown', (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
     if (dialog.open && event.key !== '?') return;
+    if (event.target.closest?.('dialog') && event.target.closest('dialog') !== dialog) return; // another view's dialog
     let key = event.key;
     if (ALIASES[key]) {
       if (!event.target.closest?.('.queue-row')) return;

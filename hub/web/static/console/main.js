@@ -17,6 +17,7 @@ import { IncidentMap } from './map.js';
 import { NoticeComposer } from './notices.js';
 import { IncidentPanel } from './panel.js';
 import { Queue } from './queue.js';
+import { StatsView } from './stats.js';
 import { Alarm } from './sound.js';
 import { initial, neighbour, reduce, urgentUnacknowledged } from './state.js';
 import { UnitBoard } from './units.js';
@@ -78,6 +79,7 @@ async function main() {
   function apply(msg) {
     const started = performance.now();
     const before = state;
+    if (msg.type === 'message' || msg.type === 'feedback') panel.heard(msg); // the conversation
     const { state: after, changes } = reduce(state, msg);
     state = after;
     if (after !== before) render(before, changes);
@@ -135,6 +137,14 @@ async function main() {
     help,
   }, dialog);
 
+  const stats = new StatsView($('#stats-dialog'), {
+    fetchStats: (query) => getJSON(`/api/v1/stats?${query}`, token),
+    download: (query, format) => download(`/api/v1/stats?${query}&format=${format}`, token),
+    label,
+    categories: town.categories.map((c) => c.id),
+  });
+  $('#stats-open').addEventListener('click', () => stats.open());
+
   let ticks = 0;
   setInterval(() => {
     const now = Date.now();
@@ -149,8 +159,20 @@ async function main() {
   conn.start();
   // For tests and the benchmark: read-only views of what the page holds.
   window.vigieConsole = {
-    state: () => state, selected: () => selected, labels: () => map.labels.drawn(), alarm, conn,
+    state: () => state, selected: () => selected, labels: () => map.labels.drawn(), alarm, conn, stats,
   };
+}
+
+/** Save an export (the API wants the bearer token, so no plain link). */
+async function download(path, token) {
+  const reply = await fetch(path, { headers: { Authorization: `Bearer ${token}` }, cache: 'no-store' });
+  if (!reply.ok) throw new Error(`HTTP ${reply.status}`);
+  const name = /filename="([^"]+)"/.exec(reply.headers.get('content-disposition') || '')?.[1] || 'vigie-stats';
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(await reply.blob());
+  link.download = name;
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
 }
 
 main().catch((err) => {

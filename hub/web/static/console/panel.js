@@ -43,10 +43,13 @@ export class IncidentPanel {
     el.recommendation = h('ol', { class: 'recommendation' });
     el.reports = h('ol', { class: 'reports' });
     el.history = h('ol', { class: 'history' });
+    el.recurrence = h('p', { class: 'recurrence', id: 'incident-recurrence' });
+    el.talk = h('ol', { class: 'talk', id: 'incident-talk' });
+    el.message = h('textarea', { id: 'incident-message', rows: '2', maxlength: '1000' });
     const button = (key, action, cls = '') =>
       h('button', { type: 'button', class: cls, onclick: () => this[action]() }, t(key));
     el.detail = h('div', { class: 'detail', hidden: true },
-      el.summary, el.latest,
+      el.summary, el.recurrence, el.latest,
       h('div', { class: 'actions' },
         h('div', { class: 'action-row' }, button('console.actions.acknowledge', 'acknowledge', 'primary')),
         h('div', { class: 'action-row' },
@@ -63,6 +66,11 @@ export class IncidentPanel {
           button('console.actions.close', 'close'), button('console.actions.reject', 'reject', 'danger'))),
       el.feedback, el.error,
       h('h3', {}, t('console.panel.recommendation')), el.recommendation,
+      h('h3', {}, t('console.talk.title')), el.talk,
+      h('div', { class: 'action-row note-row' },
+        h('label', { for: 'incident-message' }, t('console.talk.label')), el.message,
+        button('console.talk.send', 'write', 'primary'),
+        button('console.talk.publish', 'publish'), button('console.talk.unpublish', 'unpublish')),
       h('h3', {}, t('console.panel.reports')), el.reports,
       h('h3', {}, t('console.panel.history')), el.history);
     el.mergeWith.addEventListener('focus', () => this.fillMergeChoices());
@@ -83,6 +91,8 @@ export class IncidentPanel {
     this.el.note.value = '';
     clear(this.el.reports);
     clear(this.el.history);
+    clear(this.el.talk);
+    this.el.message.value = '';
     if (!id) return;
     const state = this.getState();
     this.choicesKey = '';
@@ -112,6 +122,8 @@ export class IncidentPanel {
     if (inc.unit) parts.push(t('console.offer.unit', { unit: inc.unit }));
     this.el.summary.replaceChildren(priorityBadge(inc.priority), ' ', parts.join(' · '));
     this.el.latest.textContent = inc.text || '';
+    this.el.recurrence.textContent = inc.recurrence > 1 ? t('console.recurrence', {
+      n: inc.recurrence, category: this.label(inc.category), days: inc.recurrence_days }) : '';
     if (document.activeElement !== this.el.priority) this.el.priority.value = String(inc.priority);
   }
 
@@ -169,6 +181,9 @@ export class IncidentPanel {
       this.el.reports.replaceChildren(...(found.reports || []).map((r) =>
         h('li', {}, h('time', {}, clock(r.at)), ' ', r.text || t('console.panel.noText'))));
       this.el.history.replaceChildren(...(history.entries || []).map((e) => this.historyItem(e)));
+      const talk = (history.entries || []).filter((e) => e.action === 'message' || e.action === 'feedback');
+      this.el.talk.replaceChildren(...(talk.length ? talk.map((e) => this.talkItem(e))
+        : [h('li', { class: 'muted' }, t('console.talk.none'))]));
     } catch (err) {
       if (id === this.id) this.el.error.textContent = t('console.errors.details', { message: err.message });
     }
@@ -179,12 +194,47 @@ export class IncidentPanel {
     if (e.status) what.push(`→ ${t(`console.status.${e.status}`)}`);
     if (e.unit) what.push(e.unit);
     if (e.into) what.push(`→ ${e.into}`);
-    if (e.from) what.push(`← ${e.from.join(', ')}`);
+    if (Array.isArray(e.from)) what.push(`← ${e.from.join(', ')}`); // a merge's sources (a message's `from` is a side)
     return h('li', {}, h('time', {}, clock(e.at)), ` ${e.by || ''} · ${what.join(' ')}`,
       e.note ? h('span', { class: 'note' }, ` « ${e.note} »`) : null);
   }
 
+  /** One line of the conversation: who (the control room, never a name), when, what. */
+  talkItem(e) {
+    if (e.action === 'feedback') {
+      return h('li', { class: 'rating' }, h('time', {}, clock(e.at)), ' ',
+        h('strong', {}, t('console.talk.rating', { score: e.score })), e.comment ? ` « ${e.comment} »` : '');
+    }
+    const who = e.from === 'control_room' ? t('console.talk.controlRoom') : t('console.talk.reporter');
+    return h('li', { class: e.from === 'control_room' ? 'from-room' : 'from-reporter' },
+      h('time', {}, clock(e.at)), ' ', h('strong', {}, who), e.alert ? ` (${e.alert})` : '', ' : ', e.text || '');
+  }
+
+  /** A `message` or `feedback` about the shown incident arrived: read the trail again. */
+  heard(msg) {
+    if (msg.incident === this.id) this.scheduleDetails();
+  }
+
   // -- actions -------------------------------------------------------------------------
+
+  async write() {
+    const text = this.el.message.value.trim();
+    if (!text) return false;
+    const ok = await this.run('console.talk.sent',
+      (id) => this.commands.send({ type: 'message.send', incident: id, text }));
+    if (ok) this.el.message.value = '';
+    this.scheduleDetails();
+    return ok;
+  }
+
+  publish(published = true) {
+    return this.run(published ? 'console.talk.published' : 'console.talk.unpublished',
+      (id) => this.commands.send({ type: 'incident.publish', incident: id, published }));
+  }
+
+  unpublish() {
+    return this.publish(false);
+  }
 
   async run(doneKey, action) {
     if (!this.id) return;

@@ -5,7 +5,7 @@
 export const SUBPROTOCOL = 'vigie.v1.json';
 export const BACKOFF_START_MS = 500;
 export const BACKOFF_CAP_MS = 30000;
-const REPLY_TYPES = new Set(['ok', 'error', 'alert.ack', 'recommendation', 'incident.history']);
+const REPLY_TYPES = new Set(['ok', 'error', 'alert.ack', 'recommendation', 'incident.history', 'neighbours']);
 const PROBE_REF = 'vigie-probe';
 
 /**

@@ -5,7 +5,7 @@
 
 import { h, clear } from '/static/shared/dom.js';
 import { t } from '/static/shared/i18n.js';
-import { STATUSES, cancellable, timeline, withdrawable } from '../state.js';
+import { STATUSES, answerable, cancellable, rateable, timeline, withdrawable } from '../state.js';
 
 export class Timeline {
   /**
@@ -13,7 +13,9 @@ export class Timeline {
    * @param {{label(category: string|null): string, clock(ms: number): string,
    *          onCancel(alert: object): void, announce(text: string): void}} deps
    */
-  constructor(list, { label, clock, onCancel, announce }) {
+  constructor(list, { label, clock, onCancel, announce, onReply = () => {}, onRate = () => {} }) {
+    this.onReply = onReply;
+    this.onRate = onRate;
     this.list = list;
     this.label = label;
     this.clock = clock;
@@ -64,6 +66,10 @@ export class Timeline {
     if (a.status === 'waiting') el.append(h('p', { class: 'hint' }, t('app.waiting_hint')));
     const steps = timeline(a);
     if (steps.length) el.append(h('ol', { class: 'steps', 'aria-label': t('app.timeline') }, ...steps.map((st) => this.step(st))));
+    if (a.messages?.length) el.append(this.conversation(a));
+    if (answerable(a) && a.messages?.some((m) => m.from === 'control_room')) el.append(this.replyForm(a));
+    if (rateable(a)) el.append(this.rateForm(a));
+    if (a.rated) el.append(h('p', { class: 'rated' }, t('app.talk.thanks', { score: a.rated })));
     if (a.error) el.append(h('p', { class: 'alert-error', role: 'alert' }, errorText(a.error)));
     if (cancellable(a) || withdrawable(a)) {
       const cancel = h('button', { type: 'button', class: 'cancel', onclick: () => {
@@ -72,6 +78,39 @@ export class Timeline {
       } }, t('app.cancel'));
       el.append(cancel);
     }
+  }
+
+  /** The control room's messages and my answers: "the control room", never a name. */
+  conversation(a) {
+    return h('ol', { class: 'talk', 'aria-label': t('app.talk.title') }, ...a.messages.map((m) =>
+      h('li', { class: m.from === 'control_room' ? 'from-room' : 'from-me' },
+        h('strong', {}, m.from === 'control_room' ? t('app.talk.controlRoom') : t('app.talk.me')), ' ',
+        h('time', { datetime: new Date(m.at).toISOString() }, this.clock(m.at)), ' ', m.text)));
+  }
+
+  replyForm(a) {
+    const id = `reply-${a.alert}`;
+    const text = h('textarea', { id, rows: '2', maxlength: '1000' });
+    const form = h('form', { class: 'reply', onsubmit: (e) => {
+      e.preventDefault();
+      if (text.value.trim()) this.onReply(a, text.value.trim());
+    } }, h('label', { for: id }, t('app.talk.answer')), text, h('button', { type: 'submit' }, t('app.talk.send')));
+    return form;
+  }
+
+  rateForm(a) {
+    const name = `rate-${a.alert}`;
+    const comment = h('textarea', { id: `${name}-comment`, rows: '2', maxlength: '1000' });
+    const scores = [1, 2, 3, 4, 5].map((n) => h('label', {},
+      h('input', { type: 'radio', name, value: String(n) }), ` ${n}`));
+    return h('form', { class: 'rate', onsubmit: (e) => {
+      e.preventDefault();
+      const chosen = e.target.querySelector(`input[name="${name}"]:checked`);
+      if (chosen) this.onRate(a, Number(chosen.value), comment.value.trim());
+    } },
+    h('fieldset', {}, h('legend', {}, t('app.talk.rate')), ...scores),
+    h('label', { for: `${name}-comment` }, t('app.talk.comment')), comment,
+    h('button', { type: 'submit' }, t('app.talk.sendRating')));
   }
 
   step(st) {

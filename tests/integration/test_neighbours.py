@@ -1,0 +1,101 @@
+"""Neighbours who watch over each other: the published incidents of a resident's cells,
+at the coarse resolution only, "me too" as a distinct report, unpublishing, and the
+feed's durability, across two hub processes."""
+
+from __future__ import annotations
+
+import h3
+
+from tests.conftest import HubFactory
+from tests.wire import connect
+
+CENTRE = (43.1839, 3.0042)
+PLAGE = (43.1600, 3.1600)
+AREA = h3.latlng_to_cell(*CENTRE, 7)
+PUBLIC = {"id", "category", "status", "cell", "opened_at", "updated_at", "published", "reports"}
+
+
+async def test_published_incidents_reach_their_neighbours(hub_factory: HubFactory) -> None:
+    async with hub_factory() as a, hub_factory() as b:
+        console, _ = await connect(a.ws_url, "console", "op1")
+        await console.expect("snapshot")
+        alice, _ = await connect(a.ws_url, "citizen", "alice")
+        bob, _ = await connect(b.ws_url, "citizen", "bob")
+        opted = await bob.request({"type": "neighbours.follow", "ref": "f", "cells": [AREA]})
+        assert opted["type"] == "neighbours" and opted["incidents"] == []
+
+        submit = {"type": "alert.submit", "ref": "a1", "category": "noise",
+                  "lat": CENTRE[0], "lon": CENTRE[1], "text": "Musique au 12 rue X"}  # fmt: skip
+        ack = await alice.request(submit)
+        await bob.nothing(0.3)  # not published: the control room decides
+        publish = {"type": "incident.publish", "ref": "p", "incident": ack["incident"]}
+        assert (await console.request(publish))["type"] == "ok"
+        seen = await bob.expect("neighbour")
+        view = seen["incident"]
+        assert set(view) == PUBLIC and view["cell"] == AREA and view["published"] is True
+        assert seen["stream"] == "events" and "Musique" not in str(seen)
+        assert "alice" not in str(seen) and "lat" not in str(seen)
+
+        # "me too": a distinct report of the same incident, raising its reporters.
+        me_too = {"type": "neighbour.corroborate", "ref": "m1", "incident": ack["incident"]}
+        mine = await bob.request(me_too)
+        assert mine["type"] == "alert.ack" and mine["incident"] == ack["incident"]
+        assert (await bob.request(me_too))["alert"] == mine["alert"]  # same ref, same report
+        counted = await console.expect("incident", where=lambda m: m["incident"]["reporters"] == 2)
+        assert counted["incident"]["reports"] == 2
+        again = await bob.request({**me_too, "ref": "m2"})
+        assert again["code"] == "conflict"  # one person counts once
+        offset = (await bob.expect("neighbour", where=lambda m: m["incident"]["reports"] == 2))[
+            "offset"
+        ]
+
+        # Bob leaves; the control room unpublishes; Bob resumes on the other process.
+        await bob.close()
+        unpublish = {**publish, "ref": "u", "published": False}
+        assert (await console.request(unpublish))["type"] == "ok"
+        bob, _ = await connect(a.ws_url, "citizen", "bob", resume={"events": offset})
+        gone = await bob.expect("neighbour")
+        assert gone["incident"]["published"] is False
+        await bob.close()
+        # Without an offset: a snapshot, and the opt-in was kept.
+        bob, _ = await connect(b.ws_url, "citizen", "bob")
+        fresh = await bob.expect("neighbours")
+        assert fresh["incidents"] == []
+        assert (await bob.request({**me_too, "ref": "m3"}))["code"] == "not_found"
+
+        # The town publishes road hazards at once; far cells stay out of Bob's feed.
+        hazard = {**submit, "ref": "a2", "category": "road_hazard", "text": ""}
+        far = {**hazard, "ref": "a3", "lat": PLAGE[0], "lon": PLAGE[1]}
+        assert (await alice.request(far))["type"] == "alert.ack"
+        near = await alice.request(hazard)
+        auto = await bob.expect("neighbour")
+        assert auto["incident"]["id"] == near["incident"]
+        await bob.nothing(0.3)
+
+
+async def test_refusals(hub_factory: HubFactory) -> None:
+    async with hub_factory() as hub:
+        carol, _ = await connect(hub.ws_url, "citizen", "carol")
+        follow = {"type": "neighbours.follow", "ref": "f", "cells": [AREA]}
+        assert (await carol.request({**follow, "type": "incident.publish", "incident": "in1"}))[
+            "code"
+        ] == "forbidden"
+        many = list(h3.cell_to_children(AREA, 10))[:51]
+        assert (await carol.request({**follow, "cells": many}))["code"] == "too_large"
+        outside = h3.latlng_to_cell(48.85, 2.35, 7)
+        assert (await carol.request({**follow, "cells": [outside]}))["code"] == "out_of_area"
+        me_too = {"type": "neighbour.corroborate", "ref": "m", "incident": "in999"}
+        assert (await carol.request(me_too))["code"] == "not_found"
+        # A "me too" counts against the citizen's alert limit (5 per 10 minutes).
+        dave, _ = await connect(hub.ws_url, "citizen", "dave")
+        console, _ = await connect(hub.ws_url, "console", "op1")
+        await console.expect("snapshot")
+        ack = await dave.request({"type": "alert.submit", "ref": "d", "category": "road_hazard",
+                                  "lat": CENTRE[0], "lon": CENTRE[1]})  # fmt: skip
+        for i in range(5):
+            spot = (CENTRE[0] + 0.01 * (i + 1), CENTRE[1])
+            theft = {"type": "alert.submit", "ref": f"c{i}", "category": "theft"}
+            sent = await carol.request({**theft, "lat": spot[0], "lon": spot[1]})
+            assert sent["type"] == "alert.ack"
+        limited = await carol.request({**me_too, "incident": ack["incident"]})
+        assert limited["code"] == "rate_limited" and limited["retry_after_s"] > 0
