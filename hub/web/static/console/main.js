@@ -12,6 +12,7 @@ import { connectionBadge } from '../shared/status.js';
 import { setTimeZone } from '../shared/time.js';
 import { Commands } from './actions.js';
 import { CellOutlines } from './cells.js';
+import { HotspotLayer, defaultPeriod } from './hotspots.js';
 import { bindKeys, fillKeysDialog } from './keys.js';
 import { IncidentMap } from './map.js';
 import { NoticeComposer } from './notices.js';
@@ -144,6 +145,24 @@ async function main() {
     categories: town.categories.map((c) => c.id),
   });
   $('#stats-open').addEventListener('click', () => stats.open());
+  const hotspots = new HotspotLayer(map.map, {
+    fetchGeoJSON: (query) => getJSON(`/api/v1/stats?${query}&format=geojson`, token),
+    period: () => stats.period() || defaultPeriod(),
+    label,
+  });
+  stats.onLoad = () => hotspots.refresh().catch((err) => console.warn('hot spots', err));
+  const hotspotsButton = $('#hotspots');
+  hotspotsButton.addEventListener('click', async () => {
+    const on = !hotspots.shown;
+    hotspotsButton.setAttribute('aria-pressed', String(on));
+    if (!on) { hotspots.hide(); return; }
+    try {
+      await hotspots.show();
+    } catch (err) {
+      hotspotsButton.setAttribute('aria-pressed', 'false');
+      $('#sync').textContent = `${t('common.error')}: ${err.message}`;
+    }
+  });
 
   let ticks = 0;
   setInterval(() => {
@@ -159,7 +178,7 @@ async function main() {
   conn.start();
   // For tests and the benchmark: read-only views of what the page holds.
   window.vigieConsole = {
-    state: () => state, selected: () => selected, labels: () => map.labels.drawn(), alarm, conn, stats,
+    state: () => state, selected: () => selected, labels: () => map.labels.drawn(), alarm, conn, stats, hotspots,
   };
 }
 

@@ -86,6 +86,8 @@ export class StatsView {
     this.fetchStats = fetchStats;
     this.download = download;
     this.label = label;
+    this.loaded = false; // until shown once, the map's hot spots use their own default period
+    this.onLoad = null;  // called after each load with the period, for the map's hot spots
     const today = new Date();
     this.from = h('input', { type: 'date', id: 'stats-from', value: isoDay(new Date(today - 27 * 86400e3)) });
     this.to = h('input', { type: 'date', id: 'stats-to', value: isoDay(today) });
@@ -114,6 +116,11 @@ export class StatsView {
     return q.toString();
   }
 
+  /** The period of the last load (`from=…&to=…`), or null before the first. */
+  period() {
+    return this.loaded ? new URLSearchParams({ from: this.from.value, to: this.to.value }).toString() : null;
+  }
+
   async open() {
     if (!this.root.open) this.root.showModal();
     await this.load();
@@ -123,6 +130,8 @@ export class StatsView {
     clear(this.body).append(h('p', { class: 'muted' }, t('common.loading')));
     try {
       this.render(await this.fetchStats(this.query()));
+      this.loaded = true;
+      this.onLoad?.();
     } catch (err) {
       clear(this.body).append(h('p', { role: 'alert' }, `${t('common.error')}: ${err.message}`));
     }

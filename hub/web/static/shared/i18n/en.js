@@ -36,6 +36,14 @@ export default {
     map: { label: "Map" },
     sync: { waiting: "Resynchronising…" },
     sound: { label: "Sound alerts" },
+    hotspots: {
+      label: "Hot spots",
+      legend: "Incidents per cell",
+      comesBack: "Comes back week after week",
+      one: "1 incident",
+      count: "{n} incidents",
+      recurring: "{category}: {n}, week after week",
+    },
     stats: {
       open: "Statistics",
       title: "The town's statistics",

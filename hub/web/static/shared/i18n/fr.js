@@ -36,6 +36,14 @@ export default {
     map: { label: "Carte" },
     sync: { waiting: "Resynchronisation…" },
     sound: { label: "Alarme sonore" },
+    hotspots: {
+      label: "Points chauds",
+      legend: "Incidents par cellule",
+      comesBack: "Revient semaine après semaine",
+      one: "1 incident",
+      count: "{n} incidents",
+      recurring: "{category} : {n}, semaine après semaine",
+    },
     stats: {
       open: "Statistiques",
       title: "Statistiques de la commune",
