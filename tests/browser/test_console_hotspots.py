@@ -68,3 +68,10 @@ async def test_hot_spots_follow_the_statistics_period(web_hub: WebHub, open_app:
     await page.get_by_role("button", name="Show").click()
     await expect(spots).to_have_count(1)
     await expect(spots.locator("title")).to_have_text("1 incident")
+
+
+async def test_hot_spots_button_in_french(web_hub: WebHub, open_app: OpenApp) -> None:
+    page = await open_app("console", "console", "op1", lang="fr")
+    await expect(page.get_by_role("button", name="Points chauds")).to_have_attribute(
+        "aria-pressed", "false"
+    )
