@@ -24,8 +24,11 @@ class Metrics:
     loop_errors: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     bad_records: Counter[tuple[str, str]] = field(default_factory=Counter)
 
-    def render(self, extra: dict[str, float] | None = None) -> str:
-        """The Prometheus text exposition of every counter."""
+    def render(
+        self, extra: dict[str, float] | None = None, counters: dict[str, int] | None = None
+    ) -> str:
+        """The Prometheus text exposition of every counter; `extra` gauges and
+        `counters` kept elsewhere (the replicated acks') are added as given."""
         lines = ["# TYPE vigie_sessions gauge"]
         for role in ("citizen", "unit", "console"):
             lines.append(f'vigie_sessions{{role="{role}"}} {self.sessions[role]}')
@@ -54,6 +57,8 @@ class Metrics:
             f'vigie_bad_records_total{{source="{s}",tenant="{t}"}} {n}'
             for (s, t), n in sorted(self.bad_records.items())
         ]
+        for name, count in (counters or {}).items():
+            lines += [f"# TYPE vigie_{name}_total counter", f"vigie_{name}_total {count}"]
         for name, value in (extra or {}).items():
             lines += [f"# TYPE vigie_{name.split('{')[0]} gauge", f"vigie_{name} {value}"]
         return "\n".join(lines) + "\n"
