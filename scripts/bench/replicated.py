@@ -192,14 +192,17 @@ def replicated_redis(
     The quorum is a majority of the Sentinels.
     """
     binary = binary or find_redis_server()
-    primary = EmbeddedRedis(directory / "primary", binary=binary)
+    # A replica's first full sync waits 5 s by default (for others to join it):
+    # here, and after the failover, it starts at once.
+    fast_sync = ("--repl-diskless-sync-delay", "0")
+    primary = EmbeddedRedis(directory / "primary", binary=binary, extra_args=fast_sync)
     primary.start()
     topology = ReplicatedRedis(primary, [], [], {primary.port: primary})
     try:
         for n in range(replicas):
             replica = EmbeddedRedis(
                 directory / f"replica{n}", binary=binary,
-                extra_args=("--replicaof", HOST, str(primary.port)),
+                extra_args=(*fast_sync, "--replicaof", HOST, str(primary.port)),
             )  # fmt: skip
             replica.start()
             topology.replicas.append(replica)
