@@ -56,21 +56,23 @@ class NotReplicatedError(RedisError):
 class AckPolicy:
     """How many replicas must have a write before it is acked.
 
-    `fixed` None is the default: 1 while the primary has a replica online, 0
-    when it has none (checked at start-up, every few seconds and after an
-    outage, so a failover to a replica without replicas of its own keeps
-    serving). A number is kept whatever the topology: with fewer replicas
+    `fixed` None is the default ("auto"): 1 once the current primary has had a
+    replica online, 0 while it never had one. A replica that drops out does
+    not lower it (acks then wait until it is back: they never quietly stop
+    being replicated); a new primary (a failover: another run id) starts from
+    its own replicas, so a promoted replica without replicas of its own serves
+    at once. A number is kept whatever the topology: with fewer replicas
     online, every acked write is refused `unavailable` until they are back.
     """
 
     fixed: int | None = None
     timeout_ms: int = 1000
 
-    def required(self, replicas_online: int) -> int:
-        """The WAIT count for a primary with `replicas_online` replicas in sync."""
+    def required(self, replicas_seen: int) -> int:
+        """The WAIT count for a primary that had at most `replicas_seen` replicas online."""
         if self.fixed is not None:
             return self.fixed
-        return 1 if replicas_online > 0 else 0
+        return 1 if replicas_seen > 0 else 0
 
 
 @dataclass(slots=True)
@@ -91,6 +93,8 @@ class ReplicaAcks:
         self.batch_max = batch_max
         self.required = policy.fixed or 0  # until the first `refresh`
         self.replicas_online = 0
+        self.replicas_seen = 0  # most replicas online at once since `primary` took over
+        self.primary = ""  # the run id of the primary last read
         self.batches = 0  # pipelines sent with a WAIT
         self.writes = 0  # scripts sent in them
         self.timeouts = 0  # WAITs that counted fewer replicas than required
@@ -105,7 +109,8 @@ class ReplicaAcks:
         self._suspect.clear()
 
     async def refresh(self) -> int:
-        """Read the primary's replicas (INFO replication) and set `required`; returns it."""
+        """Read the primary's identity and replicas (INFO) and set `required`; returns it."""
+        server = await self.redis.info("server")
         info = await self.redis.info("replication")
         online = sum(
             1
@@ -114,14 +119,18 @@ class ReplicaAcks:
             and isinstance(value, dict)
             and value.get("state") == "online"
         )
-        if online != self.replicas_online or self.policy.required(online) != self.required:
+        primary = str(server.get("run_id", ""))
+        if primary != self.primary:  # start-up, or a failover: this primary's own count
+            self.primary, self.replicas_seen = primary, 0
+        self.replicas_seen = max(self.replicas_seen, online)
+        required = self.policy.required(self.replicas_seen)
+        if online != self.replicas_online or required != self.required:
             log.warning(
-                "primary has %d replica(s) online: acks wait for %d",
-                online, self.policy.required(online),
+                "primary %s has %d replica(s) online: acks wait for %d",
+                primary[:8], online, required,
             )  # fmt: skip
-        self.replicas_online = online
-        self.required = self.policy.required(online)
-        return self.required
+        self.replicas_online, self.required = online, required
+        return required
 
     async def run(
         self,

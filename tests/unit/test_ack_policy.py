@@ -8,7 +8,7 @@ from hub.store.replication import AckPolicy
 
 
 @pytest.mark.parametrize(("online", "required"), [(0, 0), (1, 1), (3, 1)])
-def test_auto_waits_for_one_replica_when_there_is_one(online: int, required: int) -> None:
+def test_auto_waits_for_one_replica_once_the_primary_had_one(online: int, required: int) -> None:
     assert AckPolicy().required(online) == required
 
 
