@@ -77,7 +77,9 @@ async def test_no_ack_until_a_replica_has_the_write_and_a_retry_waits_again(
         citizen, _ = await connect(hub.ws_url, "citizen", "c1")
         console, _ = await connect(hub.ws_url, "console", "op1")
         unit, _ = await connect(hub.ws_url, "unit", "u1")
-        first = await citizen.request(_submit("r1"))
+        # Even with the replica up, a WAIT may time out (a slow fsync on a loaded
+        # machine): `unavailable` is always a legal answer, so retry as clients do.
+        first = await _until_acked(citizen, _submit("r1"))
         assert first["type"] == "alert.ack", first
         waits_before = acks.batches
 
@@ -99,8 +101,8 @@ async def test_no_ack_until_a_replica_has_the_write_and_a_retry_waits_again(
     await redis.aclose()
     assert len(alerts) == 2 and len(assignments) == 1  # each write stored once
     print(
-        f"\n[replica acks] WAIT {TIMEOUT_MS} ms: {timeouts} timeouts while the replica was "
-        f"frozen, {frozen['refused']} commands refused unavailable; {waits} WAITs after it"
+        f"\n[replica acks] WAIT {TIMEOUT_MS} ms: {timeouts} WAIT timeouts in all, "
+        f"{frozen['refused']} commands refused unavailable; {waits} WAITs after it"
     )
 
 
@@ -167,11 +169,14 @@ async def test_the_writes_of_one_tick_share_one_wait(
         citizens = [(await connect(hub.ws_url, "citizen", f"c{n}"))[0] for n in range(40)]
         for rounds in range(3):
             replies = await asyncio.gather(
-                *(c.request(_submit(f"r{rounds}", n)) for n, c in enumerate(citizens))
+                *(_until_acked(c, _submit(f"r{rounds}", n)) for n, c in enumerate(citizens))
             )
             assert all(r["type"] == "alert.ack" for r in replies), replies
         for citizen in citizens:
             await citizen.close()
-        writes, batches = acks.writes, acks.batches
-    assert writes == 120 and batches <= writes
-    print(f"\n[replica acks] 120 acked submits from 40 sessions: {batches} WAITs")
+        writes, batches, timeouts = acks.writes, acks.batches, acks.timeouts
+    assert writes >= 120 and batches <= writes  # a retry after a slow WAIT is a write too
+    print(
+        f"\n[replica acks] 120 acked submits from 40 sessions: {writes} writes "
+        f"in {batches} WAITs ({timeouts} timed out)"
+    )
