@@ -178,6 +178,18 @@ class SentinelClient(Redis):
 
     sentinels: Sentinel | None = None
 
+    async def follow_primary(self) -> None:
+        """Ask the Sentinels which server is the primary; if it changed, drop the idle
+        connections to the old one (those in use are dropped when they are released).
+
+        A planned failover (`SENTINEL FAILOVER`) leaves the old primary running, and
+        writable until the Sentinels demote it, seconds later: its connections see no
+        error meanwhile, only WAITs that time out (its replica left it).
+        """
+        pool = self.connection_pool
+        if isinstance(pool, SentinelConnectionPool):
+            await pool.get_master_address()  # type: ignore[no-untyped-call]
+
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         """Close the pool of the primary and the connections to the Sentinels."""
         await super().aclose(close_connection_pool)

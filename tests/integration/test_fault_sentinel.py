@@ -32,6 +32,7 @@ import httpx
 import pytest
 from bench.replicated import ReplicatedRedis, replicated_redis
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from clients import Backoff, Citizen, Console, Overflow, Unit
 from tests.integration.fault_tools import (
@@ -236,3 +237,69 @@ async def _unavailable(http: httpx.AsyncClient, hub: Any) -> int:
         if line.startswith('vigie_errors_total{code="unavailable"}'):
             return int(float(line.split()[-1]))
     return 0
+
+
+async def test_a_manual_failover_demotes_the_primary_and_the_hub_follows(
+    tmp_path: Path, config: Any
+) -> None:
+    """`SENTINEL FAILOVER` (a planned switch, a Redis upgrade): the old primary lives on
+    as a replica, so the hub's open connections to it get READONLY, are dropped, and
+    the next command goes to the new primary. No acked alert is lost."""
+    from dataclasses import replace
+
+    from hub.server.runner import running_hub
+    from tests.integration.fault_tools import no_alert_limit
+    from tests.wire import SECRET
+
+    cfg = no_alert_limit(config)
+    cfg = replace(cfg, hub=replace(cfg.hub, ack_timeout_ms=ACK_TIMEOUT_MS))
+    with replicated_redis(tmp_path / "redis") as topology:
+        async with running_hub(cfg, topology.url, SECRET) as hub:
+            citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+            acks = [await _until_acked(citizen, n) for n in range(5)]
+            old = topology.primary.port
+            sentinel = Redis(host="127.0.0.1", port=topology.sentinels[0].port)
+            await sentinel.execute_command("SENTINEL", "FAILOVER", "vigie")
+            await sentinel.aclose()
+            switched_at = time.monotonic()
+            promoted = await _until_promoted(topology, old)
+            acks += [await _until_acked(citizen, n) for n in range(5, 15)]
+            took = time.monotonic() - switched_at
+            refused = hub.node.metrics.errors["unavailable"]
+            await citizen.close()
+            role = await _until_demoted(topology.node(old).url)
+        new = Redis.from_url(topology.node(promoted).url)
+        stored = {k.rsplit(":", 1)[1] for k in await scan_keys(new, KEYS.alert("*"))}
+        await new.aclose()
+    assert role == "slave"  # the old primary was demoted (later), not killed
+    assert {a["alert"] for a in acks} <= stored and len(acks) == 15
+    print(
+        f"\n[manual failover] 15 of 15 acked alerts on the new primary; 10 more acked "
+        f"{took:.1f} s after SENTINEL FAILOVER; {refused} unavailable meanwhile"
+    )
+
+
+async def _until_acked(peer: Peer, n: int, tries: int = 100) -> dict[str, Any]:
+    """Submit alert `n` (ref m<n>), re-sent after each `unavailable`; bounded."""
+    lat, lon = near(n)
+    message = {"type": "alert.submit", "ref": f"m{n}", "category": "noise", "lat": lat, "lon": lon}
+    for _ in range(tries):
+        with contextlib.suppress(TimeoutError):
+            reply = await peer.request(message)
+            if reply["type"] == "alert.ack":
+                return reply
+            assert reply["code"] == "unavailable", reply
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"alert {n} never acked")
+
+
+async def _until_demoted(url: str, timeout: float = 30.0) -> str:
+    """The old primary's role once the Sentinels made it a replica (or when time is up)."""
+    loop = asyncio.get_running_loop()
+    deadline, role = loop.time() + timeout, "?"
+    async with Redis.from_url(url) as redis:
+        while role != "slave" and loop.time() < deadline:
+            with contextlib.suppress(RedisConnectionError):  # it drops its clients then
+                role = str((await redis.info("replication"))["role"])
+            await asyncio.sleep(0.2)
+    return role
