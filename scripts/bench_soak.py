@@ -180,8 +180,8 @@ def row(
     }
 
 
-def print_rows(rows: list[dict[str, Any]]) -> None:
-    """The soak's table (Markdown-friendly)."""
+def table_rows(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[object]]]:
+    """The soak's table: header and one row a minute."""
     body = [
         [r["minute"], r["acked"], r["lost"], r["errors"], r["duplicates"],
          r["ack_p50"], r["ack_p99"], r["unit_p50"], r["unit_p99"],
@@ -190,7 +190,23 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
     ]  # fmt: skip
     header = ["min", "acked", "lost", "errors", "dup", "ack p50", "ack p99", "unit p50",
               "unit p99", "hub RSS MiB", "Redis MiB"]  # fmt: skip
+    return header, body
+
+
+def print_rows(rows: list[dict[str, Any]]) -> None:
+    """The soak's table on stdout."""
+    header, body = table_rows(rows)
     print_table("soak (one row a minute; latencies in ms)", body, header)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The table and the slopes as Markdown, for docs/performance.md."""
+    header, body = table_rows(results.get("rows", []))
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    lines += ["", "| curve | slope |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in results.get("slopes_mib_per_minute", {}).items()]
+    return "\n".join(lines) + "\n"
 
 
 def slopes(rows: list[dict[str, Any]], processes: int) -> dict[str, float]:
@@ -301,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         status = soak(args, topology, results)
     results["elapsed_s"] = round(time.monotonic() - t0, 1)
     write_json(Path(results["path"]), results)
+    Path(results["path"]).with_suffix(".md").write_text(markdown(results))
     print(f"results: {results['path']}", file=sys.stderr)
     return status
 
