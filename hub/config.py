@@ -232,6 +232,10 @@ class HubSettings:
     connections_per_token: int = 8
     connect_rate: Rate = Rate(500, 1.0)
     limits_off: bool = False
+    # Replicas that must have a write before it is acked (hub.store.replication):
+    # None ("auto") is 1 while the primary has a replica online, else 0.
+    ack_replicas: int | None = None
+    ack_timeout_ms: int = 1000  # WAIT's timeout; below the Redis call timeout (5 s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -561,7 +565,26 @@ _HUB_ZERO_IS_OFF = {"connections_per_ip", "connections_per_token"}
 _INT_MAX = 2**53
 
 
+ACK_REPLICAS_MAX = 10
+ACK_TIMEOUT_MAX_MS = 4000  # a WAIT must end before the Redis call timeout (5 s)
+
+
+def _ack_replicas(raw: Mapping[str, Any]) -> int | None:
+    value = raw["ack_replicas"]
+    if value == "auto":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= ACK_REPLICAS_MAX:
+        raise ConfigError(
+            f'hub.ack_replicas must be "auto" or an integer in 0..{ACK_REPLICAS_MAX}, got {value!r}'
+        )
+    return value
+
+
 def _hub_value(raw: Mapping[str, Any], key: str, default: Any) -> Any:
+    if key == "ack_replicas":
+        return _ack_replicas(raw)
+    if key == "ack_timeout_ms":
+        return _int(raw, key, "hub", default, 1, ACK_TIMEOUT_MAX_MS)
     if key in _HUB_RATES:
         return _rate(raw, key, "hub", "0")
     if key == "h3_resolution":

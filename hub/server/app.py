@@ -37,11 +37,14 @@ from hub.server.interop import interop_routes
 from hub.server.jwks import KeySource, verifier_for
 from hub.server.node import Node
 from hub.server.open311 import open311_mount
+from hub.server.replicas import watch_replicas
 from hub.server.stats import get_stats
+from hub.server.supervision import must_not_end
 from hub.server.timers import run_timers
 from hub.server.web import SecurityHeaders, content_security_policy, web_routes
 from hub.server.websocket import STATE_KEY, WebSocketLayer
-from hub.store.client import RedisLike, redis_client
+from hub.store.client import CLUSTER_SCHEMES, RedisLike, redis_client
+from hub.store.replication import AckPolicy, ReplicaAcks
 from hub.store.store import Store
 
 __all__ = ["app_from_env", "create_app"]
@@ -97,6 +100,22 @@ async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:
     log.error("background tasks still running at shutdown: %s", [t.get_name() for t in tasks])
 
 
+async def _start_replica_watch(
+    node: Node, redis_url: str, tasks: asyncio.TaskGroup
+) -> list[asyncio.Task[None]]:
+    """Read the primary's replicas, then watch them (not on a Redis Cluster: no WAIT there)."""
+    acks = node.store.acks
+    if redis_url.partition("://")[0].lower() in CLUSTER_SCHEMES:
+        if acks.policy.fixed:
+            raise RuntimeError("hub.ack_replicas > 0 is not supported on a Redis Cluster")
+        acks.policy = AckPolicy(0, acks.policy.timeout_ms)
+        return []
+    required = await acks.refresh()
+    log.info("acks wait for %d replica(s) (%d online)", required, acks.replicas_online)
+    watch = must_not_end("replicas", watch_replicas(node))
+    return [tasks.create_task(watch, name="replicas")]
+
+
 def _reason(exc: BaseException) -> str:
     """The first leaf of a task group's failure, for the log and /healthz."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
@@ -128,10 +147,12 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         redis = _redis(redis_url)
+        acks = ReplicaAcks(redis, AckPolicy(config.hub.ack_replicas, config.hub.ack_timeout_ms))
         store = Store(
             redis,
             stream_maxlen=config.hub.stream_maxlen,
             idempotency_ttl_s=config.hub.idempotency_ttl_s,
+            acks=acks,
         )
         node = Node(config, store, node_id)
         app.state.node, app.state.secret = node, secret
@@ -148,6 +169,7 @@ def create_app(
             async with asyncio.TaskGroup() as tasks:
                 loops = await node.start_followers(tasks)
                 loops += await run_timers(node, tasks)
+                loops += await _start_replica_watch(node, redis_url, tasks)
                 if config.auth.jwks:
                     loops.append(tasks.create_task(keys.run(), name="jwks"))
                 node.redis_ok = True
@@ -199,11 +221,16 @@ async def healthz(request: Request) -> Response:
         redis_ok = False
     streams_ok = node.feeds_alive()
     loops_ok = node.failed is None
+    acks = node.store.acks
+    # A fixed ack_replicas above the replicas online: no write can be acked.
+    acks_ok = acks.replicas_online >= acks.required
+    healthy = redis_ok and streams_ok and loops_ok and acks_ok
     body: dict[str, Any] = {
-        "status": "ok" if redis_ok and streams_ok and loops_ok else "unhealthy",
+        "status": "ok" if healthy else "unhealthy",
         "redis": redis_ok,
         "streams": streams_ok,
         "loops": loops_ok,
+        "replicas": {"online": acks.replicas_online, "acks_wait_for": acks.required},
         "node": node.node_id,
         "sessions": dict(node.metrics.sessions),
         "canary_lag_ms": {t: round(rt.canary_lag_ms, 1) for t, rt in node.tenants.items()},
@@ -219,7 +246,12 @@ async def metrics(request: Request) -> Response:
     node: Node = request.app.state.node
     extra = {f'canary_lag_ms{{tenant="{t}"}}': rt.canary_lag_ms for t, rt in node.tenants.items()}
     extra["connections_refused_total"] = request.app.state.admission.refused
-    return PlainTextResponse(node.metrics.render(extra))
+    acks = node.store.acks
+    extra["replicas_online"] = acks.replicas_online
+    extra["ack_replicas_required"] = acks.required
+    counters = {"ack_waits": acks.batches, "ack_waited_writes": acks.writes,
+                "ack_wait_timeouts": acks.timeouts}  # fmt: skip
+    return PlainTextResponse(node.metrics.render(extra, counters))
 
 
 def app_from_env() -> Starlette:

@@ -141,7 +141,7 @@ async def unit_status(node: Node, session: Session, msg: UnitStatus) -> None:
     """Save and broadcast a unit's status."""
     rt = node.runtime(session)
     await node.store.unit_update(
-        rt.keys, session.sub, "status", {"status": msg.status, "last_seen": now_ms()}
+        rt.keys, session.sub, "status", {"status": msg.status, "last_seen": now_ms()}, acked=True
     )
 
 
@@ -159,6 +159,10 @@ async def cover(node: Node, session: Session, msg: Cover) -> None:
         raise ProtocolError(ErrorCode.OUT_OF_AREA, "none of these cells is in the town")
     sector = list(msg.cells)
     await node.store.unit_update(
-        rt.keys, session.sub, "coverage", {"sector": json.dumps(sector), "last_seen": now_ms()}
+        rt.keys,
+        session.sub,
+        "coverage",
+        {"sector": json.dumps(sector), "last_seen": now_ms()},
+        acked=True,
     )
     node.set_unit_state(rt, session.sub, sector=sector)

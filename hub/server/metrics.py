@@ -48,8 +48,11 @@ class Metrics:
             lines.append(f"vigie_stage_seconds_count{{{labels}}} {total}")
         return lines
 
-    def render(self, extra: dict[str, float] | None = None) -> str:
-        """The Prometheus text exposition of every counter."""
+    def render(
+        self, extra: dict[str, float] | None = None, counters: dict[str, int] | None = None
+    ) -> str:
+        """The Prometheus text exposition of every counter; `extra` gauges and
+        `counters` kept elsewhere (the replicated acks') are added as given."""
         lines = ["# TYPE vigie_sessions gauge"]
         for role in ("citizen", "unit", "console"):
             lines.append(f'vigie_sessions{{role="{role}"}} {self.sessions[role]}')
@@ -79,6 +82,8 @@ class Metrics:
             for (s, t), n in sorted(self.bad_records.items())
         ]
         lines += self._stage_lines()
+        for name, count in (counters or {}).items():
+            lines += [f"# TYPE vigie_{name}_total counter", f"vigie_{name}_total {count}"]
         for name, value in (extra or {}).items():
             lines += [f"# TYPE vigie_{name.split('{')[0]} gauge", f"vigie_{name} {value}"]
         return "\n".join(lines) + "\n"

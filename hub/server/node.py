@@ -95,7 +95,9 @@ class Node:
         }
         self.sessions: dict[str, Session] = {}
         self.redis_ok = False
-        self.dispatch = DispatchStore(store.redis, store.scripts, self.metrics.observe_stage)
+        self.dispatch = DispatchStore(
+            store.redis, store.scripts, self.metrics.observe_stage, store.acks
+        )
         self.draining = False  # SIGTERM received: no new sessions
         self.failed: str | None = None  # a loop cannot go on: why (hub.server.failure)
         self._background: set[asyncio.Task[None]] = set()

@@ -33,8 +33,11 @@ from hub.core.open311_input import (
     parse_query,
     rows_in,
 )
+from hub.core.supervision import Fault
 from hub.server.handlers import now_ms, store_alert
 from hub.server.node import Node, TenantRuntime
+from hub.server.supervision import classify
+from hub.store.replication import NotReplicatedError
 from hub.store.requests import RequestStore
 from hub.store.store import Intake
 
@@ -87,18 +90,27 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return await handler(request, fmt)
         except Open311Error as exc:
             return _error(exc, fmt)
-        except ResponseError:
+        except ResponseError as exc:
+            if classify(exc) is Fault.OUTAGE:  # a demoted primary, replicas too slow
+                return _error(_unavailable(request, exc), fmt)
             log.exception("Redis refused an Open311 %s %s", request.method, request.url.path)
             return _error(Open311Error(500, "internal error; the hub logged it"), fmt)
         except (RedisError, OSError, TimeoutError) as exc:
-            log.warning("Open311 %s: Redis unavailable: %s", request.method, exc)
-            unavailable = "storage unavailable, nothing was stored; retry"
-            return _error(Open311Error(503, unavailable, retry_after_s=RETRY_AFTER_S), fmt)
+            return _error(_unavailable(request, exc), fmt)
         except Exception:
             log.exception("Open311 %s %s failed", request.method, request.url.path)
             return _error(Open311Error(500, "internal error; the hub logged it"), fmt)
 
     return endpoint
+
+
+def _unavailable(request: Request, exc: BaseException) -> Open311Error:
+    log.warning("Open311 %s: Redis unavailable: %s", request.method, exc)
+    if isinstance(exc, NotReplicatedError):
+        text = "not confirmed by a replica in time; retry with the same request"
+    else:
+        text = "storage unavailable, nothing was stored; retry"
+    return Open311Error(503, text, retry_after_s=RETRY_AFTER_S)
 
 
 def _node(request: Request) -> Node:

@@ -102,6 +102,6 @@ async def recommend_and_dispatch(
         "only_if_unassigned": True,  # never replace an operator's pending offer
     }
     try:
-        await node.dispatch.run("assign", ctx, params)
+        await node.dispatch.run("assign", ctx, params, acked=False)
     except ProtocolError as exc:  # raced with an operator: theirs stands
         log.info("auto-dispatch of %s skipped: %s", incident["id"], exc.message)

@@ -29,6 +29,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from hub.core.records import BadRecord
 from hub.core.supervision import Fault, LoopHealth
 from hub.server.metrics import Metrics
+from hub.store.client import is_read_only
+from hub.store.replication import NotReplicatedError
 
 __all__ = ["OUTAGES", "LoopFailed", "after_fault", "classify", "must_not_end", "skip"]
 
@@ -38,10 +40,11 @@ log = logging.getLogger("vigie.loops")
 # waiting is the cure. Any other RedisError (WRONGTYPE on a key the loop needs, a
 # script error) is an error like any other.
 OUTAGES: tuple[type[BaseException], ...] = (
-    RedisConnectionError,  # BusyLoadingError included
+    RedisConnectionError,  # BusyLoadingError, Sentinel's MasterNotFoundError included
     RedisTimeoutError,
     BusyLoadingError,
-    ReadOnlyError,
+    ReadOnlyError,  # a demoted primary (Redis 6.2's script text: `is_read_only`)
+    NotReplicatedError,  # WAIT timed out: a replica lags or is away
     TryAgainError,
     # Redis Cluster failing over or resharding: CLUSTERDOWN, MASTERDOWN, "TTL
     # exhausted" (too many redirections), a slot not covered yet, a redirection
@@ -64,8 +67,8 @@ class LoopFailed(Exception):
 
 
 def classify(exc: BaseException) -> Fault:
-    """The fault an exception from a loop's turn is."""
-    return Fault.OUTAGE if isinstance(exc, OUTAGES) else Fault.ERROR
+    """The fault an exception from a loop's turn (or a client's command) is."""
+    return Fault.OUTAGE if isinstance(exc, OUTAGES) or is_read_only(exc) else Fault.ERROR
 
 
 async def after_fault(

@@ -55,7 +55,7 @@ async def expire_due(node: Node, rt: TenantRuntime) -> int:
         ctx = lifecycle_context(node, rt, "hub", "hub", now)
         params = {"assignment": assignment, "state": "expired", "reason": "no answer in time"}
         try:
-            incident_id, unit = await node.dispatch.run("assignment_end", ctx, params)
+            incident_id, unit = await node.dispatch.run("assignment_end", ctx, params, acked=False)
         except ProtocolError as exc:
             # Another process expired it, or the unit answered just in time; or the
             # assignment does not exist (corrupt data): its deadline goes either way,

@@ -21,6 +21,7 @@ from hub.core.records import BadRecord, WaitingIncident, parse_int, unit_info, w
 from hub.core.stats import GAMMA
 from hub.store.client import RedisLike
 from hub.store.keys import TenantKeys
+from hub.store.replication import AckPolicy, ReplicaAcks
 from hub.store.scripts import ScriptSet
 
 __all__ = ["DispatchStore", "LifecycleContext"]
@@ -116,17 +117,36 @@ class DispatchStore:
     """Calls the lifecycle scripts and maps their refusals to protocol errors."""
 
     def __init__(
-        self, redis: RedisLike, scripts: ScriptSet, observe: Observe | None = None
+        self,
+        redis: RedisLike,
+        scripts: ScriptSet,
+        observe: Observe | None = None,
+        acks: ReplicaAcks | None = None,
     ) -> None:
         self.redis = redis
         self.scripts = scripts
         self.observe = observe  # told each stage time a script of this process measured
+        self.acks = acks or ReplicaAcks(redis, AckPolicy(fixed=0))
 
-    async def run(self, name: str, ctx: LifecycleContext, params: Mapping[str, Any]) -> list[str]:
-        """Run lifecycle script `name`; returns its 'ok' payload or raises ProtocolError."""
-        result = await self.scripts[name](
-            keys=[ctx.keys.events], args=[ctx.to_json(), _params(params)]
-        )
+    async def run(
+        self,
+        name: str,
+        ctx: LifecycleContext,
+        params: Mapping[str, Any],
+        *,
+        acked: bool = True,
+    ) -> list[str]:
+        """Run lifecycle script `name`; returns its 'ok' payload or raises ProtocolError.
+
+        `acked` (a client's command, answered): the reply waits for replicas as
+        `acks` requires. The hub's own actions (deadlines, auto-dispatch) pass
+        False: nobody is told, and a lost one is redone from the state left.
+        """
+        script, keys, args = self.scripts[name], [ctx.keys.events], [ctx.to_json(), _params(params)]
+        if acked:
+            result = await self.acks.run(script, keys, args, ctx.keys.ack_fence)
+        else:
+            result = await script(keys=keys, args=args)
         values = [_s(v) for v in result]
         if values[0] == "err":
             retry = float(values[3]) if len(values) > 3 else None

@@ -239,6 +239,8 @@ class EmbeddedRedis:
             loses writes it had already acknowledged — acks the hub passed on.
         port: TCP port; a free one is picked when None.
         cluster: Start the node in Redis Cluster mode.
+        extra_args: More ``--option value`` arguments (``--replicaof host port``
+            for a replica: tests and benchmarks of a replicated Redis).
 
     Raises:
         EmbeddedRedisError: No binary given and none could be found.
@@ -252,11 +254,13 @@ class EmbeddedRedis:
         appendonly: bool = True,
         port: int | None = None,
         cluster: bool = False,
+        extra_args: tuple[str, ...] = (),
     ) -> None:
         self._data_dir = pathlib.Path(data_dir).resolve()
         self._binary = binary if binary is not None else find_redis_server()
         self._appendonly = appendonly
         self._cluster = cluster
+        self._extra_args = extra_args
         self._port = port if port is not None else _pick_free_port(cluster)
         self._process: subprocess.Popen[bytes] | None = None
         # The log is appended to across restarts; failure reports only show what
@@ -327,7 +331,7 @@ class EmbeddedRedis:
                 "--cluster-config-file",
                 f"nodes-{self._port}.conf",
             ]
-        return args
+        return args + list(self._extra_args)
 
     def _check_data_dir_compatible(self) -> None:
         # Redis 7 stores its AOF as a multi-part set in appendonlydir/, which 6.2

@@ -41,6 +41,11 @@ class TenantKeys:
         return self.prefix + "canary"
 
     @property
+    def ack_fence(self) -> str:
+        """String each replicated ack writes before its WAIT (hub.store.replication)."""
+        return self.prefix + "ackfence"
+
+    @property
     def open_queue(self) -> str:
         """Sorted set: open incident id → queue score."""
         return self.prefix + "open"

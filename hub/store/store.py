@@ -16,6 +16,7 @@ import orjson
 from hub.core.records import BadRecord, entry_problem
 from hub.store.client import RedisLike
 from hub.store.keys import TenantKeys
+from hub.store.replication import AckPolicy, ReplicaAcks
 from hub.store.scripts import ScriptSet
 
 __all__ = [
@@ -120,11 +121,24 @@ def _source(stream: str) -> str:
 
 
 class Store:
-    """Async access to one Redis (or Redis Cluster) for all tenants."""
+    """Async access to one Redis (or Redis Cluster) for all tenants.
 
-    def __init__(self, redis: RedisLike, *, stream_maxlen: int, idempotency_ttl_s: int) -> None:
+    Writes whose success a client is told of (`submit_alert`, a unit's status
+    and sector) go through `acks`, which waits for replicas when asked to
+    (hub.store.replication); the others are plain calls.
+    """
+
+    def __init__(
+        self,
+        redis: RedisLike,
+        *,
+        stream_maxlen: int,
+        idempotency_ttl_s: int,
+        acks: ReplicaAcks | None = None,
+    ) -> None:
         self.redis = redis
         self.scripts = ScriptSet(redis)
+        self.acks = acks or ReplicaAcks(redis, AckPolicy(fixed=0))
         self.stream_maxlen = stream_maxlen
         self.idempotency_ttl_s = idempotency_ttl_s
 
@@ -175,7 +189,7 @@ class Store:
             intake.index_retention_ms, orjson.dumps(dict(intake.fields)),
             orjson.dumps(dict(stats or {})),
         ]  # fmt: skip
-        result = await self.scripts.submit_alert(keys=script_keys, args=args)
+        result = await self.acks.run(self.scripts.submit_alert, script_keys, args, keys.ack_fence)
         kind = _s(result[0])
         if kind == "rate":
             return SubmitOutcome(
@@ -196,16 +210,24 @@ class Store:
         *,
         throttle_ms: int = 0,
         sessions_delta: int = 0,
+        acked: bool = False,
     ) -> str | None:
-        """Save unit state and emit a `unit` event; None when the event was throttled."""
+        """Save unit state and emit a `unit` event; None when the event was throttled.
+
+        `acked`: the unit is told it was saved, so the write waits for replicas
+        like every acked one (positions do not: the next one replaces them).
+        """
         args: list[Any] = [keys.prefix, unit_id, change, self.stream_maxlen, throttle_ms]
         args.append(sessions_delta)
         for name, value in fields.items():
             args += [name, value]
-        result = await self.scripts.unit_update(
-            keys=[keys.unit(unit_id), keys.events, keys.units, keys.unit_throttle(unit_id)],
-            args=args,
-        )
+        script_keys = [keys.unit(unit_id), keys.events, keys.units, keys.unit_throttle(unit_id)]
+        if acked:
+            result = await self.acks.run(
+                self.scripts.unit_update, script_keys, args, keys.ack_fence
+            )
+        else:
+            result = await self.scripts.unit_update(keys=script_keys, args=args)
         offset = _s(result)
         return offset or None
 

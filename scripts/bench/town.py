@@ -133,6 +133,7 @@ class TownPlan:
     connect_concurrency: int = 50  # per worker; the hub's Redis pool holds 256 connections
     categories: tuple[tuple[str, int], ...] = CATEGORY_MIX
     seed: int = 1
+    urls: tuple[str, ...] = ()  # several hub processes: client i connects to urls[i % n]
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +214,8 @@ class StepRecord:
         default_factory=lambda: {"unit": array.array("q"), "console": array.array("q")}
     )
     duplicates: int = 0
+    updates: int = 0  # the same alert's incident again, changed (an operator acknowledged it)
+    states: dict[tuple[str, int], int] = field(default_factory=dict)  # hash of the incident
     outstanding: int = 0  # submits not answered yet
     drained: asyncio.Event = field(default_factory=asyncio.Event)
     first_ns: int = 0
@@ -280,10 +283,17 @@ class Worker:
             return
         self.last_push_ns = now
         seen = record.got.setdefault(peer.id, set())
+        state = hash(orjson.dumps(message.get("incident", {}), option=orjson.OPT_SORT_KEYS))
         if key in seen:
-            record.duplicates += 1
+            # The same incident twice is a duplicate; a new state of it (an operator's
+            # acknowledgement, an offer to a unit, its expiry) is an update.
+            if record.states.get((peer.id, key)) == state:
+                record.duplicates += 1
+            else:
+                record.updates += 1
             return
         seen.add(key)
+        record.states[(peer.id, key)] = state
         record.latency[peer.role].append(now - int(sent_s))
         record.last_ns = max(record.last_ns, now)
 
@@ -327,7 +337,8 @@ class Worker:
             self.plan.secret, role=peer.role, sub=peer.id, tenant=TENANT, ttl_s=TOKEN_TTL_S
         )
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
-            peer.ws = await open_client(self.plan.url, f"vigie.v1.{peer.codec}")
+            urls = self.plan.urls or (self.plan.url,)
+            peer.ws = await open_client(urls[peer.index % len(urls)], f"vigie.v1.{peer.codec}")
             peer.ws.on_message = self.handler(peer)
             welcome = peer.expect("welcome")
             snapshot = peer.expect("snapshot") if peer.role != "citizen" else None

@@ -184,6 +184,32 @@ def test_hub_rates_from_the_file(tmp_path: Path) -> None:
     assert hub.connect_rate == Rate(100, 2.0)
 
 
+@pytest.mark.parametrize(("value", "parsed"), [('"auto"', None), ("0", 0), ("2", 2)])
+def test_ack_replicas(tmp_path: Path, value: str, parsed: int | None) -> None:
+    text = f"[hub]\nack_replicas = {value}\nack_timeout_ms = 250\n" + MINIMAL
+    hub = load_config(write(tmp_path, text), env={}).hub
+    assert (hub.ack_replicas, hub.ack_timeout_ms) == (parsed, 250)
+
+
+def test_ack_replicas_default_is_auto(narbonne: Config) -> None:
+    assert (narbonne.hub.ack_replicas, narbonne.hub.ack_timeout_ms) == (None, 1000)
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        ('ack_replicas = "all"', "hub.ack_replicas"),
+        ("ack_replicas = -1", "hub.ack_replicas"),
+        ("ack_replicas = true", "hub.ack_replicas"),
+        ("ack_replicas = 1.0", "hub.ack_replicas"),
+        ("ack_timeout_ms = 0", "hub.ack_timeout_ms"),
+        ("ack_timeout_ms = 5000", "hub.ack_timeout_ms"),  # not below the Redis call timeout
+    ],
+)
+def test_bad_ack_settings_name_the_key(tmp_path: Path, line: str, key: str) -> None:
+    refused(tmp_path, f"[hub]\n{line}\n" + MINIMAL, key)
+
+
 # -- bad files ----------------------------------------------------------------------
 
 

@@ -1,0 +1,207 @@
+"""Acks that survive a failover: a write is acknowledged once replicas have it.
+
+Redis replicates asynchronously, so a primary that dies right after a write
+may take it with it: the replica that Sentinel promotes never saw it. `WAIT
+numreplicas timeout` blocks a connection until that many replicas acknowledge
+every write the connection sent before it.
+
+Rule: while `ReplicaAcks.required` is above 0, every write whose success the
+hub acknowledges to a client goes through `ReplicaAcks.run`. The writes that
+arrive in one turn of the event loop are sent in one pipeline (one
+connection), followed by a fence write and one ``WAIT required timeout``;
+each caller gets its script's reply only if WAIT counted enough replicas, and
+`NotReplicatedError` otherwise — the client is told `unavailable` and retries
+with the same `ref`.
+
+Why the fence: WAIT waits for the *connection's* last write. A retry that
+finds its idempotency record (the first attempt was stored, but not confirmed)
+writes nothing; without a write of its own in the pipeline, WAIT would wait
+for whatever that pooled connection happened to write last (possibly nothing,
+returning at once) and let through an ack whose write no replica has. The
+fence comes after every script of the pipeline in the primary's replication
+stream, so a replica that has it has them all (and the first attempt's write,
+which the retry's script read).
+
+With `required` 0 a call is one plain script call, as without replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+from redis.typing import EncodableT
+
+from hub.store.client import RedisLike
+
+__all__ = ["BATCH_MAX", "AckPolicy", "NotReplicatedError", "ReplicaAcks"]
+
+log = logging.getLogger("vigie.replication")
+
+BATCH_MAX = 256  # scripts per pipeline: a bigger tick is cut into several pipelines
+FENCE_TTL_MS = 60_000  # the fence is only a write for WAIT to wait for; it need not stay
+
+
+class NotReplicatedError(RedisError):
+    """WAIT timed out before enough replicas had the write: not acknowledged, retry."""
+
+
+@dataclass(frozen=True, slots=True)
+class AckPolicy:
+    """How many replicas must have a write before it is acked.
+
+    `fixed` None is the default ("auto"): 1 once the current primary has had a
+    replica online, 0 while it never had one. A replica that drops out does
+    not lower it (acks then wait until it is back: they never quietly stop
+    being replicated); a new primary (a failover: another run id) starts from
+    its own replicas, so a promoted replica without replicas of its own serves
+    at once. A number is kept whatever the topology: with fewer replicas
+    online, every acked write is refused `unavailable` until they are back.
+    """
+
+    fixed: int | None = None
+    timeout_ms: int = 1000
+
+    def required(self, replicas_seen: int) -> int:
+        """The WAIT count for a primary that had at most `replicas_seen` replicas online."""
+        if self.fixed is not None:
+            return self.fixed
+        return 1 if replicas_seen > 0 else 0
+
+
+@dataclass(slots=True)
+class _Write:
+    script: AsyncScript
+    keys: Sequence[str]
+    args: Sequence[EncodableT]
+    fence: str
+    reply: asyncio.Future[Any]
+
+
+class ReplicaAcks:
+    """Runs acked writes: plain calls, or batched pipelines closed by one WAIT."""
+
+    def __init__(self, redis: RedisLike, policy: AckPolicy, batch_max: int = BATCH_MAX) -> None:
+        self.redis = redis
+        self.policy = policy
+        self.batch_max = batch_max
+        self.required = policy.fixed or 0  # until the first `refresh`
+        self.replicas_online = 0
+        self.replicas_seen = 0  # most replicas online at once since `primary` took over
+        self.primary = ""  # the run id of the primary last read
+        self.batches = 0  # pipelines sent with a WAIT
+        self.writes = 0  # scripts sent in them
+        self.timeouts = 0  # WAITs that counted fewer replicas than required
+        self._pending: list[_Write] = []
+        self._flushing: set[asyncio.Task[None]] = set()
+        self._suspect = asyncio.Event()  # a commit failed: the topology may have changed
+
+    async def wait_suspect(self, timeout_s: float) -> None:
+        """Return when a commit failed (a failover?) or after `timeout_s`, whichever first."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._suspect.wait(), timeout_s)
+        self._suspect.clear()
+
+    async def refresh(self) -> int:
+        """Read the primary's identity and replicas (INFO) and set `required`; returns it."""
+        server = await self.redis.info("server")
+        info = await self.redis.info("replication")
+        online = sum(
+            1
+            for key, value in info.items()
+            if key.startswith("slave")
+            and isinstance(value, dict)
+            and value.get("state") == "online"
+        )
+        primary = str(server.get("run_id", ""))
+        if primary != self.primary:  # start-up, or a failover: this primary's own count
+            self.primary, self.replicas_seen = primary, 0
+        self.replicas_seen = max(self.replicas_seen, online)
+        required = self.policy.required(self.replicas_seen)
+        if online != self.replicas_online or required != self.required:
+            log.warning(
+                "primary %s has %d replica(s) online: acks wait for %d",
+                primary[:8], online, required,
+            )  # fmt: skip
+        self.replicas_online, self.required = online, required
+        return required
+
+    async def run(
+        self,
+        script: AsyncScript,
+        keys: Sequence[str],
+        args: Sequence[EncodableT],
+        fence: str,
+    ) -> Any:
+        """Run `script`; its reply once `required` replicas have the write.
+
+        `fence` is a key of the caller's tenant (`TenantKeys.ack_fence`).
+
+        Raises:
+            NotReplicatedError: WAIT counted fewer replicas (the write may be on
+                the primary: a retry with the same ref returns its reply).
+            RedisError: As a plain call would (connection lost, script error).
+        """
+        if self.required <= 0:
+            return await script(keys=keys, args=args)
+        loop = asyncio.get_running_loop()
+        write = _Write(script, keys, args, fence, loop.create_future())
+        if not self._pending:
+            loop.call_soon(self._flush)  # after every task that is ready in this turn
+        self._pending.append(write)
+        if len(self._pending) >= self.batch_max:
+            self._flush()
+        return await write.reply
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        task = asyncio.get_running_loop().create_task(self._commit(batch), name="replica-acks")
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _commit(self, batch: list[_Write]) -> None:
+        required, timeout_ms = self.required, self.policy.timeout_ms
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for write in batch:
+                    # A pipeline is a client here: the script is queued (redis-py loads
+                    # missing scripts before it sends the pipeline).
+                    await write.script(keys=write.keys, args=write.args, client=pipe)  # type: ignore[arg-type]
+                pipe.set(batch[0].fence, b"1", px=FENCE_TTL_MS)
+                pipe.wait(required, timeout_ms)
+                replies = await pipe.execute(raise_on_error=False)
+        except Exception as exc:  # the whole pipeline failed: every caller hears it
+            self._suspect.set()
+            _fail(batch, exc)
+            return
+        self.batches += 1
+        self.writes += len(batch)
+        counted = replies[-1]
+        if isinstance(counted, Exception) or int(counted) < required:
+            self.timeouts += 1
+            self._suspect.set()
+            why = f"{counted} of {required} replicas had the write after {timeout_ms} ms"
+            _fail(batch, NotReplicatedError(why))
+            return
+        for write, reply in zip(batch, replies, strict=False):
+            if write.reply.done():  # the caller gave up (its session closed)
+                continue
+            if isinstance(reply, Exception):  # this script alone failed (a script error)
+                write.reply.set_exception(reply)
+            else:
+                write.reply.set_result(reply)
+
+
+def _fail(batch: list[_Write], error: BaseException) -> None:
+    """Every caller of the batch gets `error` (a caller that gave up is skipped)."""
+    for write in batch:
+        if not write.reply.done():
+            write.reply.set_exception(error)
