@@ -37,6 +37,7 @@ async def test_the_resident_answers_the_control_room_and_rates_the_outcome(
     alert = await alert_id(page)
     ask = {"type": "message.send", "ref": "q1", "incident": incident, "text": "Still going on?"}
     await ok(console, ask)
+    await console.expect("message", message="ms1")  # the console's own copy, on the events stream
     row = my_alert(page)
     talk = row.get_by_role("list", name="Messages with the control room")
     await expect(talk.locator("li.from-room")).to_contain_text("Control room:")

@@ -172,11 +172,12 @@ async def test_an_offer_fills_the_screen_and_is_accepted_then_on_scene_then_reso
     )
 
     history = await console.request({"type": "incident.history", "ref": "h", "incident": incident})
-    entries = {e["action"]: e for e in history["entries"]}
-    assert (
-        entries["resolve"]["by"] == "u1" and entries["resolve"]["note"] == "calmed down, no injury"
-    )
-    assert "on_scene" in entries
+    # The unit's own entries (the trail may hold other entries of the same action).
+    mine = [e for e in history["entries"] if e.get("by") == "u1"]
+    assert any(
+        e["action"] == "resolve" and e.get("note") == "calmed down, no injury" for e in mine
+    ), history["entries"]
+    assert any(e["action"] == "on_scene" for e in mine)
 
 
 async def test_an_offer_left_alone_closes_as_expired(
