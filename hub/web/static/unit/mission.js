@@ -35,8 +35,10 @@ export function createMissionView(root, tenant, actions) {
     update();
     parts.error.textContent = '';
     try {
-      await actions.onStatus(shown, status, parts.note.value.trim());
-      parts.note.value = '';
+      const typed = parts.note.value;
+      await actions.onStatus(shown, status, typed.trim());
+      // Clear only the note that went: one typed while the hub answered stays for the next step.
+      if (parts.note.value === typed) parts.note.value = '';
     } catch (err) {
       parts.error.textContent = t('unit.actionFailed', { reason: err.message || String(err) });
     } finally {
