@@ -12,10 +12,14 @@ States (h11's style: a transition missing from `TRANSITIONS` is an error that
 names the state and the event)::
 
     AWAITING_HELLO --opened--> SYNCING --synced--> LIVE
-          |                       |                  |
-          +-------- close --------+----- close ------+--> CLOSING --lost--> CLOSED
+          |                     |    ^              |  |
+          |                     |    +----held------+  |
+          +-------- close ------+------- close --------+--> CLOSING --lost--> CLOSED
 
-A connection lost in any state goes straight to CLOSED.
+A connection lost in any state goes straight to CLOSED. A live session goes
+back to SYNCING while a request reads a snapshot mid-session (`hold`): the
+entries that arrive meanwhile wait, so they reach the client after the
+snapshot's reply and cannot be overwritten by it.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ class Event(Enum):
 
     OPENED = "opened"
     SYNCED = "synced"
+    HELD = "held"
     CLOSE = "close"
     LOST = "lost"
 
@@ -74,6 +79,7 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
     (State.SYNCING, Event.SYNCED): State.LIVE,
     (State.SYNCING, Event.CLOSE): State.CLOSING,
     (State.SYNCING, Event.LOST): State.CLOSED,
+    (State.LIVE, Event.HELD): State.SYNCING,
     (State.LIVE, Event.CLOSE): State.CLOSING,
     (State.LIVE, Event.LOST): State.CLOSED,
     (State.CLOSING, Event.LOST): State.CLOSED,
@@ -216,8 +222,16 @@ class SessionProtocol(Generic[E]):
         self.pending.append(entry)
         return None
 
+    def hold(self) -> None:
+        """Buffer live entries while a request reads a snapshot (LIVE → SYNCING).
+
+        The reply goes first, then what `synced()` returns: an entry newer than
+        the snapshot can never reach the client before the snapshot it follows.
+        """
+        self._move(Event.HELD)
+
     def synced(self) -> list[E]:
-        """End the replay (→ LIVE); returns the live entries buffered meanwhile, in order."""
+        """End the replay or hold (→ LIVE); returns the live entries buffered meanwhile."""
         self._move(Event.SYNCED)
         pending, self.pending = self.pending, []
         return pending

@@ -133,6 +133,7 @@ async def _read_loop(websocket: WebSocket, node: Node, session: Session) -> None
             reply = await handle(node, session, received)
             if reply is not None:
                 session.send_message(reply)
+            node.catch_up(session)  # a handler's hold ends after its reply (neighbours.follow)
         flood = protocol.flood()
         if flood is not None:
             session.close(flood.code, flood.reason)

@@ -40,6 +40,9 @@ async def follow(node: Node, session: Session, msg: NeighboursFollow) -> dict[st
     if msg.cells and not any(rt.area.contains_cell(c) for c in msg.cells):
         raise ProtocolError(ErrorCode.OUT_OF_AREA, "none of these cells is in the town")
     ttl_s = rt.config.retention_days * 86_400
+    # Entries arriving while the snapshot is read wait until the reply is out (the
+    # caller's catch_up): one newer than the snapshot must not be overwritten by it.
+    session.protocol.hold()
     await save_cells(node.store.redis, rt.keys, session.sub, msg.cells, ttl_s)
     node.set_neighbours(session, msg.cells)
     snapshot = await neighbours_snapshot(node, session, rt)

@@ -256,6 +256,13 @@ class Node:
                 log.exception("delivery of %s to session %s failed", entry.offset, session.id)
                 session.close(CloseCode.INTERNAL_ERROR, "internal error")
 
+    def catch_up(self, session: Session) -> None:
+        """End a session's sync or hold: deliver, in order, the live entries it buffered."""
+        if not session.syncing:
+            return
+        for entry in session.protocol.synced():
+            self.deliver(session, entry, self.event_for(entry))
+
     def deliver(
         self,
         session: Session,

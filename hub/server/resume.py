@@ -21,7 +21,6 @@ from typing import Any
 
 from hub.core.errors import CloseCode
 from hub.core.offsets import is_offset, offset_key
-from hub.core.session import State
 from hub.server.neighbours import neighbours_snapshot
 from hub.server.node import EVENTS, INBOX, Node, TenantRuntime
 from hub.server.session import Session
@@ -51,10 +50,7 @@ async def synchronise(node: Node, session: Session, resume: Mapping[str, str]) -
             await send_snapshot(node, session, rt)
     elif session.neighbour_cells:
         await _resume_neighbours(node, session, rt, resume.get(EVENTS))
-    if session.protocol.state is not State.SYNCING:
-        return  # closed while replaying: the client resumes from what it got
-    for entry in session.protocol.synced():
-        node.deliver(session, entry, node.event_for(entry))
+    node.catch_up(session)  # none if closed while replaying: the client resumes from what it got
 
 
 async def _resume_neighbours(

@@ -337,6 +337,7 @@ class HubWebSocketProtocol(asyncio.Protocol):
             reply = await handle(node, session, received)
             if reply is not None:
                 session.send_message(reply)
+            node.catch_up(session)  # a handler's hold ends after its reply (neighbours.follow)
         flood = self.protocol.flood()
         if flood is not None:
             session.close(flood.code, flood.reason)

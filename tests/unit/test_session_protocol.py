@@ -103,6 +103,18 @@ def test_live_entries_wait_in_order_while_syncing_and_come_out_once() -> None:
     assert p.pending == []
 
 
+def test_a_live_session_holds_entries_while_a_request_reads_a_snapshot() -> None:
+    p = live()
+    p.hold()
+    assert p.state is State.SYNCING and p.syncing
+    assert p.buffer("a") is None and p.buffer("b") is None
+    assert p.synced() == ["a", "b"]
+    assert p.state is State.LIVE and p.pending == []
+    p.hold()
+    with pytest.raises(SessionProtocolError, match="state syncing got held"):
+        p.hold()  # one hold at a time
+
+
 def test_too_many_live_entries_while_syncing_close_4408() -> None:
     p = protocol()
     p.open(Opening.OK, "unit")
