@@ -136,7 +136,7 @@ async def test_no_event_newer_than_the_opt_in_snapshot_arrives_before_it(
             # A loaded machine: each turn of the loop takes a while, so replies from
             # Redis and stream entries are read in the same batch, in any order.
             while not stop.is_set():
-                time.sleep(0.005)
+                time.sleep(0.005)  # noqa: ASYNC251 (blocking on purpose)
                 await asyncio.sleep(0)
 
         toggler = asyncio.create_task(toggle())
