@@ -35,18 +35,28 @@ async def _closed_after(port: int, data: bytes, within_s: float) -> float:
     return time.monotonic() - started
 
 
+HALF_HEADS = {
+    "half a request line": b"GET /ws HTT",
+    "headers without their end": b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n",
+    "nothing": b"",
+}
+
+
 @pytest.mark.parametrize("ws", LAYERS)
-@pytest.mark.parametrize(
-    "head",
-    [b"GET /ws HTT", b"GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n", b""],
-    ids=["half a request line", "headers without their end", "nothing"],
-)
 async def test_a_client_that_sends_half_a_request_head_is_closed_within_seconds(
-    redis_url: str, config: Config, ws: str, head: bytes
+    redis_url: str, config: Config, ws: str
 ) -> None:
+    # The three at once: each waits out the deadline, and they must not hold each other up.
     async with running_hub(config, redis_url, SECRET, ws=ws) as hub:
-        took = await _closed_after(hub.port, head, REQUEST_HEAD_TIMEOUT_S + 5)
-    assert took < REQUEST_HEAD_TIMEOUT_S + 3
+        took = await asyncio.gather(
+            *(
+                _closed_after(hub.port, head, REQUEST_HEAD_TIMEOUT_S + 5)
+                for head in HALF_HEADS.values()
+            )
+        )
+    assert all(t < REQUEST_HEAD_TIMEOUT_S + 3 for t in took), dict(
+        zip(HALF_HEADS, took, strict=True)
+    )
 
 
 @pytest.mark.parametrize("ws", LAYERS)
