@@ -15,11 +15,9 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import orjson
 from redis.exceptions import ResponseError
 
 from hub.config import Retention
-from hub.core.lifecycle import TERMINAL
 from hub.store.client import RedisLike
 from hub.store.erasure import scan_keys
 from hub.store.keys import TenantKeys
@@ -88,7 +86,6 @@ async def _incidents(
     now_ms: int,
     report: PurgeReport,
 ) -> None:
-    terminal = orjson.dumps(sorted(TERMINAL))
     periods = [retention.incidents_days * DAY_MS, retention.audit_days * DAY_MS]
     start = len(keys.prefix) + len("inc:")
     async for page in scan_keys(redis, keys.match("inc:*"), "hash"):
@@ -96,7 +93,7 @@ async def _incidents(
             incident_id = key[start:]
             try:
                 outcome = await scripts["purge_incident"](
-                    keys=[key], args=[keys.prefix, incident_id, now_ms, *periods, terminal]
+                    keys=[key], args=[keys.prefix, incident_id, now_ms, *periods]
                 )
             except ResponseError as exc:  # a record of the wrong shape: skip it, go on
                 log.warning("retention: incident %s skipped: %s", incident_id, exc)

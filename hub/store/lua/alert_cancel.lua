@@ -11,9 +11,9 @@ local a = hash_table(akey)
 -- Another citizen's alert is "not found": existence is not revealed.
 if not a.id or a.citizen ~= p.citizen then return fail('not_found', 'no such alert') end
 if contains(p.final, a.status) then return fail('conflict', 'the alert is ' .. a.status) end
-redis.call('HSET', akey, 'status', 'cancelled')
+redis.call('HSET', akey, 'status', ALERT_WITHDRAWN)
 send_personal(ctx, 'citizen', p.citizen,
-  {type = 'alert.status', alert = p.alert, status = 'cancelled', at = ctx.now, note = p.note})
+  {type = 'alert.status', alert = p.alert, status = ALERT_WITHDRAWN, at = ctx.now, note = p.note})
 local id = a.incident
 local ikey = ctx.prefix .. 'inc:' .. id
 local status = redis.call('HGET', ikey, 'status')
@@ -23,20 +23,20 @@ redis.call('HINCRBY', ikey, 'reports', -1)
 local still = false
 for _, other in ipairs(redis.call('LRANGE', ikey .. ':alerts', 0, -1)) do
   local o = redis.call('HMGET', ctx.prefix .. 'alert:' .. other, 'citizen', 'status')
-  if o[1] == p.citizen and o[2] ~= 'cancelled' then still = true end
+  if o[1] == p.citizen and o[2] ~= ALERT_WITHDRAWN then still = true end
 end
 if not still then redis.call('SREM', ikey .. ':reporters', p.citizen) end
 redis.call('HSET', ikey, 'updated_at', ctx.now)
 history(ctx, id, 'alert.cancel', status, nil, {alert = p.alert})
 -- Withdrawing cannot stand a patrol down: once dispatched, the incident stays
 -- live (the operator decides), and its trail says the reporters withdrew.
-if redis.call('SCARD', ikey .. ':reporters') == 0 and (status == 'open' or status == 'acknowledged') then
-  redis.call('HSET', ikey, 'status', 'closed')
+if redis.call('SCARD', ikey .. ':reporters') == 0 and WAITING[status] then
+  redis.call('HSET', ikey, 'status', TARGET.close)
   local asg = redis.call('HGET', ikey, 'assignment')
-  if asg then end_assignment(ctx, asg, 'cancelled', 'withdrawn by its reporter') end
+  if asg then end_assignment(ctx, asg, ASSIGNMENT_END.cancel, 'withdrawn by its reporter') end
   retire_incident(ctx, id)
   stats_outcome(ctx, id, p.outcome)
-  history(ctx, id, 'close', 'closed', p.close_note)
+  history(ctx, id, 'close', TARGET.close, p.close_note)
 else
   reprioritise(ctx, id, p.ladders[redis.call('HGET', ikey, 'category')])
 end

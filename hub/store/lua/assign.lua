@@ -15,15 +15,15 @@ if redis.call('SISMEMBER', ctx.prefix .. 'units', p.unit) == 0 then
 end
 local previous = redis.call('HGET', ikey, 'assignment')
 if previous and p.only_if_unassigned then
-  if redis.call('HGET', ctx.prefix .. 'asg:' .. previous, 'state') == 'offered' then
+  if redis.call('HGET', ctx.prefix .. 'asg:' .. previous, 'state') == OFFERED then
     return fail('conflict', 'an offer is already pending')
   end
 end
-if previous then end_assignment(ctx, previous, 'cancelled', 'reassigned') end
+if previous then end_assignment(ctx, previous, ASSIGNMENT_END.cancel, 'reassigned') end
 local asg = 'as' .. redis.call('HINCRBY', ctx.prefix .. 'seq', 'assignment', 1)
 local expires_at = ctx.now + p.timeout_ms
 redis.call('HSET', ctx.prefix .. 'asg:' .. asg, 'id', asg, 'incident', p.incident,
-  'unit', p.unit, 'state', 'offered', 'created_at', ctx.now, 'expires_at', expires_at,
+  'unit', p.unit, 'state', OFFERED, 'created_at', ctx.now, 'expires_at', expires_at,
   'by', ctx.by)
 redis.call('ZADD', ctx.prefix .. 'deadlines', expires_at, asg)
 redis.call('HSET', ikey, 'assignment', asg, 'updated_at', ctx.now)
@@ -32,7 +32,7 @@ send_personal(ctx, 'unit', p.unit,
   {type = 'assignment', assignment = asg, incident = view, expires_at = expires_at})
 emit(ctx.events, ctx.maxlen, 'assignment.state', nil, nil,
   {type = 'assignment.state', assignment = asg, incident = p.incident, unit = p.unit,
-   state = 'offered', at = ctx.now, expires_at = expires_at})
+   state = OFFERED, at = ctx.now, expires_at = expires_at})
 history(ctx, p.incident, 'assignment.offered', current, nil, {assignment = asg, unit = p.unit})
 emit_incident(ctx, p.incident)
 return done(ctx, {'ok', asg, tostring(expires_at)})

@@ -9,9 +9,9 @@ if earlier then return earlier end
 local akey = ctx.prefix .. 'asg:' .. p.assignment
 local a = hash_table(akey)
 if not a.id or (p.unit and a.unit ~= p.unit) then return fail('not_found', 'no such assignment') end
-if a.state ~= 'offered' then return fail('conflict', 'the assignment is ' .. a.state) end
+if a.state ~= OFFERED then return fail('conflict', 'the assignment is ' .. a.state) end
 local ikey = ctx.prefix .. 'inc:' .. a.incident
-if p.state == 'accepted' then
+if p.state == ASSIGNMENT_END.accept then
   if ctx.now > tonumber(a.expires_at) then return fail('conflict', 'the assignment has expired') end
   local current = redis.call('HGET', ikey, 'status')
   if not contains(p.allowed, current) then
@@ -19,7 +19,7 @@ if p.state == 'accepted' then
   end
 end
 end_assignment(ctx, p.assignment, p.state, p.reason)
-if p.state == 'accepted' then
+if p.state == ASSIGNMENT_END.accept then
   redis.call('HSET', ikey, 'status', p.target, 'unit', a.unit, 'updated_at', ctx.now)
   redis.call('ZREM', ctx.prefix .. 'open', a.incident)
   history(ctx, a.incident, 'dispatch', p.target, nil, {unit = a.unit})

@@ -28,7 +28,7 @@ local h = hash_table(ikey)
 local alert = 'al' .. redis.call('HINCRBY', ctx.prefix .. 'seq', 'alert', 1)
 redis.call('HSET', ctx.prefix .. 'alert:' .. alert, 'id', alert, 'citizen', p.citizen,
   'ref', ctx.ref_key or '', 'category', h.category, 'cell', h.st_area, 'text', '',
-  'at', ctx.now, 'incident', p.incident, 'status', 'received', 'source', 'neighbour')
+  'at', ctx.now, 'incident', p.incident, 'status', ALERT_RECEIVED, 'source', 'neighbour')
 redis.call('RPUSH', ikey .. ':alerts', alert)
 redis.call('SADD', ikey .. ':reporters', p.citizen)
 redis.call('HINCRBY', ikey, 'reports', 1)

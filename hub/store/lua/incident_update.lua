@@ -24,7 +24,7 @@ if p.priority then
   local reporters = tonumber(redis.call('HGET', ikey, 'reporters'))
   redis.call('HSET', ikey, 'priority', p.priority, 'priority_locked', 1,
     'score', p.scores[math.min(reporters, #p.scores)])
-  if current == 'open' or current == 'acknowledged' then
+  if WAITING[current] then
     redis.call('ZADD', ctx.prefix .. 'open', tonumber(redis.call('HGET', ikey, 'score')), p.incident)
   end
 end
@@ -34,7 +34,7 @@ if p.action then
   redis.call('HSET', ikey, 'status', status)
   if p.retire then
     local asg = redis.call('HGET', ikey, 'assignment')
-    if asg then end_assignment(ctx, asg, 'cancelled', 'incident ' .. status) end
+    if asg then end_assignment(ctx, asg, ASSIGNMENT_END.cancel, 'incident ' .. status) end
     release_unit(ctx, p.incident, current, 'incident ' .. status)
     retire_incident(ctx, p.incident)
   end

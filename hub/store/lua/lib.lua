@@ -47,7 +47,7 @@ local function unit_view(prefix, id)
     if ok and type(decoded) == 'table' then sector = decoded end  -- garbage: no sector
   end
   return {
-    id = h.id, status = h.status or 'off_duty', lat = tonumber(h.lat), lon = tonumber(h.lon),
+    id = h.id, status = h.status or UNIT_UNSEEN, lat = tonumber(h.lat), lon = tonumber(h.lon),
     cell = h.cell, online = (tonumber(h.sessions or '0') or 0) > 0,
     last_seen = tonumber(h.last_seen), sector = sector,
   }
@@ -139,7 +139,7 @@ local function notify_reporters(ctx, id, alert_status, note)
   for _, alert in ipairs(redis.call('LRANGE', ctx.prefix .. 'inc:' .. id .. ':alerts', 0, -1)) do
     local akey = ctx.prefix .. 'alert:' .. alert
     local a = redis.call('HMGET', akey, 'citizen', 'status')
-    if a[1] and a[2] ~= 'cancelled' and a[2] ~= alert_status then
+    if a[1] and a[2] ~= ALERT_WITHDRAWN and a[2] ~= alert_status then
       redis.call('HSET', akey, 'status', alert_status)
       send_personal(ctx, 'citizen', a[1],
         {type = 'alert.status', alert = alert, status = alert_status, at = ctx.now, note = note})
@@ -149,8 +149,7 @@ end
 
 -- Every live incident is in `live` (what snapshots list), scored like the queue.
 local function track_live(prefix, view)
-  if view.status == 'resolved' or view.status == 'closed' or view.status == 'rejected'
-      or view.status == 'merged' then
+  if TERMINAL[view.status] then
     redis.call('ZREM', prefix .. 'live', view.id)
   else
     redis.call('ZADD', prefix .. 'live', view.score, view.id)
@@ -174,9 +173,7 @@ end
 local function emit_neighbour(prefix, events, maxlen, id)
   local view = neighbour_view(prefix, id)
   if not view then return end
-  local live = view.status == 'open' or view.status == 'acknowledged'
-    or view.status == 'dispatched' or view.status == 'on_scene'
-  if view.published and live then
+  if view.published and LIVE[view.status] then
     redis.call('ZADD', prefix .. 'published', view.opened_at or 0, id)
   else
     redis.call('ZREM', prefix .. 'published', id)
@@ -231,11 +228,11 @@ end
 local function end_assignment(ctx, asg, state, reason)
   local akey = ctx.prefix .. 'asg:' .. asg
   local a = hash_table(akey)
-  if a.state ~= 'offered' then return false end
+  if a.state ~= OFFERED then return false end
   redis.call('HSET', akey, 'state', state, 'ended_at', ctx.now, 'reason', reason or '')
   redis.call('ZREM', ctx.prefix .. 'deadlines', asg)
   local ikey = ctx.prefix .. 'inc:' .. a.incident
-  if state ~= 'accepted' and redis.call('HGET', ikey, 'assignment') == asg then
+  if state ~= ASSIGNMENT_END.accept and redis.call('HGET', ikey, 'assignment') == asg then
     redis.call('HDEL', ikey, 'assignment')
   end
   redis.call('EXPIRE', akey, ctx.retention_s)
@@ -250,15 +247,15 @@ end
 -- The incident no longer needs its unit (closed, merged, withdrawn): tell the unit
 -- and every console, and make the unit available again.
 local function release_unit(ctx, id, current, reason)
-  if current ~= 'dispatched' and current ~= 'on_scene' then return end
+  if not WITH_UNIT[current] then return end
   local ikey = ctx.prefix .. 'inc:' .. id
   local unit = redis.call('HGET', ikey, 'unit')
   if not unit then return end
   local msg = {type = 'assignment.state', assignment = redis.call('HGET', ikey, 'assignment'),
-               incident = id, unit = unit, state = 'cancelled', reason = reason, at = ctx.now}
+               incident = id, unit = unit, state = ASSIGNMENT_END.cancel, reason = reason, at = ctx.now}
   send_personal(ctx, 'unit', unit, msg)
   emit(ctx.events, ctx.maxlen, 'assignment.state', nil, nil, msg)
-  set_unit_status(ctx, unit, 'available')
+  set_unit_status(ctx, unit, UNIT_STATUS_AFTER.release)
 end
 
 -- Priority and score after a change of reporters (unless an operator set it).
@@ -271,7 +268,7 @@ local function reprioritise(ctx, id, ladder)
     redis.call('HSET', ikey, 'priority', step[1], 'score', step[2])
   end
   local status = redis.call('HGET', ikey, 'status')
-  if status == 'open' or status == 'acknowledged' then
+  if WAITING[status] then
     redis.call('ZADD', ctx.prefix .. 'open', tonumber(redis.call('HGET', ikey, 'score')), id)
   end
 end
@@ -317,8 +314,8 @@ local function stats_stage(ctx, id, stage)
   end
   observe(stage, tonumber(t[2]) or opened)
   redis.call('HSET', ikey, 't_last', ctx.now)
-  if stage == 'on_scene' or (stage == 'resolved' and not t[3]) then observe('response', opened) end
-  if stage == 'resolved' then observe('total', opened) end
+  if stage == STAGE_OF.on_scene or (stage == STAGE_OF.resolve and not t[3]) then observe('response', opened) end
+  if stage == STAGE_OF.resolve then observe('total', opened) end
 end
 
 -- How the incident ended (first ending only: a merged incident is not closed again).

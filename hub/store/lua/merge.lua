@@ -19,9 +19,9 @@ for _, id in ipairs({p.into, unpack(p.from)}) do
 end
 for _, id in ipairs(p.from) do
   local key = ctx.prefix .. 'inc:' .. id
-  notify_reporters(ctx, id, 'merged', p.alert_note)
+  notify_reporters(ctx, id, ALERT_STATUS_FOR[TARGET.merge], p.alert_note)
   local asg = redis.call('HGET', key, 'assignment')
-  if asg then end_assignment(ctx, asg, 'cancelled', 'merged into ' .. p.into) end
+  if asg then end_assignment(ctx, asg, ASSIGNMENT_END.cancel, 'merged into ' .. p.into) end
   release_unit(ctx, id, redis.call('HGET', key, 'status'), 'merged into ' .. p.into)
   for _, alert in ipairs(redis.call('LRANGE', key .. ':alerts', 0, -1)) do
     redis.call('RPUSH', into_key .. ':alerts', alert)
@@ -29,10 +29,10 @@ for _, id in ipairs(p.from) do
   end
   redis.call('SUNIONSTORE', into_key .. ':reporters', into_key .. ':reporters', key .. ':reporters')
   redis.call('HINCRBY', into_key, 'reports', tonumber(redis.call('HGET', key, 'reports')))
-  redis.call('HSET', key, 'status', 'merged', 'merged_into', p.into, 'updated_at', ctx.now)
+  redis.call('HSET', key, 'status', TARGET.merge, 'merged_into', p.into, 'updated_at', ctx.now)
   retire_incident(ctx, id)
   stats_outcome(ctx, id, p.outcome)
-  history(ctx, id, 'merge', 'merged', nil, {into = p.into})
+  history(ctx, id, 'merge', TARGET.merge, nil, {into = p.into})
   emit_incident(ctx, id)
 end
 redis.call('HSET', into_key, 'updated_at', ctx.now)

@@ -19,7 +19,7 @@ if p.mode == 'reply' then
   local a = reporter_of(p.alert, nil)
   -- Another citizen's alert is "not found": existence is not revealed.
   if not a or a[1] ~= p.citizen then return fail('not_found', 'no such alert') end
-  if a[2] == 'cancelled' then return fail('conflict', 'the alert was withdrawn') end
+  if a[2] == ALERT_WITHDRAWN then return fail('conflict', 'the alert was withdrawn') end
   incident = a[3]
   recipients = {{p.citizen, p.alert}}
 end
@@ -33,7 +33,7 @@ if p.mode == 'send' then
   for _, alert in ipairs(alerts) do
     local a = reporter_of(alert, incident)
     if p.alert and not a then return fail('not_found', 'no such alert in this incident') end
-    if a and a[2] ~= 'cancelled' and not seen[a[1]] then
+    if a and a[2] ~= ALERT_WITHDRAWN and not seen[a[1]] then
       seen[a[1]] = true
       table.insert(recipients, {a[1], alert})
     end

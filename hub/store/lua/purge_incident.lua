@@ -5,16 +5,13 @@
 -- shortened period applies to what is already stored).
 --
 -- KEYS[1] the incident hash
--- ARGV: 1 prefix, 2 incident id, 3 now (ms), 4 incidents period (ms), 5 audit period (ms),
---       6 terminal statuses JSON
+-- ARGV: 1 prefix, 2 incident id, 3 now (ms), 4 incidents period (ms), 5 audit period (ms)
 -- Returns 'live' (not closed: kept), 'kept' (expiry set) or 'deleted'.
 local ikey, prefix, id = KEYS[1], ARGV[1], ARGV[2]
 local now, keep_ms, audit_ms = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local h = redis.call('HMGET', ikey, 'status', 'closed_at')
 local closed = tonumber(h[2])
-local terminal = false
-for _, s in ipairs(cjson.decode(ARGV[6])) do if s == h[1] then terminal = true end end
-if not terminal or not closed then return 'live' end
+if not TERMINAL[h[1]] or not closed then return 'live' end
 
 -- A merged incident's list still names the alerts that moved on: only its own go.
 local own = {}

@@ -86,7 +86,7 @@ else
   redis.call('SADD', ikey .. ':reporters', citizen)
   redis.call('HSET', ikey, 'id', incident, 'category', category, 'priority', ladder[1][1],
     'base_priority', ladder[1][1], 'score', ladder[1][2], 'cell', ARGV[7], 'lat', ARGV[5],
-    'lon', ARGV[6], 'status', 'open', 'reports', 1, 'reporters', 1, 'text', text,
+    'lon', ARGV[6], 'status', INITIAL, 'reports', 1, 'reporters', 1, 'text', text,
     'opened_at', now, 'updated_at', now, 'last_report_at', now)
   redis.call('ZADD', KEYS[8], now, category .. '|' .. incident)
   if stats.day then
@@ -112,7 +112,7 @@ if stats.day then
     'r|' .. category .. '|' .. stats.area .. '|' .. stats.how)
 end
 local istatus = redis.call('HGET', ikey, 'status')
-if istatus == 'open' or istatus == 'acknowledged' then
+if WAITING[istatus] then
   redis.call('ZADD', KEYS[5], tonumber(redis.call('HGET', ikey, 'score')), incident)
 end
 redis.call('RPUSH', ikey .. ':alerts', alert)
@@ -120,7 +120,7 @@ redis.call('RPUSH', ikey .. ':alerts', alert)
 -- 4. The alert itself, its idempotency record and its rate-limit mark.
 redis.call('HSET', prefix .. 'alert:' .. alert, 'id', alert, 'citizen', citizen, 'ref', ref,
   'category', category, 'lat', ARGV[5], 'lon', ARGV[6], 'cell', ARGV[7], 'text', text,
-  'accuracy_m', ARGV[9], 'at', now, 'incident', incident, 'status', 'received')
+  'accuracy_m', ARGV[9], 'at', now, 'incident', incident, 'status', ALERT_RECEIVED)
 for name, value in pairs(cjson.decode(ARGV[20])) do
   redis.call('HSET', prefix .. 'alert:' .. alert, name, value)
 end
