@@ -25,8 +25,8 @@ from typing import Final
 __all__ = [
     "ALERT_RECEIVED",
     "ALERT_STATUS_FOR",
-    "ALERT_WITHDRAWN",
     "ALERT_STATUS_NOTES",
+    "ALERT_WITHDRAWN",
     "ASSIGNMENT_ENDS",
     "INCIDENT_TRANSITIONS",
     "INITIAL",

@@ -1,8 +1,8 @@
 """The Lua chunk generated from the hub's Python tables, prepended to every script.
 
-Rule: a table that Lua reads (the lifecycle states) is written once, in Python,
-and reaches the scripts from here; hub/store/lua holds no state name of its own
-(tests/unit/test_lua_tables.py checks it).
+Rule: a table that Lua reads (the lifecycle states, the key scheme) is written
+once, in Python, and reaches the scripts from here; hub/store/lua holds no state
+name and builds no key name of its own (tests/unit/test_lua_tables.py checks it).
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from collections.abc import Iterable, Mapping
 from functools import cache
 
 from hub.core import lifecycle
+from hub.store.keys import LIFECYCLE_KEYS, SCHEME
 
-__all__ = ["lifecycle_chunk", "lua_map", "lua_set", "lua_string"]
+__all__ = ["generated_chunk", "key_chunk", "lifecycle_chunk", "lua_map", "lua_set", "lua_string"]
 
 
 def lua_string(text: str) -> str:
@@ -60,3 +61,34 @@ def lifecycle_chunk() -> str:
     lines = ["-- Generated from hub/core/lifecycle.py by hub/store/lua_tables.py: edit there."]
     lines += [f"local {name} = {value}" for name, value in _lifecycle_values().items()]
     return "\n".join(lines) + "\n"
+
+
+def _key_function(name: str, template: str) -> str:
+    """``function K.name(a, b) return K.prefix .. 'x:' .. a .. ':' .. b end``."""
+    parts = template.split("{}")
+    params = [f"a{i}" for i in range(1, len(parts))]
+    terms = ["K.prefix"]
+    for i, part in enumerate(parts):
+        if part:
+            terms.append(lua_string(part))
+        if i < len(params):
+            terms.append(params[i])
+    return f"function K.{name}({', '.join(params)}) return {' .. '.join(terms)} end"
+
+
+@cache
+def key_chunk() -> str:
+    """Lua `K`: a function per SCHEME entry (the script sets K.prefix once), and
+    LIFECYCLE_KEYS, the names of a lifecycle script's first KEYS."""
+    lines = ["-- Generated from hub/store/keys.py by hub/store/lua_tables.py: edit there."]
+    lines.append("local K = {}")
+    lines += [_key_function(name, template) for name, template in SCHEME.items()]
+    names = ", ".join(lua_string(n) for n in LIFECYCLE_KEYS)
+    lines.append(f"local LIFECYCLE_KEYS = {{{names}}}")
+    return "\n".join(lines) + "\n"
+
+
+@cache
+def generated_chunk() -> str:
+    """Everything generated, in the order the scripts read it."""
+    return lifecycle_chunk() + key_chunk()

@@ -64,7 +64,7 @@ async def purge_tenant(
         redis, keys.erasures, _cutoff(now_ms, retention.erasure_log_days)
     )
     inbox_cutoff = _cutoff(now_ms, retention.inbox_days)
-    async for page in scan_keys(redis, keys.match("inbox:*"), "stream"):
+    async for page in scan_keys(redis, keys.match_scheme("inbox"), "stream"):
         for inbox in page:
             report.inbox_entries += await _trim(redis, inbox, inbox_cutoff)
     report.open311 = int(
@@ -87,13 +87,18 @@ async def _incidents(
     report: PurgeReport,
 ) -> None:
     periods = [retention.incidents_days * DAY_MS, retention.audit_days * DAY_MS]
-    start = len(keys.prefix) + len("inc:")
-    async for page in scan_keys(redis, keys.match("inc:*"), "hash"):
+    async for page in scan_keys(redis, keys.match_scheme("incident"), "hash"):
         for key in page:
-            incident_id = key[start:]
+            incident_id = keys.id_in("incident", key)
             try:
+                family = [
+                    key,
+                    keys.incident_reporters(incident_id),
+                    keys.incident_alerts(incident_id),
+                    keys.history(incident_id),
+                ]
                 outcome = await scripts["purge_incident"](
-                    keys=[key], args=[keys.prefix, incident_id, now_ms, *periods]
+                    keys=family, args=[keys.prefix, incident_id, now_ms, *periods]
                 )
             except ResponseError as exc:  # a record of the wrong shape: skip it, go on
                 log.warning("retention: incident %s skipped: %s", incident_id, exc)

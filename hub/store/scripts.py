@@ -8,7 +8,7 @@ from importlib import resources
 from redis.commands.core import AsyncScript
 
 from hub.store.client import RedisLike
-from hub.store.lua_tables import lifecycle_chunk
+from hub.store.lua_tables import generated_chunk
 
 __all__ = ["ScriptSet", "script_source"]
 
@@ -39,7 +39,7 @@ def script_source(name: str) -> str:
     """The full source of a script: the generated tables, lib.lua, then `name`.lua."""
     lua = resources.files("hub.store") / "lua"
     parts = (
-        lifecycle_chunk(),
+        generated_chunk(),
         (lua / "lib.lua").read_text("utf-8"),
         (lua / f"{name}.lua").read_text("utf-8"),
     )

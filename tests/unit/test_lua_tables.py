@@ -7,7 +7,9 @@ from importlib import resources
 
 from hub.core import lifecycle
 from hub.core.messages import UNIT_STATUSES
-from hub.store.lua_tables import lifecycle_chunk
+from hub.store.keys import LIFECYCLE_KEYS, SCHEME, TenantKeys
+from hub.store.lua_tables import generated_chunk, key_chunk, lifecycle_chunk
+from hub.store.scripts import _NAMES, script_source
 
 STATE_NAMES = (
     lifecycle.LIVE
@@ -52,7 +54,6 @@ def test_no_state_name_is_written_in_the_lua_files() -> None:
     for name, text in _lua_sources().items():
         for number, line in enumerate(text.splitlines(), 1):
             code = line.split("--", 1)[0]
-            code = re.sub(r"prefix \.\. '\w+'", "", code)  # a key name (the queue's 'open')
             for literal in re.findall(r"'([^']*)'|\"([^\"]*)\"", code):
                 word = literal[0] or literal[1]
                 if word in STATE_NAMES:
@@ -81,7 +82,46 @@ def test_the_generated_chunk_is_the_python_tables() -> None:
 
 
 def test_every_script_starts_with_the_generated_chunk() -> None:
-    from hub.store.scripts import _NAMES, script_source
 
     for name in _NAMES:
-        assert script_source(name).startswith(lifecycle_chunk())
+        assert script_source(name).startswith(generated_chunk())
+
+
+# A key name built by hand: the prefix, or a key with a suffix glued on.
+KEY_BUILDING = re.compile(r"prefix\s*\.\.|key\s*\.\.\s*'")
+
+
+def test_no_key_name_is_built_in_the_lua_files() -> None:
+    found = []
+    for name, text in _lua_sources().items():
+        for number, line in enumerate(text.splitlines(), 1):
+            code = line.split("--", 1)[0]
+            if KEY_BUILDING.search(code):
+                found.append(f"{name}:{number}: {code.strip()}")
+    assert found == []
+
+
+KEY_FUNCTION = re.compile(r"^function K\.(\w+)\(([\w, ]*)\) return K\.prefix((?: \.\. \S+)*) end$")
+
+
+def _lua_key(terms: str, args: list[str], ids: list[str]) -> str:
+    """What a generated K function returns for `ids`, read from its Lua text."""
+    out = ""
+    for term in terms.split(" .. ")[1:]:
+        out += term.strip("'") if term.startswith("'") else ids[args.index(term)]
+    return out
+
+
+def test_the_generated_key_functions_build_the_python_names() -> None:
+    keys = TenantKeys("nar{bonne}")
+    built = {}
+    for line in key_chunk().splitlines():
+        m = KEY_FUNCTION.match(line)
+        if m:
+            name, params, terms = m.groups()
+            args = [a.strip() for a in params.split(",") if a.strip()]
+            ids = ["x1", "y:2"][: len(args)]
+            built[name] = keys.prefix + _lua_key(terms, args, ids)
+            assert built[name] == getattr(keys, name)(*ids)
+    assert set(built) == set(SCHEME)
+    assert f"local LIFECYCLE_KEYS = {{{', '.join(repr(n) for n in LIFECYCLE_KEYS)}}}" in key_chunk()
