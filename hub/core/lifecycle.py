@@ -13,6 +13,9 @@ Incident::
     (close/merge from any live state; reject before dispatch; resolve once dispatched)
 
 Assignment: offered ──▶ accepted | declined | expired | cancelled (all final).
+
+The Lua scripts read these tables as generated Lua (hub/store/lua_tables.py):
+no state name is written a second time in Lua.
 """
 
 from __future__ import annotations
@@ -20,15 +23,22 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "ALERT_RECEIVED",
     "ALERT_STATUS_FOR",
     "ALERT_STATUS_NOTES",
+    "ALERT_WITHDRAWN",
     "ASSIGNMENT_ENDS",
     "INCIDENT_TRANSITIONS",
+    "INITIAL",
     "LIVE",
+    "OFFERED",
     "OUTCOME_OF",
     "STAGE_OF",
     "TERMINAL",
     "UNIT_STATUS_AFTER",
+    "UNIT_UNSEEN",
+    "WAITING",
+    "WITH_UNIT",
     "TransitionError",
     "next_status",
     "sources",
@@ -37,17 +47,21 @@ __all__ = [
 LIVE: Final = frozenset({"open", "acknowledged", "dispatched", "on_scene"})
 TERMINAL: Final = frozenset({"resolved", "closed", "rejected", "merged"})
 WAITING: Final = frozenset({"open", "acknowledged"})  # in the queue, not yet dispatched
+WITH_UNIT: Final = frozenset({"dispatched", "on_scene"})  # a unit is on it
+INITIAL: Final = "open"  # a new incident's status
 
 # action → (allowed source states, target state)
 INCIDENT_TRANSITIONS: Final[dict[str, tuple[frozenset[str], str]]] = {
     "acknowledge": (frozenset({"open"}), "acknowledged"),
     "accept": (WAITING, "dispatched"),
     "on_scene": (frozenset({"dispatched"}), "on_scene"),
-    "resolve": (frozenset({"dispatched", "on_scene"}), "resolved"),
+    "resolve": (WITH_UNIT, "resolved"),
     "close": (LIVE, "closed"),
     "reject": (WAITING, "rejected"),
     "merge": (LIVE, "merged"),
 }
+
+OFFERED: Final = "offered"  # an assignment waiting for its unit's answer
 
 # Assignment endings and who may cause them.
 ASSIGNMENT_ENDS: Final = {
@@ -56,6 +70,9 @@ ASSIGNMENT_ENDS: Final = {
     "expire": "expired",
     "cancel": "cancelled",
 }
+
+ALERT_RECEIVED: Final = "received"  # an alert's status until its incident moves
+ALERT_WITHDRAWN: Final = "cancelled"  # its reporter withdrew it
 
 # What a reporter's alert says when its incident reaches a state. Operators'
 # "closed" reads "resolved" to the citizen: the control room dealt with it.
@@ -99,8 +116,15 @@ OUTCOME_OF: Final = {
     "withdraw": "withdrawn",  # its only reporter withdrew it before dispatch
 }
 
-# The unit's status after it does something to an incident.
-UNIT_STATUS_AFTER: Final = {"accept": "en_route", "on_scene": "on_scene", "resolve": "available"}
+# The unit's status after it does something to an incident ("release": the incident
+# no longer needs it: closed, merged or withdrawn under it).
+UNIT_STATUS_AFTER: Final = {
+    "accept": "en_route",
+    "on_scene": "on_scene",
+    "resolve": "available",
+    "release": "available",
+}
+UNIT_UNSEEN: Final = "off_duty"  # the status of a unit that never gave one
 
 
 class TransitionError(ValueError):

@@ -18,6 +18,7 @@ from typing import Any
 import h3
 import orjson
 
+from hub.core.lifecycle import UNIT_UNSEEN
 from hub.core.recommend import UnitInfo
 
 __all__ = [
@@ -127,7 +128,7 @@ def unit_info(unit_id: str, key: str, fields: Mapping[str, bytes | None]) -> Uni
     try:
         sector = _sector(orjson.loads(sector_raw)) if sector_raw else ()
         cell_s = cell.decode() if cell else None
-        status = (fields.get("status") or b"off_duty").decode()
+        status = (fields.get("status") or UNIT_UNSEEN.encode()).decode()
     except (orjson.JSONDecodeError, UnicodeDecodeError):
         return BadRecord("unit", key, "sector, cell or status is not valid text")
     if sessions is None:

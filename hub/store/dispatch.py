@@ -22,6 +22,7 @@ from hub.core.stats import GAMMA
 from hub.store.client import RedisLike
 from hub.store.keys import TenantKeys
 from hub.store.replication import AckPolicy, ReplicaAcks
+from hub.store.script_keys import subject_keys
 from hub.store.scripts import ScriptSet
 
 __all__ = ["DispatchStore", "LifecycleContext"]
@@ -64,6 +65,11 @@ class LifecycleContext:
             stats_ttl_s=tenant.stats.retention_days * DAY_S,
         )
 
+    def script_keys(self, subject: list[str]) -> list[str]:
+        """A lifecycle script's KEYS: the tenant's fixed keys, `subject`, the ref's key."""
+        ref = [] if self.ref_key is None else [self.ref_key]
+        return [*self.keys.lifecycle(), *subject, *ref]
+
     def to_json(self) -> bytes:
         """The ctx argument of the scripts."""
         ctx: dict[str, Any] = {
@@ -77,8 +83,8 @@ class LifecycleContext:
             "audit_retention_s": self.audit_retention_s or self.retention_s,
             "inbox_retention_s": self.inbox_retention_s or self.retention_s,
         }
-        if self.ref_key is not None:
-            ctx["ref_key"], ctx["ref_ttl_s"] = self.ref_key, self.ref_ttl_s
+        if self.ref_key is not None:  # the key itself comes last in KEYS
+            ctx["ref_ttl_s"] = self.ref_ttl_s
         if self.stats_ttl_s:
             ctx["stats"] = {"gamma": GAMMA, "ttl_s": self.stats_ttl_s}
         return orjson.dumps(ctx)
@@ -142,7 +148,10 @@ class DispatchStore:
         `acks` requires. The hub's own actions (deadlines, auto-dispatch) pass
         False: nobody is told, and a lost one is redone from the state left.
         """
-        script, keys, args = self.scripts[name], [ctx.keys.events], [ctx.to_json(), _params(params)]
+        keys = ctx.script_keys(subject_keys(name, ctx.keys, params))
+        # A key travels in KEYS (Cluster's rule), not a second time in the params.
+        args = [ctx.to_json(), _params({k: v for k, v in params.items() if k != "rate_key"})]
+        script = self.scripts[name]
         if acked:
             result = await self.acks.run(script, keys, args, ctx.keys.ack_fence)
         else:
@@ -163,7 +172,8 @@ class DispatchStore:
     ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
         """(incident view, audit entries) or None when unknown."""
         result = await self.scripts["incident_get"](
-            keys=[keys.events], args=[keys.prefix, incident_id]
+            keys=[keys.incident(incident_id), keys.history(incident_id)],
+            args=[keys.prefix, incident_id],
         )
         if not result:
             return None

@@ -83,7 +83,7 @@ async def _residents_alerts(
 ) -> dict[str, dict[str, str]]:
     """The resident's alerts: id → stored fields."""
     found: dict[str, dict[str, str]] = {}
-    async for page in scan_keys(redis, keys.match("alert:*"), "hash"):
+    async for page in scan_keys(redis, keys.match_scheme("alert"), "hash"):
         async with redis.pipeline(transaction=False) as pipe:
             for key in page:
                 pipe.hget(key, "citizen")
@@ -103,14 +103,13 @@ async def _residents_alerts(
 async def _named_incidents(redis: RedisLike, keys: TenantKeys, citizen: str) -> set[str]:
     """Incidents whose reporters name the resident (merge sources included)."""
     named: set[str] = set()
-    async for page in scan_keys(redis, keys.match("inc:*:reporters"), "set"):
+    async for page in scan_keys(redis, keys.match_scheme("incident_reporters"), "set"):
         async with redis.pipeline(transaction=False) as pipe:
             for key in page:
                 pipe.sismember(key, citizen)
             hits = await pipe.execute()
-        start = len(keys.prefix) + len("inc:")
         named.update(
-            k[start : -len(":reporters")] for k, hit in zip(page, hits, strict=True) if hit
+            keys.id_in("incident_reporters", k) for k, hit in zip(page, hits, strict=True) if hit
         )
     return named
 
@@ -177,7 +176,7 @@ async def _erase_incidents(
         "places": {a: places[a] for a in mine if a in places},
     }
     result = await scripts["erase_incidents"](
-        keys=[ctx.keys.events, *(ctx.keys.incident(i) for i in chunk)],
+        keys=ctx.script_keys([ctx.keys.incident(i) for i in chunk]),
         args=[ctx.to_json(), orjson.dumps(params)],
     )
     return [_s(v) for v in result[0::2]]
@@ -215,7 +214,7 @@ async def _delete_own_keys(redis: RedisLike, keys: TenantKeys, citizen: str) -> 
 async def _delete_entries(redis: RedisLike, keys: TenantKeys, trace: ErasureTrace) -> int:
     """Delete the stream entries that carry the resident's data; how many."""
     streams = [keys.events]
-    async for page in scan_keys(redis, keys.match("inbox:unit:*"), "stream"):
+    async for page in scan_keys(redis, keys.match_inboxes("unit"), "stream"):
         streams += page
     deleted = 0
     for stream in streams:

@@ -2,13 +2,45 @@
 
 Every key of a tenant carries the hash tag ``{tenant}`` so that one tenant's
 keys live on one Redis Cluster slot and multi-key Lua scripts work there.
-Scripts that reach keys they are not passed (an incident found by grouping)
-build them from ``prefix`` with the same scheme as below.
+
+Rule (Redis Cluster's, and what keeps the layout written once): a script is
+handed in ``KEYS`` every key it touches that is known before it runs — the
+tenant's fixed keys (events, seq, queues, indexes) and the keys of the ids its
+caller names — built here. A key that depends on data the script reads (an
+incident's alerts, the incident grouping found, a recipient's inbox) cannot be
+declared beforehand: the script builds it with the generated ``K.<name>(...)``
+functions (hub/store/lua_tables.py), made from ``SCHEME`` below, the same table
+these methods use; it carries the same hash tag, so it lands on the same slot.
 """
 
 from __future__ import annotations
 
-__all__ = ["TenantKeys", "glob_escape"]
+from typing import Final
+
+__all__ = ["LIFECYCLE_KEYS", "SCHEME", "TenantKeys", "glob_escape"]
+
+# Keys built from an id, under the tenant's prefix: name → template ("{}": an id).
+# Lua builds these names with the functions generated from this table, never by hand.
+SCHEME: Final = {
+    "incident": "inc:{}",
+    "history": "inc:{}:history",
+    "incident_alerts": "inc:{}:alerts",
+    "incident_reporters": "inc:{}:reporters",
+    "alert": "alert:{}",
+    "unit": "unit:{}",
+    "assignment": "asg:{}",
+    "cell": "cell:{}",
+    "notice": "notice:{}",
+    "inbox": "inbox:{}:{}",
+    "stats_day": "stats:{}",
+    "recurrence": "recur:{}:{}",
+}
+
+# The tenant's fixed keys every lifecycle script is given, first in its KEYS, in
+# this order (lib.lua names them from the generated copy of this tuple).
+LIFECYCLE_KEYS: Final = (
+    "events", "seq", "open_queue", "live", "published", "deadlines", "units", "notices",
+)  # fmt: skip
 
 
 def glob_escape(text: str) -> str:
@@ -24,6 +56,13 @@ class TenantKeys:
     def __init__(self, tenant: str) -> None:
         self.tenant = tenant
         self.prefix = f"vg:{{{tenant}}}:"
+
+    def _scheme(self, name: str, *ids: str) -> str:
+        return self.prefix + SCHEME[name].format(*ids)
+
+    def lifecycle(self) -> list[str]:
+        """The fixed keys every lifecycle script takes first (LIFECYCLE_KEYS, in order)."""
+        return [getattr(self, name) for name in LIFECYCLE_KEYS]
 
     @property
     def seq(self) -> str:
@@ -67,19 +106,19 @@ class TenantKeys:
 
     def assignment(self, assignment_id: str) -> str:
         """Hash of one assignment."""
-        return f"{self.prefix}asg:{assignment_id}"
+        return self._scheme("assignment", assignment_id)
 
     def history(self, incident_id: str) -> str:
         """List of an incident's audit entries (JSON)."""
-        return f"{self.prefix}inc:{incident_id}:history"
+        return self._scheme("history", incident_id)
 
     def incident_alerts(self, incident_id: str) -> str:
         """List of the alert ids an incident holds (a merge source keeps listing them)."""
-        return f"{self.prefix}inc:{incident_id}:alerts"
+        return self._scheme("incident_alerts", incident_id)
 
     def incident_reporters(self, incident_id: str) -> str:
         """Set of the citizen ids that reported an incident."""
-        return f"{self.prefix}inc:{incident_id}:reporters"
+        return self._scheme("incident_reporters", incident_id)
 
     def job_lock(self, job: str) -> str:
         """Expiring lock of a periodic job (one process runs it per period)."""
@@ -109,19 +148,19 @@ class TenantKeys:
 
     def cell(self, cell: str) -> str:
         """Sorted set of a cell's open incidents, ``category|id`` → last report time."""
-        return f"{self.prefix}cell:{cell}"
+        return self._scheme("cell", cell)
 
     def incident(self, incident_id: str) -> str:
         """Hash of one incident."""
-        return f"{self.prefix}inc:{incident_id}"
+        return self._scheme("incident", incident_id)
 
     def alert(self, alert_id: str) -> str:
         """Hash of one alert."""
-        return f"{self.prefix}alert:{alert_id}"
+        return self._scheme("alert", alert_id)
 
     def unit(self, unit_id: str) -> str:
         """Hash of one unit's state (status, position, sector, presence)."""
-        return f"{self.prefix}unit:{unit_id}"
+        return self._scheme("unit", unit_id)
 
     def unit_throttle(self, unit_id: str) -> str:
         """Expiring marker: a position event was emitted for this unit in the last second."""
@@ -134,7 +173,7 @@ class TenantKeys:
 
     def notice(self, notice_id: str) -> str:
         """Hash of one notice (cells, text, severity, at, expires_at); expires with it."""
-        return f"{self.prefix}notice:{notice_id}"
+        return self._scheme("notice", notice_id)
 
     @property
     def published(self) -> str:
@@ -151,15 +190,15 @@ class TenantKeys:
 
     def stats_day(self, day: str) -> str:
         """Hash of one local day's statistics counters (grammar: hub/core/stats.py)."""
-        return f"{self.prefix}stats:{day}"
+        return self._scheme("stats_day", day)
 
     def recurrence(self, area: str, category: str) -> str:
         """Sorted set: a category's incident ids in a coarse area → received at (ms)."""
-        return f"{self.prefix}recur:{area}:{category}"
+        return self._scheme("recurrence", area, category)
 
     def inbox(self, role: str, sub: str) -> str:
         """A recipient's personal durable stream (alert statuses, assignments)."""
-        return f"{self.prefix}inbox:{role}:{sub}"
+        return self._scheme("inbox", role, sub)
 
     @property
     def erasures(self) -> str:
@@ -171,6 +210,19 @@ class TenantKeys:
     def match(self, suffix: str) -> str:
         """A SCAN pattern of this tenant's keys: the literal prefix, then `suffix` (a glob)."""
         return glob_escape(self.prefix) + suffix
+
+    def match_scheme(self, name: str) -> str:
+        """Every key of SCHEME entry `name`, whatever its ids."""
+        return self.match("*".join(glob_escape(part) for part in SCHEME[name].split("{}")))
+
+    def match_inboxes(self, role: str) -> str:
+        """Every inbox of `role`'s recipients."""
+        return self.match(glob_escape(SCHEME["inbox"].format(role, "")) + "*")
+
+    def id_in(self, name: str, key: str) -> str:
+        """The id in `key`, a key of the one-id SCHEME entry `name`."""
+        head, tail = SCHEME[name].split("{}")
+        return key[len(self.prefix) + len(head) : len(key) - len(tail)]
 
     def match_idempotency(self, citizen: str) -> str:
         """Every idempotency record of one citizen."""

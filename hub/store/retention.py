@@ -15,11 +15,9 @@ import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import orjson
 from redis.exceptions import ResponseError
 
 from hub.config import Retention
-from hub.core.lifecycle import TERMINAL
 from hub.store.client import RedisLike
 from hub.store.erasure import scan_keys
 from hub.store.keys import TenantKeys
@@ -66,7 +64,7 @@ async def purge_tenant(
         redis, keys.erasures, _cutoff(now_ms, retention.erasure_log_days)
     )
     inbox_cutoff = _cutoff(now_ms, retention.inbox_days)
-    async for page in scan_keys(redis, keys.match("inbox:*"), "stream"):
+    async for page in scan_keys(redis, keys.match_scheme("inbox"), "stream"):
         for inbox in page:
             report.inbox_entries += await _trim(redis, inbox, inbox_cutoff)
     report.open311 = int(
@@ -88,15 +86,19 @@ async def _incidents(
     now_ms: int,
     report: PurgeReport,
 ) -> None:
-    terminal = orjson.dumps(sorted(TERMINAL))
     periods = [retention.incidents_days * DAY_MS, retention.audit_days * DAY_MS]
-    start = len(keys.prefix) + len("inc:")
-    async for page in scan_keys(redis, keys.match("inc:*"), "hash"):
+    async for page in scan_keys(redis, keys.match_scheme("incident"), "hash"):
         for key in page:
-            incident_id = key[start:]
+            incident_id = keys.id_in("incident", key)
             try:
+                family = [
+                    key,
+                    keys.incident_reporters(incident_id),
+                    keys.incident_alerts(incident_id),
+                    keys.history(incident_id),
+                ]
                 outcome = await scripts["purge_incident"](
-                    keys=[key], args=[keys.prefix, incident_id, now_ms, *periods, terminal]
+                    keys=family, args=[keys.prefix, incident_id, now_ms, *periods]
                 )
             except ResponseError as exc:  # a record of the wrong shape: skip it, go on
                 log.warning("retention: incident %s skipped: %s", incident_id, exc)

@@ -1,4 +1,4 @@
-"""The hub's Lua scripts: loaded from lua/*.lua with lib.lua prepended."""
+"""The hub's Lua scripts: lua/*.lua, after the generated tables and lib.lua."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from importlib import resources
 from redis.commands.core import AsyncScript
 
 from hub.store.client import RedisLike
+from hub.store.lua_tables import generated_chunk
 
 __all__ = ["ScriptSet", "script_source"]
 
@@ -35,9 +36,14 @@ _NAMES = (
 
 @cache
 def script_source(name: str) -> str:
-    """The full source of a script: lib.lua followed by `name`.lua."""
+    """The full source of a script: the generated tables, lib.lua, then `name`.lua."""
     lua = resources.files("hub.store") / "lua"
-    return (lua / "lib.lua").read_text("utf-8") + "\n" + (lua / f"{name}.lua").read_text("utf-8")
+    parts = (
+        generated_chunk(),
+        (lua / "lib.lua").read_text("utf-8"),
+        (lua / f"{name}.lua").read_text("utf-8"),
+    )
+    return "\n".join(parts)
 
 
 class ScriptSet:

@@ -179,15 +179,19 @@ class Store:
             keys.open_queue,
             keys.channel_rate(intake.channel),
             keys.open311_requests,
+            keys.live,
+            keys.published,
             *(keys.cell(c) for c in candidates),
         ]
+        if stats:
+            script_keys += [keys.stats_day(stats["day"]), keys.recurrence(stats["area"], category)]
         args: list[str | int | bytes] = [
             keys.prefix, citizen, ref, category, repr(lat), repr(lon), cell, text,
             "" if accuracy_m is None else repr(accuracy_m), now_ms, group_window_s * 1000,
             rate[0], int(rate[1] * 1000), self.idempotency_ttl_s, self.stream_maxlen,
             orjson.dumps(ladder), intake.rate[0], int(intake.rate[1] * 1000),
             intake.index_retention_ms, orjson.dumps(dict(intake.fields)),
-            orjson.dumps(dict(stats or {})),
+            orjson.dumps(dict(stats or {})), len(candidates),
         ]  # fmt: skip
         result = await self.acks.run(self.scripts.submit_alert, script_keys, args, keys.ack_fence)
         kind = _s(result[0])

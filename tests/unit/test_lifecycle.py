@@ -59,4 +59,5 @@ def test_citizens_see_a_status_and_a_fixed_note_for_every_incident_change() -> N
 def test_unit_status_follows_its_actions() -> None:
     assert lifecycle.UNIT_STATUS_AFTER == {
         "accept": "en_route", "on_scene": "on_scene", "resolve": "available",
+        "release": "available",
     }  # fmt: skip

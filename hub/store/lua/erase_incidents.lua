@@ -6,33 +6,31 @@
 -- without what. The alerts themselves are deleted afterwards (hub/store/erasure.py),
 -- so that every incident an alert passed through (merges) can still read it here.
 --
--- KEYS[1] events stream   KEYS[2..] the incident hashes of the chunk
+-- KEYS: LIFECYCLE_KEYS (lib.lua), then the incident hashes of the chunk
 -- ARGV[1] ctx JSON (lifecycle ctx: prefix, now, by, session, maxlen, ...)
 -- ARGV[2] params JSON: citizen, erasure (id), incidents [{id, alerts = [ids known to
 --         point at it]}] in KEYS order, places {alert id: {lat, lon, cell}} (coarse)
 -- Returns {incident id, reports erased, ...} for the incidents changed.
-local ctx = cjson.decode(ARGV[1])
-ctx.events = KEYS[1]
-local p = cjson.decode(ARGV[2])
+local ctx, p, _, subject = lifecycle_start()
 local placeholder = 'erased:' .. p.erasure
 local out = {}
 
 -- The resident's alerts of an incident (those this erasure covers: in `places`),
 -- from its list and from those (withdrawn) known to point at it; and the others'.
-local function split_alerts(ikey, known)
+local function split_alerts(id, known)
   local mine, others, seen = {}, {}, {}
   local function take(id)
     if seen[id] then return end
     seen[id] = true
-    local a = hash_table(ctx.prefix .. 'alert:' .. id)
+    local a = hash_table(K.alert(id))
     if a.citizen == p.citizen and p.places[id] then
       table.insert(mine, a)
     elseif a.id then
       table.insert(others, a)
     end
   end
-  for _, id in ipairs(known) do take(id) end
-  for _, id in ipairs(redis.call('LRANGE', ikey .. ':alerts', 0, -1)) do take(id) end
+  for _, alert in ipairs(known) do take(alert) end
+  for _, alert in ipairs(redis.call('LRANGE', K.incident_alerts(id), 0, -1)) do take(alert) end
   return mine, others
 end
 
@@ -40,10 +38,10 @@ local function move_cell(ikey, id, new_cell)
   local h = redis.call('HMGET', ikey, 'cell', 'category')
   if not new_cell or h[1] == new_cell then return end
   local member = h[2] .. '|' .. id
-  local score = redis.call('ZSCORE', ctx.prefix .. 'cell:' .. h[1], member)
+  local score = redis.call('ZSCORE', K.cell(h[1]), member)
   if score then  -- still open to grouping: it groups where it now is
-    redis.call('ZREM', ctx.prefix .. 'cell:' .. h[1], member)
-    redis.call('ZADD', ctx.prefix .. 'cell:' .. new_cell, score, member)
+    redis.call('ZREM', K.cell(h[1]), member)
+    redis.call('ZADD', K.cell(new_cell), score, member)
   end
   redis.call('HSET', ikey, 'cell', new_cell)
 end
@@ -74,8 +72,8 @@ local function replace_traces(ikey, id, mine, others)
 end
 
 -- The trail keeps what was done, not who did it, when the resident did it.
-local function unname_in_trail(ikey)
-  local hkey = ikey .. ':history'
+local function unname_in_trail(id)
+  local hkey = K.history(id)
   for i, raw in ipairs(redis.call('LRANGE', hkey, 0, -1)) do
     local e = cjson.decode(raw)
     if e.by == p.citizen then  -- their answers' texts and ratings' comments too
@@ -86,15 +84,16 @@ local function unname_in_trail(ikey)
 end
 
 for i, item in ipairs(p.incidents) do
-  local ikey, id = KEYS[i + 1], item.id
+  local ikey, id = subject[i], item.id
   if redis.call('EXISTS', ikey) == 1 then
-    local mine, others = split_alerts(ikey, item.alerts)
-    local named = redis.call('SREM', ikey .. ':reporters', p.citizen) == 1
-    if named then redis.call('SADD', ikey .. ':reporters', placeholder) end
+    local mine, others = split_alerts(id, item.alerts)
+    local reporters = K.incident_reporters(id)
+    local named = redis.call('SREM', reporters, p.citizen) == 1
+    if named then redis.call('SADD', reporters, placeholder) end
     if #mine > 0 or named then
-      for _, a in ipairs(mine) do redis.call('LREM', ikey .. ':alerts', 0, a.id) end
+      for _, a in ipairs(mine) do redis.call('LREM', K.incident_alerts(id), 0, a.id) end
       replace_traces(ikey, id, mine, others)
-      unname_in_trail(ikey)
+      unname_in_trail(id)
       redis.call('HINCRBY', ikey, 'erased_reports', #mine)
       local status = redis.call('HGET', ikey, 'status')
       history(ctx, id, 'erasure', status, nil, {erasure = p.erasure, reports = #mine})

@@ -1,13 +1,13 @@
 -- A console changes an incident: priority, status (acknowledge/close/reject), note.
--- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
+-- KEYS: LIFECYCLE_KEYS (lib.lua), then the incident's hash. ARGV[1] ctx JSON. ARGV[2] params JSON:
 --   incident, note, priority?, scores? (score by reporters for that priority),
 --   action?, allowed? (source states), target?, retire?, alert_status?, alert_note?,
 --   stage?, outcome? (what the statistics count)
 -- Returns {'ok'} or {'err', code, message}.
-local ctx, p, earlier = lifecycle_start()
+local ctx, p, earlier, subject = lifecycle_start()
 if earlier then return earlier end
-local ikey = ctx.prefix .. 'inc:' .. p.incident
-local current = incident_status(ctx.prefix, p.incident)
+local ikey = subject[1]
+local current = incident_status(p.incident)
 if not current then return fail('not_found', 'no such incident') end
 if p.action and current == p.target then  -- already there: idempotent
   if not p.priority and (not p.note or p.note == '') then return done(ctx, {'ok'}) end
@@ -24,8 +24,8 @@ if p.priority then
   local reporters = tonumber(redis.call('HGET', ikey, 'reporters'))
   redis.call('HSET', ikey, 'priority', p.priority, 'priority_locked', 1,
     'score', p.scores[math.min(reporters, #p.scores)])
-  if current == 'open' or current == 'acknowledged' then
-    redis.call('ZADD', ctx.prefix .. 'open', tonumber(redis.call('HGET', ikey, 'score')), p.incident)
+  if WAITING[current] then
+    redis.call('ZADD', KEY.open_queue, tonumber(redis.call('HGET', ikey, 'score')), p.incident)
   end
 end
 local status = current
@@ -34,7 +34,7 @@ if p.action then
   redis.call('HSET', ikey, 'status', status)
   if p.retire then
     local asg = redis.call('HGET', ikey, 'assignment')
-    if asg then end_assignment(ctx, asg, 'cancelled', 'incident ' .. status) end
+    if asg then end_assignment(ctx, asg, ASSIGNMENT_END.cancel, 'incident ' .. status) end
     release_unit(ctx, p.incident, current, 'incident ' .. status)
     retire_incident(ctx, p.incident)
   end

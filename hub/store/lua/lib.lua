@@ -1,6 +1,11 @@
 -- Shared helpers, prepended to every script by hub/store/scripts.py
 -- (Redis 6.2, which the bundled binary is, has no FUNCTION LOAD).
 -- Rule: the wire shape of an incident and of a unit is built here and only here.
+-- Keys (hub/store/keys.py): the tenant's fixed keys come in KEYS, named in `KEY`
+-- by the script that reads them; a key built from an id is K.<name>(id), the
+-- generated scheme (K.prefix is set once, by the script). No key name is built here.
+
+local KEY = {}  -- this run's fixed keys, by name: KEY.events, KEY.live, KEY.open_queue...
 
 -- A key of another type (an operator's mistake, a partial restore) reads as
 -- missing instead of failing the script: the record is skipped, not the request.
@@ -14,8 +19,8 @@ end
 
 -- nil for an unknown incident, and for one whose hash is unusable (no cell or
 -- status, garbage in a number the queue is ordered by): skipped like a missing one.
-local function incident_view(prefix, id)
-  local h = hash_table(prefix .. 'inc:' .. id)
+local function incident_view(id)
+  local h = hash_table(K.incident(id))
   if h.id == nil or h.cell == nil or h.status == nil then return nil end
   for _, f in ipairs({'priority', 'score', 'reports', 'reporters', 'opened_at'}) do
     if tonumber(h[f]) == nil then return nil end
@@ -33,13 +38,13 @@ end
 
 -- The status of a usable incident; nil for an unknown or unusable one, which a
 -- lifecycle script then refuses as not found before it changes anything.
-local function incident_status(prefix, id)
-  local view = incident_view(prefix, id)
+local function incident_status(id)
+  local view = incident_view(id)
   return view and view.status
 end
 
-local function unit_view(prefix, id)
-  local h = hash_table(prefix .. 'unit:' .. id)
+local function unit_view(id)
+  local h = hash_table(K.unit(id))
   if h.id == nil then return nil end
   local sector = nil
   if h.sector and h.sector ~= '' then
@@ -47,7 +52,7 @@ local function unit_view(prefix, id)
     if ok and type(decoded) == 'table' then sector = decoded end  -- garbage: no sector
   end
   return {
-    id = h.id, status = h.status or 'off_duty', lat = tonumber(h.lat), lon = tonumber(h.lon),
+    id = h.id, status = h.status or UNIT_UNSEEN, lat = tonumber(h.lat), lon = tonumber(h.lon),
     cell = h.cell, online = (tonumber(h.sessions or '0') or 0) > 0,
     last_seen = tonumber(h.last_seen), sector = sector,
   }
@@ -64,7 +69,8 @@ end
 -- ---- dispatch lifecycle helpers ------------------------------------------------------
 -- `ctx` (ARGV[1] of the lifecycle scripts, JSON) carries: prefix, now, by, session,
 -- maxlen, inbox_maxlen, retention_s (closed incidents and their alerts),
--- audit_retention_s (their trails), inbox_retention_s; the script sets ctx.events = KEYS[1].
+-- audit_retention_s (their trails), inbox_retention_s, and ref_ttl_s when the
+-- command has a ref; lifecycle_start sets ctx.events and ctx.ref_key from KEYS.
 
 local function contains(list, value)
   for _, v in ipairs(list or {}) do if v == value then return true end end
@@ -97,12 +103,20 @@ local function done(ctx, reply)
   return out
 end
 
--- Every lifecycle script starts the same way: ARGV[1] is its ctx (the events
--- stream is KEYS[1]), ARGV[2] its params, and a retried ref has a reply already.
+-- Every lifecycle script starts the same way. KEYS: the tenant's LIFECYCLE_KEYS
+-- (hub/store/keys.py), then the keys of the ids its caller names (the script's
+-- `subject`, listed in its header, then the reporters, alerts and trail of each
+-- incident it names: hub/store/script_keys.py), then the ref's reply key if any.
+-- ARGV[1] is its ctx, ARGV[2] its params; a retried ref has a reply already.
 local function lifecycle_start()
   local ctx = cjson.decode(ARGV[1])
-  ctx.events = KEYS[1]
-  return ctx, cjson.decode(ARGV[2]), earlier_reply(ctx)
+  K.prefix = ctx.prefix
+  for i, name in ipairs(LIFECYCLE_KEYS) do KEY[name] = KEYS[i] end
+  ctx.events = KEY.events
+  local last = #KEYS
+  if ctx.ref_ttl_s then ctx.ref_key = KEYS[last]; last = last - 1 end
+  local subject = {unpack(KEYS, #LIFECYCLE_KEYS + 1, last)}
+  return ctx, cjson.decode(ARGV[2]), earlier_reply(ctx), subject
 end
 
 local function history(ctx, id, action, status, note, extra)
@@ -110,21 +124,20 @@ local function history(ctx, id, action, status, note, extra)
                  status = status}
   if note and note ~= '' then entry.note = note end
   for k, v in pairs(extra or {}) do entry[k] = v end
-  local ikey = ctx.prefix .. 'inc:' .. id
-  redis.call('RPUSH', ikey .. ':history', cjson.encode(entry))
+  redis.call('RPUSH', K.history(id), cjson.encode(entry))
   -- A retired incident's trail expires on its own clock, even when written after
   -- retirement: the incident's time left, plus what the trail outlives it by.
-  local ttl = redis.call('TTL', ikey)
+  local ttl = redis.call('TTL', K.incident(id))
   if ttl > 0 then
     local left = ttl + ctx.audit_retention_s - ctx.retention_s
-    redis.call('EXPIRE', ikey .. ':history', math.max(left, 1))
+    redis.call('EXPIRE', K.history(id), math.max(left, 1))
   end
 end
 
 -- A message for one recipient: appended to its durable inbox (what a resume
 -- replays), and poked through the tenant stream (how live processes learn of it).
 local function send_personal(ctx, role, sub, body)
-  local inbox = ctx.prefix .. 'inbox:' .. role .. ':' .. sub
+  local inbox = K.inbox(role, sub)
   local id = redis.call('XADD', inbox, 'MAXLEN', '~', ctx.inbox_maxlen, '*',
     'k', body.type, 'd', cjson.encode(body))
   redis.call('EXPIRE', inbox, ctx.inbox_retention_s)
@@ -136,10 +149,10 @@ end
 
 local function notify_reporters(ctx, id, alert_status, note)
   if not alert_status then return end
-  for _, alert in ipairs(redis.call('LRANGE', ctx.prefix .. 'inc:' .. id .. ':alerts', 0, -1)) do
-    local akey = ctx.prefix .. 'alert:' .. alert
+  for _, alert in ipairs(redis.call('LRANGE', K.incident_alerts(id), 0, -1)) do
+    local akey = K.alert(alert)
     local a = redis.call('HMGET', akey, 'citizen', 'status')
-    if a[1] and a[2] ~= 'cancelled' and a[2] ~= alert_status then
+    if a[1] and a[2] ~= ALERT_WITHDRAWN and a[2] ~= alert_status then
       redis.call('HSET', akey, 'status', alert_status)
       send_personal(ctx, 'citizen', a[1],
         {type = 'alert.status', alert = alert, status = alert_status, at = ctx.now, note = note})
@@ -148,12 +161,11 @@ local function notify_reporters(ctx, id, alert_status, note)
 end
 
 -- Every live incident is in `live` (what snapshots list), scored like the queue.
-local function track_live(prefix, view)
-  if view.status == 'resolved' or view.status == 'closed' or view.status == 'rejected'
-      or view.status == 'merged' then
-    redis.call('ZREM', prefix .. 'live', view.id)
+local function track_live(view)
+  if TERMINAL[view.status] then
+    redis.call('ZREM', KEY.live, view.id)
   else
-    redis.call('ZADD', prefix .. 'live', view.score, view.id)
+    redis.call('ZADD', KEY.live, view.score, view.id)
   end
 end
 
@@ -161,8 +173,8 @@ end
 -- Category, coarse cell (the statistics' st_area, at the public resolution), times
 -- and status only: never a reporter, a text or a point. Rules: hub/core/neighbours.py.
 
-local function neighbour_view(prefix, id)
-  local h = redis.call('HMGET', prefix .. 'inc:' .. id, 'category', 'status', 'st_area',
+local function neighbour_view(id)
+  local h = redis.call('HMGET', K.incident(id), 'category', 'status', 'st_area',
     'opened_at', 'updated_at', 'published', 'reporters')
   if not h[1] or not h[2] or not h[3] then return nil end
   return {id = id, category = h[1], status = h[2], cell = h[3], opened_at = tonumber(h[4]),
@@ -171,34 +183,31 @@ end
 
 -- Tell the neighbours of a published incident (or of one just unpublished) how it is,
 -- and keep the set of published live incidents (what a neighbour's snapshot lists).
-local function emit_neighbour(prefix, events, maxlen, id)
-  local view = neighbour_view(prefix, id)
+local function emit_neighbour(events, maxlen, id)
+  local view = neighbour_view(id)
   if not view then return end
-  local live = view.status == 'open' or view.status == 'acknowledged'
-    or view.status == 'dispatched' or view.status == 'on_scene'
-  if view.published and live then
-    redis.call('ZADD', prefix .. 'published', view.opened_at or 0, id)
+  if view.published and LIVE[view.status] then
+    redis.call('ZADD', KEY.published, view.opened_at or 0, id)
   else
-    redis.call('ZREM', prefix .. 'published', id)
+    redis.call('ZREM', KEY.published, id)
   end
   emit(events, maxlen, 'neighbour', view.cell, nil, {type = 'neighbour', incident = view})
 end
 
 local function emit_incident(ctx, id)
-  local view = incident_view(ctx.prefix, id)
-  track_live(ctx.prefix, view)
+  local view = incident_view(id)
+  track_live(view)
   emit(ctx.events, ctx.maxlen, 'incident', view.cell, nil, {type = 'incident', incident = view})
-  if redis.call('HGET', ctx.prefix .. 'inc:' .. id, 'published') == '1' then
-    emit_neighbour(ctx.prefix, ctx.events, ctx.maxlen, id)
+  if redis.call('HGET', K.incident(id), 'published') == '1' then
+    emit_neighbour(ctx.events, ctx.maxlen, id)
   end
   return view
 end
 
 local function set_unit_status(ctx, unit, status)
   if not status then return end
-  local ukey = ctx.prefix .. 'unit:' .. unit
-  redis.call('HSET', ukey, 'status', status)
-  local view = unit_view(ctx.prefix, unit)
+  redis.call('HSET', K.unit(unit), 'status', status)
+  local view = unit_view(unit)
   view.sector = nil
   emit(ctx.events, ctx.maxlen, 'unit', view.cell, nil, {type = 'unit', change = 'status', unit = view})
 end
@@ -206,36 +215,36 @@ end
 -- Terminal incident: out of the queue and of grouping; its data and its alerts'
 -- (reporters' personal data) expire after the retention period.
 local function retire_incident(ctx, id)
-  local ikey = ctx.prefix .. 'inc:' .. id
+  local ikey = K.incident(id)
   local h = redis.call('HMGET', ikey, 'cell', 'category')
-  redis.call('ZREM', ctx.prefix .. 'open', id)
-  redis.call('ZREM', ctx.prefix .. 'live', id)
-  redis.call('ZREM', ctx.prefix .. 'cell:' .. h[1], h[2] .. '|' .. id)
+  redis.call('ZREM', KEY.open_queue, id)
+  redis.call('ZREM', KEY.live, id)
+  redis.call('ZREM', K.cell(h[1]), h[2] .. '|' .. id)
   redis.call('HSET', ikey, 'closed_at', ctx.now)
-  for _, alert in ipairs(redis.call('LRANGE', ikey .. ':alerts', 0, -1)) do
+  for _, alert in ipairs(redis.call('LRANGE', K.incident_alerts(id), 0, -1)) do
     -- A merged incident's list still names the alerts that moved on: they live on
     -- with the incident they joined.
-    local akey = ctx.prefix .. 'alert:' .. alert
+    local akey = K.alert(alert)
     if redis.call('HGET', akey, 'incident') == id then
       redis.call('EXPIRE', akey, ctx.retention_s)
     end
   end
-  for _, suffix in ipairs({'', ':reporters', ':alerts'}) do
-    redis.call('EXPIRE', ikey .. suffix, ctx.retention_s)
+  for _, key in ipairs({ikey, K.incident_reporters(id), K.incident_alerts(id)}) do
+    redis.call('EXPIRE', key, ctx.retention_s)
   end
-  redis.call('EXPIRE', ikey .. ':history', ctx.audit_retention_s)
+  redis.call('EXPIRE', K.history(id), ctx.audit_retention_s)
 end
 
 -- End an offered assignment (declined, expired, cancelled) or accept it; false
 -- when it is not offered any more (so concurrent enders act exactly once).
 local function end_assignment(ctx, asg, state, reason)
-  local akey = ctx.prefix .. 'asg:' .. asg
+  local akey = K.assignment(asg)
   local a = hash_table(akey)
-  if a.state ~= 'offered' then return false end
+  if a.state ~= OFFERED then return false end
   redis.call('HSET', akey, 'state', state, 'ended_at', ctx.now, 'reason', reason or '')
-  redis.call('ZREM', ctx.prefix .. 'deadlines', asg)
-  local ikey = ctx.prefix .. 'inc:' .. a.incident
-  if state ~= 'accepted' and redis.call('HGET', ikey, 'assignment') == asg then
+  redis.call('ZREM', KEY.deadlines, asg)
+  local ikey = K.incident(a.incident)
+  if state ~= ASSIGNMENT_END.accept and redis.call('HGET', ikey, 'assignment') == asg then
     redis.call('HDEL', ikey, 'assignment')
   end
   redis.call('EXPIRE', akey, ctx.retention_s)
@@ -250,29 +259,29 @@ end
 -- The incident no longer needs its unit (closed, merged, withdrawn): tell the unit
 -- and every console, and make the unit available again.
 local function release_unit(ctx, id, current, reason)
-  if current ~= 'dispatched' and current ~= 'on_scene' then return end
-  local ikey = ctx.prefix .. 'inc:' .. id
+  if not WITH_UNIT[current] then return end
+  local ikey = K.incident(id)
   local unit = redis.call('HGET', ikey, 'unit')
   if not unit then return end
   local msg = {type = 'assignment.state', assignment = redis.call('HGET', ikey, 'assignment'),
-               incident = id, unit = unit, state = 'cancelled', reason = reason, at = ctx.now}
+               incident = id, unit = unit, state = ASSIGNMENT_END.cancel, reason = reason, at = ctx.now}
   send_personal(ctx, 'unit', unit, msg)
   emit(ctx.events, ctx.maxlen, 'assignment.state', nil, nil, msg)
-  set_unit_status(ctx, unit, 'available')
+  set_unit_status(ctx, unit, UNIT_STATUS_AFTER.release)
 end
 
 -- Priority and score after a change of reporters (unless an operator set it).
 local function reprioritise(ctx, id, ladder)
-  local ikey = ctx.prefix .. 'inc:' .. id
-  local reporters = redis.call('SCARD', ikey .. ':reporters')
+  local ikey = K.incident(id)
+  local reporters = redis.call('SCARD', K.incident_reporters(id))
   redis.call('HSET', ikey, 'reporters', reporters)
   if redis.call('HGET', ikey, 'priority_locked') ~= '1' and reporters > 0 then
     local step = ladder[math.min(reporters, #ladder)]
     redis.call('HSET', ikey, 'priority', step[1], 'score', step[2])
   end
   local status = redis.call('HGET', ikey, 'status')
-  if status == 'open' or status == 'acknowledged' then
-    redis.call('ZADD', ctx.prefix .. 'open', tonumber(redis.call('HGET', ikey, 'score')), id)
+  if WAITING[status] then
+    redis.call('ZADD', KEY.open_queue, tonumber(redis.call('HGET', ikey, 'score')), id)
   end
 end
 
@@ -282,7 +291,7 @@ end
 -- statistics existed has none and is not counted.
 
 local function stats_add(ctx, day, name)
-  local key = ctx.prefix .. 'stats:' .. day
+  local key = K.stats_day(day)
   redis.call('HINCRBY', key, name, 1)
   redis.call('EXPIRE', key, ctx.stats.ttl_s)
 end
@@ -304,7 +313,7 @@ end
 -- stage, and the response and total times when this stage ends them.
 local function stats_stage(ctx, id, stage)
   if not ctx.stats or not stage then return end
-  local ikey = ctx.prefix .. 'inc:' .. id
+  local ikey = K.incident(id)
   local day, dims = stats_dims(ikey)
   if not day then return end
   if redis.call('HSETNX', ikey, 't_' .. stage, ctx.now) == 0 then return end
@@ -317,14 +326,14 @@ local function stats_stage(ctx, id, stage)
   end
   observe(stage, tonumber(t[2]) or opened)
   redis.call('HSET', ikey, 't_last', ctx.now)
-  if stage == 'on_scene' or (stage == 'resolved' and not t[3]) then observe('response', opened) end
-  if stage == 'resolved' then observe('total', opened) end
+  if stage == STAGE_OF.on_scene or (stage == STAGE_OF.resolve and not t[3]) then observe('response', opened) end
+  if stage == STAGE_OF.resolve then observe('total', opened) end
 end
 
 -- How the incident ended (first ending only: a merged incident is not closed again).
 local function stats_outcome(ctx, id, outcome)
   if not ctx.stats or not outcome then return end
-  local ikey = ctx.prefix .. 'inc:' .. id
+  local ikey = K.incident(id)
   local day, dims = stats_dims(ikey)
   if not day then return end
   if redis.call('HSETNX', ikey, 'st_outcome', outcome) == 0 then return end

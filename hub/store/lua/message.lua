@@ -1,15 +1,18 @@
 -- A message of the conversation: the control room writes to the reporters of an
 -- incident (or one alert's reporter), or a reporter answers about its own alert.
--- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
+-- KEYS: LIFECYCLE_KEYS (lib.lua), then the sender's message rate zset, and the
+-- alert's hash (reply) or the incident's and, if given, the alert's (send).
+-- ARGV[1] ctx JSON. ARGV[2] params JSON:
 --   mode ('send' | 'reply'), incident (send), alert (reply; send: optional),
 --   citizen (reply: the sender), text, live (incident states that may be written
---   about), from, rate_key, rate_n, rate_window_ms
+--   about), from, rate_n, rate_window_ms
 -- Returns {'ok', message} or {'err', code, message, retry_after_s?}.
-local ctx, p, earlier = lifecycle_start()
+local ctx, p, earlier, subject = lifecycle_start()
+local rate_key = subject[1]
 if earlier then return earlier end
 
 local function reporter_of(alert, incident)
-  local a = redis.call('HMGET', ctx.prefix .. 'alert:' .. alert, 'citizen', 'status', 'incident')
+  local a = redis.call('HMGET', K.alert(alert), 'citizen', 'status', 'incident')
   if not a[1] or (incident and a[3] ~= incident) then return nil end
   return a
 end
@@ -19,21 +22,21 @@ if p.mode == 'reply' then
   local a = reporter_of(p.alert, nil)
   -- Another citizen's alert is "not found": existence is not revealed.
   if not a or a[1] ~= p.citizen then return fail('not_found', 'no such alert') end
-  if a[2] == 'cancelled' then return fail('conflict', 'the alert was withdrawn') end
+  if a[2] == ALERT_WITHDRAWN then return fail('conflict', 'the alert was withdrawn') end
   incident = a[3]
   recipients = {{p.citizen, p.alert}}
 end
-local status = incident_status(ctx.prefix, incident)
+local status = incident_status(incident)
 if not status then return fail('not_found', 'no such incident') end
 if not contains(p.live, status) then return fail('conflict', 'the incident is ' .. status) end
 if p.mode == 'send' then
   local alerts = p.alert and {p.alert} or
-    redis.call('LRANGE', ctx.prefix .. 'inc:' .. incident .. ':alerts', 0, -1)
+    redis.call('LRANGE', K.incident_alerts(incident), 0, -1)
   local seen = {}
   for _, alert in ipairs(alerts) do
     local a = reporter_of(alert, incident)
     if p.alert and not a then return fail('not_found', 'no such alert in this incident') end
-    if a and a[2] ~= 'cancelled' and not seen[a[1]] then
+    if a and a[2] ~= ALERT_WITHDRAWN and not seen[a[1]] then
       seen[a[1]] = true
       table.insert(recipients, {a[1], alert})
     end
@@ -42,16 +45,16 @@ if p.mode == 'send' then
 end
 
 -- The sender's sliding window, checked before anything is written.
-redis.call('ZREMRANGEBYSCORE', p.rate_key, '-inf', ctx.now - p.rate_window_ms)
-if redis.call('ZCARD', p.rate_key) >= p.rate_n then
-  local oldest = redis.call('ZRANGE', p.rate_key, 0, 0, 'WITHSCORES')
+redis.call('ZREMRANGEBYSCORE', rate_key, '-inf', ctx.now - p.rate_window_ms)
+if redis.call('ZCARD', rate_key) >= p.rate_n then
+  local oldest = redis.call('ZRANGE', rate_key, 0, 0, 'WITHSCORES')
   local wait = (tonumber(oldest[2]) + p.rate_window_ms - ctx.now) / 1000
   return {'err', 'rate_limited', 'too many messages; try again later', tostring(wait)}
 end
 
-local id = 'ms' .. redis.call('HINCRBY', ctx.prefix .. 'seq', 'message', 1)
-redis.call('ZADD', p.rate_key, ctx.now, id)
-redis.call('PEXPIRE', p.rate_key, p.rate_window_ms)
+local id = 'ms' .. redis.call('HINCRBY', KEY.seq, 'message', 1)
+redis.call('ZADD', rate_key, ctx.now, id)
+redis.call('PEXPIRE', rate_key, p.rate_window_ms)
 for _, r in ipairs(recipients) do
   send_personal(ctx, 'citizen', r[1],
     {type = 'message', message = id, alert = r[2], from = p.from, text = p.text, at = ctx.now})

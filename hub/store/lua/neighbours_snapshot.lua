@@ -3,9 +3,10 @@
 -- KEYS[1] published zset   KEYS[2] events stream
 -- ARGV: 1 prefix, 2 max incidents
 -- Returns {last stream id or '0-0', views JSON (a list, '[]' when empty)}.
+K.prefix = ARGV[1]
 local views = {}
 for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
-  local v = neighbour_view(ARGV[1], id)
+  local v = neighbour_view(id)
   if v then table.insert(views, v) end
 end
 local last = '0-0'

@@ -3,16 +3,16 @@
 -- is kept until it expires, for the CAP documents and the Atom feed of current
 -- notices (docs/interop.md): its hash expires then, and the `notices` index
 -- (sorted set id → expires_at ms) lists the current ones.
--- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
+-- KEYS: LIFECYCLE_KEYS (lib.lua). ARGV[1] ctx JSON. ARGV[2] params JSON:
 --   cells, text, severity, expires_ms (lifetime)
 -- Returns {'ok', notice}. Kept by ref like the lifecycle commands: a retry gets the
 -- same notice id and nothing is sent or stored a second time.
 local ctx, p, earlier = lifecycle_start()
 if earlier then return earlier end
-local id = 'nt' .. redis.call('HINCRBY', ctx.prefix .. 'seq', 'notice', 1)
+local id = 'nt' .. redis.call('HINCRBY', KEY.seq, 'notice', 1)
 local expires_at = ctx.now + p.expires_ms
-local nkey = ctx.prefix .. 'notice:' .. id
-local index = ctx.prefix .. 'notices'
+local nkey = K.notice(id)
+local index = KEY.notices
 redis.call('HSET', nkey, 'id', id, 'cells', cjson.encode(p.cells), 'text', p.text,
   'severity', p.severity, 'at', ctx.now, 'expires_at', expires_at, 'by', ctx.by)
 redis.call('PEXPIREAT', nkey, expires_at)

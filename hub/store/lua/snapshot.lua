@@ -7,14 +7,14 @@
 -- ARGV: 1 prefix, 2 max incidents
 -- Returns {last stream id or '0-0', snapshot JSON}; the JSON's `bad` lists the
 -- live incidents skipped because their hash is missing or unusable.
-local prefix = ARGV[1]
+K.prefix = ARGV[1]
 local incidents, units, bad = {}, {}, {}
 for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
-  local v = incident_view(prefix, id)
+  local v = incident_view(id)
   if v then table.insert(incidents, v) else table.insert(bad, id) end
 end
 for _, id in ipairs(redis.call('SORT', KEYS[2], 'ALPHA')) do
-  local v = unit_view(prefix, id)
+  local v = unit_view(id)
   if v then table.insert(units, v) end
 end
 local last = '0-0'

@@ -3,24 +3,29 @@
 --
 -- KEYS[1] seq hash        KEYS[2] idempotency key   KEYS[3] citizen rate zset
 -- KEYS[4] events stream   KEYS[5] open queue zset   KEYS[6] channel rate zset
--- KEYS[7] request index zset (Open311)              KEYS[8..] candidate cell zsets,
---                                                   nearest first (KEYS[8] = own cell)
+-- KEYS[7] request index zset (Open311)   KEYS[8] live zset   KEYS[9] published zset
+-- KEYS[10 .. 9+n] the n candidate cell zsets, nearest first (KEYS[10] = own cell),
+-- then, when statistics are kept, the day's statistics hash and the recurrence zset
 -- ARGV: 1 prefix, 2 citizen, 3 ref, 4 category, 5 lat, 6 lon, 7 cell, 8 text,
 --       9 accuracy_m ('' if none), 10 now_ms, 11 group_window_ms, 12 rate_n (0 = off),
 --       13 rate_window_ms, 14 idem_ttl_s, 15 stream_maxlen, 16 ladder JSON [[prio, score], ...],
 --       17 channel rate_n (0 = off: a citizen's own app), 18 channel rate_window_ms,
 --       19 index retention_ms (0 = not indexed), 20 extra alert fields JSON {name: value},
 --       21 statistics JSON {day, how, area, ttl_s, recurrence_ms, publish} ({} = none kept):
---          the alert's stamp (hub.core.stats.Stamp) and how long aggregates live
+--          the alert's stamp (hub.core.stats.Stamp) and how long aggregates live,
+--       22 n (the number of candidate cells)
 -- Returns {'dup', alert, incident, at} | {'rate', retry_after_ms, 'citizen'|'channel'}
 --       | {'ok', alert, incident, offset, event JSON}
-local prefix, citizen, ref, category = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local citizen, ref, category = ARGV[2], ARGV[3], ARGV[4]
 local now = tonumber(ARGV[10])
+K.prefix = ARGV[1]
+KEY.live, KEY.published = KEYS[8], KEYS[9]
+local last_cell = 9 + tonumber(ARGV[22])
 
 -- 1. Idempotency first: a re-sent ref is answered even when over the rate limit.
 local existing = redis.call('GET', KEYS[2])
 if existing then
-  local a = redis.call('HMGET', prefix .. 'alert:' .. existing, 'incident', 'at')
+  local a = redis.call('HMGET', K.alert(existing), 'incident', 'at')
   return {'dup', existing, a[1], a[2]}
 end
 
@@ -46,14 +51,14 @@ if wait then return {'rate', wait, 'channel'} end
 -- the alert opens a new incident rather than failing.
 local since = now - tonumber(ARGV[11])
 local incident = nil
-for i = 8, #KEYS do
+for i = 10, last_cell do
   local members = redis.pcall('ZREVRANGEBYSCORE', KEYS[i], '+inf', since)
   if members.err then members = {} end
   for _, m in ipairs(members) do
     local sep = string.find(m, '|', 1, true)
     if sep and string.sub(m, 1, sep - 1) == category then
       local candidate = string.sub(m, sep + 1)
-      if incident_view(prefix, candidate) then incident = candidate; break end
+      if incident_view(candidate) then incident = candidate; break end
     end
   end
   if incident then break end
@@ -66,9 +71,9 @@ local text = ARGV[8]
 local ikey
 
 if incident then
-  ikey = prefix .. 'inc:' .. incident
+  ikey = K.incident(incident)
   local reporters = tonumber(redis.call('HGET', ikey, 'reporters'))
-  if redis.call('SADD', ikey .. ':reporters', citizen) == 1 then reporters = reporters + 1 end
+  if redis.call('SADD', K.incident_reporters(incident), citizen) == 1 then reporters = reporters + 1 end
   redis.call('HINCRBY', ikey, 'reports', 1)
   local step = ladder[math.min(reporters, #ladder)]
   local fields = {'reporters', reporters, 'updated_at', now, 'last_report_at', now}
@@ -79,21 +84,21 @@ if incident then
   if text ~= '' then table.insert(fields, 'text'); table.insert(fields, text) end
   redis.call('HSET', ikey, unpack(fields))
   local icell = redis.call('HGET', ikey, 'cell')
-  redis.call('ZADD', prefix .. 'cell:' .. icell, now, category .. '|' .. incident)
+  redis.call('ZADD', K.cell(icell), now, category .. '|' .. incident)
 else
   incident = 'in' .. redis.call('HINCRBY', KEYS[1], 'incident', 1)
-  ikey = prefix .. 'inc:' .. incident
-  redis.call('SADD', ikey .. ':reporters', citizen)
+  ikey = K.incident(incident)
+  redis.call('SADD', K.incident_reporters(incident), citizen)
   redis.call('HSET', ikey, 'id', incident, 'category', category, 'priority', ladder[1][1],
     'base_priority', ladder[1][1], 'score', ladder[1][2], 'cell', ARGV[7], 'lat', ARGV[5],
-    'lon', ARGV[6], 'status', 'open', 'reports', 1, 'reporters', 1, 'text', text,
+    'lon', ARGV[6], 'status', INITIAL, 'reports', 1, 'reporters', 1, 'text', text,
     'opened_at', now, 'updated_at', now, 'last_report_at', now)
-  redis.call('ZADD', KEYS[8], now, category .. '|' .. incident)
+  redis.call('ZADD', KEYS[10], now, category .. '|' .. incident)
   if stats.day then
     redis.call('HSET', ikey, 'st_day', stats.day, 'st_how', stats.how, 'st_area', stats.area)
     -- The same category in the same coarse area within the window: "4th noise
     -- incident in this area in 7 days" (ids of incidents only, no person).
-    local rkey = prefix .. 'recur:' .. stats.area .. ':' .. category
+    local rkey = KEYS[last_cell + 2]
     redis.call('ZREMRANGEBYSCORE', rkey, '-inf', now - stats.recurrence_ms)
     redis.call('ZADD', rkey, now, incident)
     redis.call('PEXPIRE', rkey, stats.recurrence_ms)
@@ -102,27 +107,27 @@ else
       redis.call('HSET', ikey, 'recurrence', count,
         'recurrence_days', math.floor(stats.recurrence_ms / 86400000))
     end
-    stats_add({prefix = prefix, stats = stats}, stats.day,
+    stats_add({stats = stats}, stats.day,
       'n|' .. category .. '|' .. ladder[1][1] .. '|' .. stats.area .. '|' .. stats.how)
     if stats.publish then redis.call('HSET', ikey, 'published', 1) end  -- the town's choice
   end
 end
 if stats.day then
-  stats_add({prefix = prefix, stats = stats}, stats.day,
+  stats_add({stats = stats}, stats.day,
     'r|' .. category .. '|' .. stats.area .. '|' .. stats.how)
 end
 local istatus = redis.call('HGET', ikey, 'status')
-if istatus == 'open' or istatus == 'acknowledged' then
+if WAITING[istatus] then
   redis.call('ZADD', KEYS[5], tonumber(redis.call('HGET', ikey, 'score')), incident)
 end
-redis.call('RPUSH', ikey .. ':alerts', alert)
+redis.call('RPUSH', K.incident_alerts(incident), alert)
 
 -- 4. The alert itself, its idempotency record and its rate-limit mark.
-redis.call('HSET', prefix .. 'alert:' .. alert, 'id', alert, 'citizen', citizen, 'ref', ref,
+redis.call('HSET', K.alert(alert), 'id', alert, 'citizen', citizen, 'ref', ref,
   'category', category, 'lat', ARGV[5], 'lon', ARGV[6], 'cell', ARGV[7], 'text', text,
-  'accuracy_m', ARGV[9], 'at', now, 'incident', incident, 'status', 'received')
+  'accuracy_m', ARGV[9], 'at', now, 'incident', incident, 'status', ALERT_RECEIVED)
 for name, value in pairs(cjson.decode(ARGV[20])) do
-  redis.call('HSET', prefix .. 'alert:' .. alert, name, value)
+  redis.call('HSET', K.alert(alert), name, value)
 end
 redis.call('SET', KEYS[2], alert, 'EX', tonumber(ARGV[14]))
 if rate_n > 0 then
@@ -143,11 +148,11 @@ if retention > 0 then
 end
 
 -- 5. The event, in the same atomic step.
-local view = incident_view(prefix, incident)
-track_live(prefix, view)
+local view = incident_view(incident)
+track_live(view)
 local body = {type = 'incident', incident = view}
 local offset = emit(KEYS[4], ARGV[15], 'incident', view.cell, nil, body)
 if redis.call('HGET', ikey, 'published') == '1' then
-  emit_neighbour(prefix, KEYS[4], ARGV[15], incident)
+  emit_neighbour(KEYS[4], ARGV[15], incident)
 end
 return {'ok', alert, incident, offset, cjson.encode(body)}

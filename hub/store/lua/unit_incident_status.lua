@@ -1,13 +1,14 @@
 -- The assigned unit reports `on_scene` or `resolved`.
--- KEYS[1] events stream. ARGV[1] ctx JSON. ARGV[2] params JSON:
+-- KEYS: LIFECYCLE_KEYS (lib.lua), then the incident's hash, the unit's hash.
+-- ARGV[1] ctx JSON. ARGV[2] params JSON:
 --   incident, unit, action, allowed, target, retire, note, alert_status, alert_note, unit_status,
 --   stage, outcome
 -- Returns {'ok'} or {'err', code, message}.
-local ctx, p, earlier = lifecycle_start()
+local ctx, p, earlier, subject = lifecycle_start()
 if earlier then return earlier end
-local ikey = ctx.prefix .. 'inc:' .. p.incident
+local ikey = subject[1]
 local h = redis.call('HMGET', ikey, 'status', 'unit')
-if not h[1] or not incident_status(ctx.prefix, p.incident) then
+if not h[1] or not incident_status(p.incident) then
   return fail('not_found', 'no such incident')
 end
 if h[2] ~= p.unit then return fail('forbidden', 'this incident is not assigned to you') end

@@ -6,6 +6,7 @@
 --       7.. field/value pairs to set
 -- Returns the event offset, or '' when throttled (state saved, no event).
 -- The throttle only holds back positions within the same cell.
+K.prefix = ARGV[1]
 local fields = {}
 for i = 7, #ARGV do table.insert(fields, ARGV[i]) end
 local old_cell = redis.call('HGET', KEYS[1], 'cell')
@@ -17,7 +18,7 @@ if delta ~= 0 then
   if n < 0 then redis.call('HSET', KEYS[1], 'sessions', 0) end
 end
 local throttle = tonumber(ARGV[5])
-local view = unit_view(ARGV[1], ARGV[2])
+local view = unit_view(ARGV[2])
 -- A position that moves the unit to another cell changes its coverage: never
 -- throttled, but it starts a new throttle period like any emitted position.
 if throttle > 0 then
