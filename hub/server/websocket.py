@@ -49,7 +49,7 @@ from hub.server import field as _field  # noqa: F401  (registers unit/citizen li
 from hub.server import handlers as _handlers  # noqa: F401  (registers handlers)
 from hub.server.admission import Admission
 from hub.server.dispatch import handle
-from hub.server.heartbeat import HeartbeatWheel
+from hub.server.heartbeat import PING_FRAME, HeartbeatWheel, is_lone_pong
 from hub.server.jwks import KeySource
 from hub.server.lifecycle import authenticate, opening, session_closed, session_opened
 from hub.server.node import Node
@@ -177,6 +177,9 @@ class HubWebSocketProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed the bytes in, act on what they were, write what is to be sent."""
+        if self.awaiting_pong and is_lone_pong(self.conn, data):
+            self.awaiting_pong = False  # the heartbeat's answer: nothing else to do
+            return
         self.conn.receive_data(data)
         for event in self.conn.events_received():
             if isinstance(event, Request):
@@ -487,8 +490,9 @@ class HubWebSocketProtocol(asyncio.Protocol):
                 self.transport.close()
             return
         self.awaiting_pong = True
-        self.conn.send_ping(secrets.token_bytes(4))
-        self._flush()
+        if self.transport is not None:
+            # Straight to the socket: websockets keeps no state for a ping it sends.
+            self.transport.write(PING_FRAME)
 
 
 def _log_failure(task: asyncio.Task[None]) -> None:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
+from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+from websockets.uri import parse_uri
 
-from hub.server.heartbeat import HeartbeatWheel
+from hub.server.heartbeat import PING_FRAME, HeartbeatWheel, between_frames, is_lone_pong
 from hub.server.websocket import wire_frame
 
 
@@ -63,3 +68,50 @@ def test_a_frame_is_built_once_per_event_and_parses_as_websockets_frame() -> Non
     assert wire_frame(text) is first  # a binary frame in between does not evict the text
     big = "x" * 70_000  # the 64-bit length form
     assert wire_frame(big)[:2] == b"\x81\x7f"
+
+
+def open_pair() -> tuple[ServerProtocol, ClientProtocol]:
+    """A server protocol past its handshake, and a client to build masked frames."""
+    client = ClientProtocol(parse_uri("ws://hub/ws"))
+    client.send_request(client.connect())
+    server = ServerProtocol(logger=logging.getLogger("test"))
+    server.receive_data(b"".join(client.data_to_send()))
+    (request,) = server.events_received()
+    server.send_response(server.accept(request))
+    server.data_to_send()
+    client.state = State.OPEN  # its handshake is not what is tested
+    return server, client
+
+
+def client_frame(client: ClientProtocol, opcode: Opcode, data: bytes) -> bytes:
+    client.send_frame(Frame(opcode, data))
+    (wire,) = client.data_to_send()
+    return wire
+
+
+def test_the_ping_is_an_empty_unmasked_ping_frame() -> None:
+    assert PING_FRAME == Frame(Opcode.PING, b"").serialize(mask=False) == b"\x89\x00"
+
+
+def test_a_lone_pong_is_recognised_only_between_frames() -> None:
+    server, client = open_pair()
+    pong = client_frame(client, Opcode.PONG, b"")
+    assert between_frames(server) and is_lone_pong(server, pong)
+    text = client_frame(client, Opcode.TEXT, b"hello")
+    server.receive_data(text[:2])  # a frame's header read, its mask and payload not yet
+    assert not between_frames(server) and not is_lone_pong(server, pong)
+    server.receive_data(text[2:])
+    assert [e.opcode for e in server.events_received()] == [Opcode.TEXT]
+    assert is_lone_pong(server, pong)  # the frame is complete: between frames again
+
+
+def test_other_bytes_are_not_a_lone_pong() -> None:
+    server, client = open_pair()
+    pong = client_frame(client, Opcode.PONG, b"")
+    assert not is_lone_pong(server, client_frame(client, Opcode.PONG, b"abcd"))  # a payload
+    assert not is_lone_pong(server, client_frame(client, Opcode.PING, b""))
+    assert not is_lone_pong(server, pong[:3])  # half a pong: the parser takes it
+    assert not is_lone_pong(server, pong + pong)  # two frames at once: the parser too
+    assert not is_lone_pong(server, b"\x8a\x00")  # unmasked: the parser fails it (1002)
+    server.send_close(1000, "")
+    assert not is_lone_pong(server, pong)  # closing: websockets decides
