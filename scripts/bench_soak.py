@@ -64,6 +64,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-operator", action="store_true", help="without the demo's operator")
     p.add_argument("--results", type=Path, default=DEFAULT_RESULTS)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--heapwatch", type=Path, default=None, metavar="DIR",
+        help="run hub0 under scripts/bench/heapwatch.py (tracemalloc snapshots and object\n"
+        "counts each minute into DIR); hub1 stays plain, as the control",
+    )  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -233,6 +238,9 @@ def soak(args: argparse.Namespace, topology: ReplicatedRedis, results: dict[str,
             for i in range(args.processes)]  # fmt: skip
     for hub in hubs[1:]:
         hub.secret = hubs[0].secret  # one secret: a token works on every process
+    if args.heapwatch is not None:
+        hubs[0].launcher = [sys.executable, str(Path(__file__).parent / "bench" / "heapwatch.py")]
+        hubs[0].extra_env["VIGIE_HEAPWATCH_DIR"] = str(args.heapwatch.resolve())
     for hub in hubs:
         hub.start()
     operator = (
@@ -302,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {
         "benchmark": "soak", "started": started, "machine": machine_info(),
         "code": code_version(), "open_files_limit": limit,
-        "params": vars(args) | {"results": str(args.results)},
+        "params": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "path": str(args.results / f"soak-{started}.json"),
     }  # fmt: skip
     t0 = time.monotonic()

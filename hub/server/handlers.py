@@ -38,7 +38,7 @@ def now_ms() -> int:
 async def submit_alert(node: Node, session: Session, msg: AlertSubmit) -> dict[str, Any]:
     """Validate against the tenant, store atomically, then ack."""
     outcome = await store_alert(node, node.runtime(session), session.sub, msg)
-    node.set_follow(session, session.follow_cells | {outcome.cell})  # notices for where it reported
+    node.set_follow(session, alert_cell=outcome.cell)  # notices for where it last reported
     return {
         "type": "alert.ack", "ref": msg.ref, "alert": outcome.alert,
         "incident": outcome.incident, "status": "received", "at": outcome.at,

@@ -170,9 +170,22 @@ class Node:
         else:
             neighbours.discard(session)
 
-    def set_follow(self, session: Session, cells: Iterable[str]) -> None:
-        """The cells a citizen follows for notices (its home area, its last alert's cell)."""
-        session.follow_cells = frozenset(cells)
+    def set_follow(
+        self, session: Session, cells: Iterable[str] | None = None, *, alert_cell: str | None = None
+    ) -> None:
+        """The cells a citizen follows for notices: those it asked for (`cells`, from
+        `citizen.follow`; None keeps them) and its last alert's cell (None keeps it).
+
+        Only the last alert's cell (docs/protocol.md): one added per alert, a citizen
+        reporting all over town would come to follow every cell it ever reported in,
+        the set and its copy per alert growing with every alert (issue #13).
+        """
+        if cells is not None:
+            session.followed = frozenset(cells)
+        if alert_cell is not None:
+            session.alert_cell = alert_cell
+        extra = () if session.alert_cell is None else (session.alert_cell,)
+        session.follow_cells = session.followed.union(extra)
         following = self.runtime(session).citizens_following
         if session.follow_cells:
             following.add(session)

@@ -73,7 +73,11 @@ class Session:
         self.outbox = Outbox(settings.outbox_max_messages, settings.outbox_max_bytes)
         # Every decision on this session (floors, buffering, floods, closes): sans I/O.
         self.protocol = protocol
+        # Notices reach a citizen for `follow_cells`: the cells it asked for
+        # (`citizen.follow`) and its last alert's cell (Node.set_follow).
         self.follow_cells: frozenset[str] = frozenset()
+        self.followed: frozenset[str] = frozenset()
+        self.alert_cell: str | None = None
         self.neighbour_cells: frozenset[str] = frozenset()  # the neighbours' feed it opted in to
         self.closed = asyncio.Event()
         self.connected_at = time.monotonic()

@@ -168,6 +168,8 @@ class HubProcess:
     port: int = field(default_factory=free_port)
     log_path: Path | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    # Run through this instead of `vigie` (e.g. scripts/bench/heapwatch.py): same arguments.
+    launcher: list[str] | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -190,6 +192,8 @@ class HubProcess:
         """`vigie serve` from the interpreter's own bin folder (the project's venv)."""
         vigie = Path(sys.executable).parent / "vigie"
         head = [str(vigie)] if vigie.exists() else [sys.executable, "-m", "hub"]
+        if self.launcher is not None:
+            head = self.launcher
         return [
             *head,
             "serve",

@@ -126,3 +126,35 @@ async def test_residents_receive_notices_at_the_notice_resolution(hub: RunningHu
     assert notice["text"] == "Rue barrée"
     await console.close()
     await alice.close()
+
+
+async def test_a_citizen_follows_its_last_alerts_cell_only(hub: RunningHub) -> None:
+    """Notices reach a citizen for the cells it follows and its last alert's cell: not
+    for every cell it ever reported in (issue #13: that set grew with every alert)."""
+    console, _ = await connect(hub.ws_url, "console", OPERATOR)
+    await console.expect("snapshot")
+    carol, _ = await connect(hub.ws_url, "citizen", "carol")
+    centre, plage = h3.latlng_to_cell(*CENTRE, 9), h3.latlng_to_cell(*PLAGE, 9)
+
+    async def reaches(cell: str) -> bool:
+        reply = await command(console, type="notice", cells=[cell], text="Rue barrée",
+                              severity="info")  # fmt: skip
+        return any(m.get("notice") == reply["notice"] for m in await carol.collect(0.3))
+
+    await submit(carol, "c1", CENTRE, "first")
+    await submit(carol, "c2", PLAGE, "second")
+    (session,) = (s for s in hub.node.sessions.values() if s.sub == "carol")
+    assert session.follow_cells == {plage}
+    assert await reaches(plage)  # the last alert's cell
+    assert not await reaches(centre)  # an earlier alert's cell: no longer followed
+    # `citizen.follow` sets the cells asked for; the last alert's cell stays followed.
+    assert (await carol.request({"type": "citizen.follow", "ref": "f", "cells": [centre]}))[
+        "type"
+    ] == "ok"
+    assert session.follow_cells == {centre, plage}
+    assert await reaches(centre)
+    await submit(carol, "c3", CENTRE, "third")  # the last alert's cell moves back
+    assert session.follow_cells == {centre}
+    assert not await reaches(plage)
+    await console.close()
+    await carol.close()
