@@ -91,7 +91,6 @@ async def update(node: Node, session: Session, msg: IncidentUpdate) -> None:
     params: dict[str, Any] = {
         "incident": msg.incident,
         "note": msg.note,
-        "live": sorted(lifecycle.LIVE),
     }
     if msg.priority is not None:
         params["priority"] = msg.priority
@@ -108,7 +107,6 @@ async def merge(node: Node, session: Session, msg: IncidentMerge) -> None:
     params = {
         "into": msg.into,
         "from": list(msg.sources),
-        "live": sorted(lifecycle.LIVE),
         "ladders": ladders(rt),
         "alert_note": lifecycle.ALERT_STATUS_NOTES["merged"],
         "outcome": lifecycle.OUTCOME_OF["merge"],

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.core import conversation, lifecycle
+from hub.core import conversation
 from hub.core.messages import AlertFeedback, MessageReply, MessageSend
 from hub.server.dispatch import handles
 from hub.server.handlers import now_ms
@@ -29,7 +29,6 @@ async def send(node: Node, session: Session, msg: MessageSend) -> dict[str, Any]
         "incident": msg.incident,
         "alert": msg.alert,
         "text": msg.text,
-        "live": sorted(lifecycle.LIVE),
         "from": conversation.FROM_CONTROL_ROOM,
         **_rate(node, session, conversation.CONSOLE_MESSAGE_RATE),
     }
@@ -46,7 +45,6 @@ async def reply(node: Node, session: Session, msg: MessageReply) -> dict[str, An
         "alert": msg.alert,
         "citizen": session.sub,
         "text": msg.text,
-        "live": sorted(lifecycle.LIVE),
         "from": conversation.FROM_REPORTER,
         **_rate(node, session, conversation.REPORTER_MESSAGE_RATE),
     }

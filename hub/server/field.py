@@ -85,7 +85,6 @@ async def cancel_alert(node: Node, session: Session, msg: AlertCancel) -> None:
         "ladders": ladders(rt),
         "note": lifecycle.ALERT_STATUS_NOTES["cancelled"],
         "final": FINAL_ALERT_STATUSES,
-        "live": sorted(lifecycle.LIVE),
         "close_note": "withdrawn by its only reporter",
         "outcome": lifecycle.OUTCOME_OF["withdraw"],
     }

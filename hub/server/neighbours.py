@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.core import lifecycle
 from hub.core.coverage import cells_overlap
 from hub.core.errors import ErrorCode, ProtocolError
 from hub.core.messages import IncidentPublish, NeighbourCorroborate, NeighboursFollow
@@ -61,7 +60,6 @@ async def corroborate(node: Node, session: Session, msg: NeighbourCorroborate) -
     params = {
         "incident": msg.incident,
         "citizen": session.sub,
-        "live": sorted(lifecycle.LIVE),
         "ladders": ladders(rt),
         "rate_key": rt.keys.alert_rate(session.sub),
         "rate_n": rate.count,
@@ -82,5 +80,5 @@ async def corroborate(node: Node, session: Session, msg: NeighbourCorroborate) -
 @handles(IncidentPublish)
 async def publish(node: Node, session: Session, msg: IncidentPublish) -> None:
     """The control room publishes an incident to its neighbours, or unpublishes it."""
-    params = {"incident": msg.incident, "published": msg.published, "live": sorted(lifecycle.LIVE)}
+    params = {"incident": msg.incident, "published": msg.published}
     await node.dispatch.run("publish", session_context(node, session, msg, now_ms()), params)

@@ -17,7 +17,7 @@ send_personal(ctx, 'citizen', p.citizen,
 local id = a.incident
 local ikey = K.incident(id)
 local status = redis.call('HGET', ikey, 'status')
-if not status or not contains(p.live, status) then return done(ctx, {'ok', id}) end
+if not status or not LIVE[status] then return done(ctx, {'ok', id}) end
 redis.call('LREM', K.incident_alerts(id), 0, p.alert)
 redis.call('HINCRBY', ikey, 'reports', -1)
 local still = false

@@ -2,7 +2,7 @@
 -- its priority as any corroboration does), without a second incident.
 -- KEYS: LIFECYCLE_KEYS (lib.lua), then the incident's hash, the citizen's alert rate
 -- zset, and the statistics day's hash when stats_day is given. ARGV[1] ctx JSON.
--- ARGV[2] params JSON: incident, citizen, live, ladders {category: ladder}, rate_n,
+-- ARGV[2] params JSON: incident (LIVE), citizen, ladders {category: ladder}, rate_n,
 --   rate_window_ms, stats_day, stats_how (the report's local day and hour of week)
 -- Returns {'ok', alert, incident} or {'err', code, message, retry_after_s?}.
 local ctx, p, earlier, subject = lifecycle_start()
@@ -14,7 +14,7 @@ local status = incident_status(p.incident)
 if not status or redis.call('HGET', ikey, 'published') ~= '1' then
   return fail('not_found', 'no such published incident')
 end
-if not contains(p.live, status) then return fail('conflict', 'the incident is ' .. status) end
+if not LIVE[status] then return fail('conflict', 'the incident is ' .. status) end
 if redis.call('SISMEMBER', K.incident_reporters(p.incident), p.citizen) == 1 then
   return fail('conflict', 'you reported this incident already')
 end

@@ -16,7 +16,7 @@ elseif p.action then
   if not contains(p.allowed, current) then
     return fail('conflict', 'cannot ' .. p.action .. ' an incident that is ' .. current)
   end
-elseif not contains(p.live, current) then
+elseif not LIVE[current] then
   return fail('conflict', 'the incident is ' .. current)
 end
 redis.call('HSET', ikey, 'updated_at', ctx.now)

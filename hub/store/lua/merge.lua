@@ -2,7 +2,7 @@
 -- reporters move to the target, whose priority follows its new reporters.
 -- KEYS: LIFECYCLE_KEYS (lib.lua), then the hashes of `into` and of each of `from`.
 -- ARGV[1] ctx JSON. ARGV[2] params JSON:
---   into, from (list), live (states that may be merged), ladders {category: ladder},
+--   into, from (list; LIVE ones only), ladders {category: ladder},
 --   alert_note, outcome (what the statistics count for each source)
 -- Returns {'ok'} or {'err', code, message}.
 local ctx, p, earlier, subject = lifecycle_start()
@@ -14,7 +14,7 @@ end
 for _, id in ipairs({p.into, unpack(p.from)}) do
   local status = incident_status(id)
   if not status then return fail('not_found', 'no such incident: ' .. id) end
-  if not contains(p.live, status) then
+  if not LIVE[status] then
     return fail('conflict', 'incident ' .. id .. ' is ' .. status)
   end
 end

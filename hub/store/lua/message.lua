@@ -4,8 +4,8 @@
 -- alert's hash (reply) or the incident's and, if given, the alert's (send).
 -- ARGV[1] ctx JSON. ARGV[2] params JSON:
 --   mode ('send' | 'reply'), incident (send), alert (reply; send: optional),
---   citizen (reply: the sender), text, live (incident states that may be written
---   about), from, rate_n, rate_window_ms
+--   citizen (reply: the sender), text, from, rate_n, rate_window_ms (the
+--   incident must be LIVE, generated from hub/core/lifecycle.py)
 -- Returns {'ok', message} or {'err', code, message, retry_after_s?}.
 local ctx, p, earlier, subject = lifecycle_start()
 local rate_key = subject[1]
@@ -28,7 +28,7 @@ if p.mode == 'reply' then
 end
 local status = incident_status(incident)
 if not status then return fail('not_found', 'no such incident') end
-if not contains(p.live, status) then return fail('conflict', 'the incident is ' .. status) end
+if not LIVE[status] then return fail('conflict', 'the incident is ' .. status) end
 if p.mode == 'send' then
   local alerts = p.alert and {p.alert} or
     redis.call('LRANGE', K.incident_alerts(incident), 0, -1)
