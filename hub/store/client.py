@@ -37,6 +37,7 @@ from urllib.parse import unquote, urlsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import Connection, parse_url
 from redis.asyncio.sentinel import (
     Sentinel,
     SentinelConnectionPool,
@@ -51,6 +52,8 @@ from redis.exceptions import (
     SlotNotCoveredError,
 )
 from redis.typing import EncodableT
+
+from hub.store.packing import HiredisPacking, packed_class
 
 __all__ = [
     "CLUSTER_SCHEMES",
@@ -142,8 +145,9 @@ def is_read_only(exc: BaseException) -> bool:
     )
 
 
-class _ToPrimary(SentinelManagedConnection):
-    """A connection to the primary that gives up on a demoted one.
+class _ToPrimary(HiredisPacking, SentinelManagedConnection):
+    """A connection to the primary that gives up on a demoted one (commands packed
+    by hiredis: `hub.store.packing`).
 
     redis-py drops a connection whose command got ``READONLY`` (the server it
     talks to was demoted by a failover) only when the reply *starts* with it;
@@ -283,7 +287,11 @@ def redis_client(url: str, **opts: Any) -> RedisLike:
     if scheme not in CLUSTER_SCHEMES:
         # A burst (a reconnect storm, an intake spike) waits for a free connection
         # instead of failing with MaxConnectionsError: waiting is bounded too.
-        pool = BlockingConnectionPool.from_url(url, timeout=POOL_WAIT_S, **opts)
+        # What `from_url` does, with the connection class swapped for the one whose
+        # commands hiredis packs (hub.store.packing); the URL's options win, as there.
+        options = {**opts, **parse_url(url)}
+        options["connection_class"] = packed_class(options.get("connection_class", Connection))
+        pool = BlockingConnectionPool(timeout=POOL_WAIT_S, **options)
         return Redis.from_pool(pool)
     username, password, nodes = _parse_cluster_url(url)
     return ClusterClient(
