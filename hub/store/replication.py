@@ -22,7 +22,17 @@ fence comes after every script of the pipeline in the primary's replication
 stream, so a replica that has it has them all (and the first attempt's write,
 which the retry's script read).
 
-With `required` 0 a call is one plain script call, as without replicas.
+With `required` 0 the writes of a turn still go out in one pipeline, without
+the fence and the WAIT: one connection, one packed write and one read of the
+replies for every `alert.submit` (and every acked lifecycle command) that
+arrived in that turn, instead of one round trip each through redis-py's
+per-call path (a pooled connection taken and given back, a timeout armed, a
+write system call). The scripts are sent as ``EVALSHA`` by the digest redis-py
+computed; a server that does not know a script (a restarted Redis, a promoted
+replica) answers ``NOSCRIPT`` for it without running it, so those writes are
+loaded and sent again once, in a pipeline of their own. On a Redis Cluster a
+write without WAIT stays one call: redis-py refuses ``EVALSHA`` in a cluster
+pipeline (its writes may span shards).
 """
 
 from __future__ import annotations
@@ -34,8 +44,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from redis.typing import EncodableT
 
 from hub.store.client import RedisLike
@@ -95,12 +106,15 @@ class ReplicaAcks:
         self.replicas_online = 0
         self.replicas_seen = 0  # most replicas online at once since `primary` took over
         self.primary = ""  # the run id of the primary last read
+        self.pipelines = 0  # pipelines sent, with or without a WAIT
+        self.piped = 0  # scripts sent in them
         self.batches = 0  # pipelines sent with a WAIT
         self.writes = 0  # scripts sent in them
         self.timeouts = 0  # WAITs that counted fewer replicas than required
         self._pending: list[_Write] = []
         self._flushing: set[asyncio.Task[None]] = set()
         self._suspect = asyncio.Event()  # a commit failed: the topology may have changed
+        self._per_call = isinstance(redis, RedisCluster)  # no EVALSHA in its pipelines
 
     async def wait_suspect(self, timeout_s: float) -> None:
         """Return when a commit failed (a failover?) or after `timeout_s`, whichever first."""
@@ -139,7 +153,8 @@ class ReplicaAcks:
         args: Sequence[EncodableT],
         fence: str,
     ) -> Any:
-        """Run `script`; its reply once `required` replicas have the write.
+        """Run `script` in this turn's pipeline; its reply once `required` replicas
+        have the write (at once when `required` is 0).
 
         `fence` is a key of the caller's tenant (`TenantKeys.ack_fence`).
 
@@ -148,7 +163,7 @@ class ReplicaAcks:
                 the primary: a retry with the same ref returns its reply).
             RedisError: As a plain call would (connection lost, script error).
         """
-        if self.required <= 0:
+        if self.required <= 0 and self._per_call:
             return await script(keys=keys, args=args)
         loop = asyncio.get_running_loop()
         write = _Write(script, keys, args, fence, loop.create_future())
@@ -167,30 +182,35 @@ class ReplicaAcks:
         self._flushing.add(task)
         task.add_done_callback(self._flushing.discard)
 
-    async def _commit(self, batch: list[_Write]) -> None:
+    async def _commit(self, batch: list[_Write], reloaded: bool = False) -> None:
         required, timeout_ms = self.required, self.policy.timeout_ms
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for write in batch:
-                    # A pipeline is a client here: the script is queued (redis-py loads
-                    # missing scripts before it sends the pipeline).
-                    await write.script(keys=write.keys, args=write.args, client=pipe)  # type: ignore[arg-type]
-                pipe.set(batch[0].fence, b"1", px=FENCE_TTL_MS)
-                pipe.wait(required, timeout_ms)
+                    pipe.evalsha(write.script.sha, len(write.keys), *write.keys, *write.args)
+                if required > 0:
+                    pipe.set(batch[0].fence, b"1", px=FENCE_TTL_MS)
+                    pipe.wait(required, timeout_ms)
                 replies = await pipe.execute(raise_on_error=False)
         except Exception as exc:  # the whole pipeline failed: every caller hears it
             self._suspect.set()
             _fail(batch, exc)
             return
-        self.batches += 1
-        self.writes += len(batch)
-        counted = replies[-1]
-        if isinstance(counted, Exception) or int(counted) < required:
-            self.timeouts += 1
-            self._suspect.set()
-            why = f"{counted} of {required} replicas had the write after {timeout_ms} ms"
-            _fail(batch, NotReplicatedError(why))
-            return
+        self.pipelines += 1
+        self.piped += len(batch)
+        unknown = [w for w, r in zip(batch, replies, strict=False) if isinstance(r, NoScriptError)]
+        if unknown and not reloaded:  # not run: load the scripts, send those writes again
+            await self._reload(unknown)  # (their own pipeline, fence and WAIT)
+        if required > 0:
+            self.batches += 1
+            self.writes += len(batch)
+            counted = replies[-1]
+            if isinstance(counted, Exception) or int(counted) < required:
+                self.timeouts += 1
+                self._suspect.set()
+                why = f"{counted} of {required} replicas had the write after {timeout_ms} ms"
+                _fail(batch, NotReplicatedError(why))
+                return
         for write, reply in zip(batch, replies, strict=False):
             if write.reply.done():  # the caller gave up (its session closed)
                 continue
@@ -198,6 +218,16 @@ class ReplicaAcks:
                 write.reply.set_exception(reply)
             else:
                 write.reply.set_result(reply)
+
+    async def _reload(self, writes: list[_Write]) -> None:
+        """Load the scripts the server lacked, then commit `writes` once more."""
+        try:
+            for script in {id(w.script): w.script for w in writes}.values():
+                script.sha = await self.redis.script_load(script.script)
+        except Exception as exc:
+            _fail(writes, exc)
+            return
+        await self._commit(writes, reloaded=True)
 
 
 def _fail(batch: list[_Write], error: BaseException) -> None:
