@@ -27,12 +27,13 @@ the fence and the WAIT: one connection, one packed write and one read of the
 replies for every `alert.submit` (and every acked lifecycle command) that
 arrived in that turn, instead of one round trip each through redis-py's
 per-call path (a pooled connection taken and given back, a timeout armed, a
-write system call). The scripts are sent as ``EVALSHA`` by the digest redis-py
-computed; a server that does not know a script (a restarted Redis, a promoted
-replica) answers ``NOSCRIPT`` for it without running it, so those writes are
-loaded and sent again once, in a pipeline of their own. On a Redis Cluster a
-write without WAIT stays one call: redis-py refuses ``EVALSHA`` in a cluster
-pipeline (its writes may span shards).
+write system call). A lone write is the plain call its caller makes itself (a
+pipeline of one costs more). The scripts are sent as ``EVALSHA`` by the digest
+redis-py computed; a server that does not know a script (a restarted Redis, a
+promoted replica) answers ``NOSCRIPT`` for it without running it, so those
+writes are loaded and sent again once, in a pipeline of their own. On a Redis
+Cluster a write without WAIT stays one call: redis-py refuses ``EVALSHA`` in a
+cluster pipeline (its writes may span shards).
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ log = logging.getLogger("vigie.replication")
 
 BATCH_MAX = 256  # scripts per pipeline: a bigger tick is cut into several pipelines
 FENCE_TTL_MS = 60_000  # the fence is only a write for WAIT to wait for; it need not stay
+_ALONE = object()  # `_flush`'s answer to a lone write without WAIT: make the call yourself
 
 
 class NotReplicatedError(RedisError):
@@ -106,8 +108,9 @@ class ReplicaAcks:
         self.replicas_online = 0
         self.replicas_seen = 0  # most replicas online at once since `primary` took over
         self.primary = ""  # the run id of the primary last read
-        self.pipelines = 0  # pipelines sent, with or without a WAIT
-        self.piped = 0  # scripts sent in them
+        self.turns = 0  # turns of the event loop that sent writes, with or without a WAIT
+        self.turn_writes = 0  # the writes they sent
+        self.reloads = 0  # writes sent again after NOSCRIPT
         self.batches = 0  # pipelines sent with a WAIT
         self.writes = 0  # scripts sent in them
         self.timeouts = 0  # WAITs that counted fewer replicas than required
@@ -172,11 +175,22 @@ class ReplicaAcks:
         self._pending.append(write)
         if len(self._pending) >= self.batch_max:
             self._flush()
-        return await write.reply
+        reply = await write.reply
+        if reply is _ALONE:
+            return await script(keys=keys, args=args)
+        return reply
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
         if not batch:
+            return
+        self.turns += 1
+        self.turn_writes += len(batch)
+        if self.required <= 0 and len(batch) == 1:
+            # A lone write without WAIT: a pipeline (and a task to send it) only costs
+            # more than the plain call its caller makes itself.
+            if not batch[0].reply.done():
+                batch[0].reply.set_result(_ALONE)
             return
         task = asyncio.get_running_loop().create_task(self._commit(batch), name="replica-acks")
         self._flushing.add(task)
@@ -196,8 +210,6 @@ class ReplicaAcks:
             self._suspect.set()
             _fail(batch, exc)
             return
-        self.pipelines += 1
-        self.piped += len(batch)
         unknown = [w for w, r in zip(batch, replies, strict=False) if isinstance(r, NoScriptError)]
         if unknown and not reloaded:  # not run: load the scripts, send those writes again
             await self._reload(unknown)  # (their own pipeline, fence and WAIT)
@@ -221,6 +233,7 @@ class ReplicaAcks:
 
     async def _reload(self, writes: list[_Write]) -> None:
         """Load the scripts the server lacked, then commit `writes` once more."""
+        self.reloads += len(writes)
         try:
             for script in {id(w.script): w.script for w in writes}.values():
                 script.sha = await self.redis.script_load(script.script)
