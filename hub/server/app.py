@@ -250,7 +250,8 @@ async def metrics(request: Request) -> Response:
     extra["replicas_online"] = acks.replicas_online
     extra["ack_replicas_required"] = acks.required
     counters = {"ack_waits": acks.batches, "ack_waited_writes": acks.writes,
-                "ack_wait_timeouts": acks.timeouts}  # fmt: skip
+                "ack_wait_timeouts": acks.timeouts, "write_turns": acks.turns,
+                "write_turn_writes": acks.turn_writes, "script_reloads": acks.reloads}  # fmt: skip
     return PlainTextResponse(node.metrics.render(extra, counters))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 from redis.asyncio import Redis
 
 from hub.config import Config
@@ -43,6 +44,10 @@ async def test_submits_of_one_turn_share_a_pipeline(redis_url: str, config: Conf
         turns, writes = acks.turns - turns, acks.turn_writes - writes
         assert writes == CITIZENS and turns < CITIZENS, (turns, writes)
         assert acks.reloads == 0
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"{hub.http_url}/metrics")).text
+        assert f"vigie_write_turn_writes_total {acks.turn_writes}" in text
+        assert f"vigie_write_turns_total {acks.turns}" in text
         for c in citizens:
             await c.close()
         alerts = await scan_keys(redis, KEYS.alert("*"))
