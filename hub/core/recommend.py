@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import h3
+from h3.api import basic_int as h3_int
 
 from hub.core.coverage import unit_coverage
-from hub.core.geo import grid_distance
 
 __all__ = ["Recommendation", "UnitInfo", "lineage", "rank_units"]
 
@@ -48,9 +48,27 @@ class Recommendation:
 
 
 @lru_cache(maxsize=4096)
-def _coverage(sector: tuple[str, ...], cell: str | None, cover_k: int) -> frozenset[str]:
-    """A unit's covered cells, cached: units move cell by cell."""
-    return unit_coverage(sector, cell, cover_k)
+def _coverage(
+    sector: tuple[str, ...], cell: str | None, cover_k: int
+) -> tuple[frozenset[str], int | None]:
+    """A unit's covered cells and its position as an H3 integer, cached: units move
+    cell by cell. The integer spares h3 parsing the unit's cell for every distance."""
+    return unit_coverage(sector, cell, cover_k), _h3_int(cell) if cell else None
+
+
+def _h3_int(cell: str) -> int | None:
+    try:
+        return int(h3.str_to_int(cell))
+    except ValueError:  # not hexadecimal: no distance, as `grid_distance` would say
+        return None
+
+
+def _steps(a: int, b: int) -> int | None:
+    """`grid_distance` for cells already parsed to integers."""
+    try:
+        return int(h3_int.grid_distance(a, b))
+    except (h3.H3BaseException, ValueError):
+        return None
 
 
 @lru_cache(maxsize=4096)
@@ -92,10 +110,12 @@ def rank_units(
     if not able:  # before touching the incident's cell, as the ranking always did
         return []
     ancestors = lineage(incident_cell)
+    target = _h3_int(incident_cell)
     keyed: list[_Keyed] = []
     for i, unit in able:
-        distance = grid_distance(unit.cell, incident_cell) if unit.cell else None
-        covering = not _coverage(unit.sector, unit.cell, cover_k).isdisjoint(ancestors)
+        cells, position = _coverage(unit.sector, unit.cell, cover_k)
+        distance = None if position is None or target is None else _steps(position, target)
+        covering = not cells.isdisjoint(ancestors)
         keyed.append((not covering, FAR if distance is None else distance, unit.id, i, distance))
     best = sorted(keyed) if limit is None else heapq.nsmallest(limit, keyed)
     return [_recommendation(k) for k in best]

@@ -84,6 +84,14 @@ def test_limit_keeps_the_best_units() -> None:
     assert rank_units(INCIDENT, units, cover_k=0, limit=0) == []
 
 
+def test_no_distance_between_cells_of_different_resolutions() -> None:
+    elsewhere = h3.cell_to_parent(sorted(h3.grid_ring(INCIDENT, 10))[0], 8)
+    coarse = UnitInfo("coarse", "available", True, elsewhere)
+    ranked = rank_units(INCIDENT, [coarse, unit("near", steps=2)], cover_k=0)
+    assert [(r.unit, r.grid_distance) for r in ranked] == [("near", 2), ("coarse", None)]
+    assert ranked[1].reason == "nearest, available"
+
+
 def test_no_able_unit_ranks_nothing_without_reading_the_cell() -> None:
     assert rank_units("not a cell", [unit("busy", status="busy", steps=0)]) == []
 
