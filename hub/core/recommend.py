@@ -72,14 +72,15 @@ def _steps(a: int, b: int) -> int | None:
 
 
 @lru_cache(maxsize=4096)
-def lineage(cell: str) -> frozenset[str]:
+def lineage(cell: str) -> tuple[str, ...]:
     """`cell` and its ancestors at every coarser resolution, cached per incident cell.
 
-    A unit covers `cell` exactly when one of its covered cells is in this set, so
-    each unit costs one C-level set intersection test instead of H3 calls.
+    A unit covers `cell` exactly when one of its covered cells is in here, so each
+    unit costs one C-level `isdisjoint` instead of H3 calls. A tuple, not a set: as
+    fast for that, half the memory (one entry per incident cell of the town).
     """
     res = h3.get_resolution(cell)
-    return frozenset([cell, *(h3.cell_to_parent(cell, r) for r in range(res))])
+    return (cell, *(h3.cell_to_parent(cell, r) for r in range(res)))
 
 
 # (not covering, distance or FAR, unit id, position in the input, distance): the first

@@ -66,8 +66,10 @@ def test_ties_break_by_distance_then_id_and_unknown_distance_last() -> None:
 
 def test_lineage_is_the_cell_and_its_ancestors() -> None:
     expected = {INCIDENT} | {h3.cell_to_parent(INCIDENT, r) for r in range(9)}
-    assert lineage(INCIDENT) == expected
-    assert lineage(SECTOR) == {SECTOR} | {h3.cell_to_parent(SECTOR, r) for r in range(7)}
+    assert set(lineage(INCIDENT)) == expected
+    assert len(lineage(INCIDENT)) == 10
+    assert lineage(SECTOR)[0] == SECTOR
+    assert set(lineage(SECTOR)) == {SECTOR} | {h3.cell_to_parent(SECTOR, r) for r in range(7)}
 
 
 def test_a_finer_sector_cell_does_not_cover_a_coarser_incident_cell() -> None:
