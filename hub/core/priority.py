@@ -19,6 +19,7 @@ handed a ladder (`corroboration_ladder`) computed here: the logic stays here.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Final
 
 __all__ = [
@@ -61,8 +62,13 @@ def score(priority: int, reporters: int, waited_s: float = 0.0) -> float:
 
 def corroboration_ladder(base: int) -> list[tuple[int, float]]:
     """(priority, base score) for 1..LADDER_LEN distinct reporters, for the Lua script."""
-    return [
+    return list(_ladder(base))
+
+
+@lru_cache(maxsize=16)  # one per base priority: every alert asks for its category's
+def _ladder(base: int) -> tuple[tuple[int, float], ...]:
+    return tuple(
         (p, base_score(p, n))
         for n in range(1, LADDER_LEN + 1)
         for p in (corroborated_priority(base, n),)
-    ]
+    )

@@ -32,6 +32,7 @@ log = logging.getLogger("vigie.recommend")
 
 RECOMMEND_UP_TO_PRIORITY = 2  # new incidents this urgent get a recommendation unasked
 AUTO_DISPATCH_PRIORITY = 1  # with the tenant's auto_dispatch on, these go to the top unit
+RECOMMEND_TOP = 5  # units in an unasked recommendation
 
 
 def lifecycle_context(
@@ -55,11 +56,19 @@ def session_context(
 
 
 def rank_for(
-    node: Node, rt: TenantRuntime, incident: dict[str, Any], exclude: tuple[str, ...] = ()
+    node: Node,
+    rt: TenantRuntime,
+    incident: dict[str, Any],
+    exclude: tuple[str, ...] = (),
+    limit: int | None = None,
 ) -> list[Recommendation]:
-    """Rank the tenant's units for an incident view (from this process's unit board)."""
+    """Rank the tenant's units for an incident view (from this process's unit board).
+
+    With `limit`, only the best `limit` units (cheaper than ranking them all).
+    """
     board = rt.board.values()
-    return rank_units(incident["cell"], board, cover_k=rt.config.cover_k, exclude=exclude)
+    cover_k = rt.config.cover_k
+    return rank_units(incident["cell"], board, cover_k=cover_k, exclude=exclude, limit=limit)
 
 
 def needs_recommendation(incident: dict[str, Any]) -> bool:
@@ -81,11 +90,11 @@ async def recommend_and_dispatch(
     exclude: tuple[str, ...] = (),
 ) -> None:
     """Emit a recommendation for `incident`; auto-dispatch P1 when the tenant wants it."""
-    ranked = rank_for(node, rt, incident, exclude)
+    ranked = rank_for(node, rt, incident, exclude, limit=RECOMMEND_TOP)
     body = {
         "type": "recommendation",
         "incident": incident["id"],
-        "units": [r.to_wire() for r in ranked[:5]],
+        "units": [r.to_wire() for r in ranked],
         "at": now_ms,
     }
     await node.dispatch.emit(rt.keys, node.config.hub.stream_maxlen, "recommendation", body)

@@ -162,3 +162,10 @@ def test_ladder_for_a_noise_report() -> None:
     assert ladder[:3] == [(4, 40.0), (4, 41.5), (3, 63.0)]
     assert ladder[5] == (2, 87.5)
     assert ladder[-1] == (2, 95.0)
+
+
+def test_ladder_is_cached_but_each_caller_gets_its_own_list() -> None:
+    first = corroboration_ladder(3)
+    first.clear()
+    assert len(corroboration_ladder(3)) == LADDER_LEN
+    assert corroboration_ladder(3) is not corroboration_ladder(3)
