@@ -13,6 +13,7 @@ and a bad record met on the way is skipped, never a reason to stop.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -80,20 +81,25 @@ async def age_queue(node: Node, rt: TenantRuntime, now: int | None = None) -> bo
     lock_ms = int(AGING_PERIOD_S * 1000 * 0.9)
     if not await node.dispatch.claim(rt.keys.job_lock("aging"), lock_ms):
         return False
-    rows, bad = await node.dispatch.waiting_incidents(rt.keys)
-    for record in bad:
-        skip(node.metrics, rt.config.id, record)
-    scores = {
-        w.id: priority.score(w.priority, w.reporters, (now - w.opened_at) / 1000)
-        for w in rows
-        if w.status in lifecycle.WAITING
-    }
+    # Batch by batch (read, score, write): each turn of the loop does a bounded
+    # share of a queue that may hold thousands of incidents.
+    scores: dict[str, float] = {}
+    async for rows, bad in node.dispatch.waiting_batches(rt.keys):
+        for record in bad:
+            skip(node.metrics, rt.config.id, record)
+        batch = {
+            w.id: priority.score(w.priority, w.reporters, (now - w.opened_at) / 1000)
+            for w in rows
+            if w.status in lifecycle.WAITING
+        }
+        if batch:
+            await node.dispatch.set_scores(rt.keys, batch)
+            scores.update(batch)
     if not scores:
         return True
-    await node.dispatch.set_scores(rt.keys, scores)
-    order = sorted(scores.items(), key=lambda kv: -kv[1])
-    top = [{"id": i, "score": s} for i, s in order[:QUEUE_TOP]]
-    body = {"type": "queue", "incidents": top, "waiting": len(order), "at": now}
+    order = heapq.nlargest(QUEUE_TOP, scores.items(), key=lambda kv: kv[1])
+    top = [{"id": i, "score": s} for i, s in order]
+    body = {"type": "queue", "incidents": top, "waiting": len(scores), "at": now}
     await node.dispatch.emit(rt.keys, node.config.hub.stream_maxlen, "queue", body)
     return True
 

@@ -10,8 +10,10 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from hub.core import priority
 from hub.server.runner import RunningHub
-from hub.server.timers import age_queue
+from hub.server.timers import QUEUE_TOP, age_queue
+from hub.store.dispatch import PIPELINE_CHUNK
 from tests.integration.test_lifecycle import CENTRE, _report, _unit_covering
 from tests.wire import connect, token
 
@@ -104,3 +106,39 @@ async def test_auto_dispatch_of_priority_one(hub_factory: Any, config: Any, auto
             assert not [m for m in later if m["type"] == "assignment"]
         for peer in (unit, citizen):
             await peer.close()
+
+
+async def test_aging_a_queue_longer_than_one_batch(hub: RunningHub, redis_url: str) -> None:
+    """Aging reads and writes the queue batch by batch; the result is the whole queue's."""
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    redis = Redis.from_url(redis_url)
+    now = 1_800_000_000_000
+    count = 2 * PIPELINE_CHUNK + 50  # three batches
+    async with redis.pipeline(transaction=False) as pipe:
+        for i in range(count):
+            fields = {"priority": 1 + i % 4, "reporters": 1, "opened_at": now - i * 1000}
+            pipe.hset(f"vg:{{narbonne}}:inc:q{i}", mapping={**fields, "status": "open"})
+            pipe.zadd("vg:{narbonne}:open", {f"q{i}": 0})
+            pipe.zadd("vg:{narbonne}:live", {f"q{i}": 0})
+        # In the queue but dispatched meanwhile: read, not scored.
+        pipe.hset("vg:{narbonne}:inc:gone", mapping={**fields, "status": "dispatched"})
+        pipe.zadd("vg:{narbonne}:open", {"gone": 0})
+        await pipe.execute()
+    rt = hub.node.tenants["narbonne"]
+    await redis.delete("vg:{narbonne}:lock:aging")
+    assert await age_queue(hub.node, rt, now=now)
+    queue = await console.expect("queue")
+    assert queue["waiting"] == count
+    scores = [i["score"] for i in queue["incidents"]]
+    assert len(scores) == min(count, QUEUE_TOP) and scores == sorted(scores, reverse=True)
+    for i in range(count):
+        expected = priority.score(1 + i % 4, 1, i)
+        assert await redis.zscore("vg:{narbonne}:open", f"q{i}") == pytest.approx(expected)
+        assert await redis.zscore("vg:{narbonne}:live", f"q{i}") == pytest.approx(expected)
+        stored = await redis.hget(f"vg:{{narbonne}}:inc:q{i}", "score")
+        assert float(stored) == pytest.approx(expected)
+    assert await redis.zscore("vg:{narbonne}:open", "gone") == 0
+    assert await redis.zscore("vg:{narbonne}:live", "gone") is None  # XX: never added
+    await redis.aclose()
+    await console.close()

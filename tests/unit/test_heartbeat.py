@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
@@ -11,7 +12,7 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.uri import parse_uri
 
-from hub.server.heartbeat import PING_FRAME, HeartbeatWheel, between_frames, is_lone_pong
+from hub.server.heartbeat import PING_FRAME, SLOTS, HeartbeatWheel, between_frames, is_lone_pong
 from hub.server.websocket import wire_frame
 
 
@@ -115,3 +116,15 @@ def test_other_bytes_are_not_a_lone_pong() -> None:
     assert not is_lone_pong(server, b"\x8a\x00")  # unmasked: the parser fails it (1002)
     server.send_close(1000, "")
     assert not is_lone_pong(server, pong)  # closing: websockets decides
+
+
+async def test_a_tick_of_the_default_wheel_visits_a_small_share_of_many_connections() -> None:
+    """A tick pings its whole bucket in one loop turn: the bucket's size bounds that turn."""
+    wheel = HeartbeatWheel(25.0)
+    conns = [Conn() for _ in range(10_000)]
+    for conn in conns:
+        wheel.add(conn)
+    wheel.stop()
+    per_bucket = Counter(c.heartbeat_slot for c in conns)
+    assert len(per_bucket) == SLOTS and max(per_bucket.values()) <= 40
+    assert wheel.period_s / SLOTS <= 0.1  # and the wheel turns often enough to keep up
