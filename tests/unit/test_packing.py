@@ -59,3 +59,13 @@ def test_one_server_clients_pack_with_hiredis(url: str, packed: type) -> None:
 def test_a_sentinel_primary_packs_with_hiredis() -> None:
     client = redis_client("redis+sentinel://127.0.0.1:26379/vigie")
     assert issubclass(client.connection_pool.connection_class, HiredisPacking)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("url", ["redis://127.0.0.1:6379/0", "redis+sentinel://127.0.0.1:26379/v"])
+def test_new_connections_share_one_driver_info(url: str) -> None:
+    # redis-py would otherwise read its version from the package metadata for each
+    # new connection (1.2 ms), in the loop, while the pool grows at a peak.
+    pool = redis_client(url).connection_pool  # type: ignore[union-attr]
+    first, second = pool.make_connection(), pool.make_connection()
+    assert first.driver_info is second.driver_info is not None
+    assert first.driver_info.lib_version  # CLIENT SETINFO still says which redis-py
