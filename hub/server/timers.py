@@ -1,6 +1,7 @@
 """Periodic work shared by every process: assignment deadlines, queue aging, retention.
 
-Deadlines live in a Redis sorted set; every process polls it, and the
+Deadlines live in a Redis sorted set; every process reads it at the next
+deadline (at least once a second), and the
 `assignment_end` script only ends an *offered* assignment, so when two
 processes race for the same deadline exactly one wins and only the winner
 recommends the next unit. Aging runs once per period per tenant: the process
@@ -16,6 +17,7 @@ import asyncio
 import heapq
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from hub import maintenance
 from hub.core import lifecycle, priority
@@ -30,6 +32,7 @@ from hub.server.supervision import after_fault, must_not_end, skip
 __all__ = [
     "AGING_PERIOD_S",
     "DEADLINE_POLL_S",
+    "NextTurn",
     "age_queue",
     "expire_due",
     "purge_records",
@@ -40,7 +43,13 @@ __all__ = [
 
 log = logging.getLogger("vigie.timers")
 
-DEADLINE_POLL_S = 0.25
+# The deadline loop reads the earliest deadlines and sleeps until the next one,
+# but never longer than this: an offer made meanwhile (by any process) ends at
+# least 1 s after it was made (assignment_timeout_s >= 1, a console's >= 5), so
+# it is seen before its deadline and ended on time. At rest that is one read a
+# second per tenant instead of four.
+DEADLINE_POLL_S = 1.0
+DEADLINE_BATCH = 100  # deadlines ended per turn; more due: the next turn comes at once
 AGING_PERIOD_S = 30.0
 QUEUE_TOP = 200  # the `queue` message lists the head of the queue, not all of it
 PRESENCE_PERIOD_S = 20.0  # connected units are marked seen this often
@@ -48,11 +57,21 @@ PRESENCE_STALE_MS = 75_000  # online but unseen this long: its process died
 PURGE_PERIOD_S = 3600.0  # retention runs hourly; the periods are days
 
 
-async def expire_due(node: Node, rt: TenantRuntime) -> int:
-    """End every offered assignment past its deadline; returns how many this process ended."""
+@dataclass(frozen=True, slots=True)
+class NextTurn:
+    """A job's answer to its loop: run again in `seconds`, not after the loop's period."""
+
+    seconds: float
+    ended: int = 0  # what the turn did, for whoever reads it (tests, logs)
+
+
+async def expire_due(node: Node, rt: TenantRuntime) -> NextTurn:
+    """End every offered assignment past its deadline; the next turn comes at the
+    next deadline, at most `DEADLINE_POLL_S` away (at once when more were due)."""
     now = now_ms()
     ended = 0
-    for assignment in await node.dispatch.due_assignments(rt.keys, now):
+    due, ahead_ms = await node.dispatch.due_assignments(rt.keys, now, DEADLINE_BATCH)
+    for assignment in due:
         ctx = lifecycle_context(node, rt, "hub", "hub", now)
         params = {"assignment": assignment, "state": "expired", "reason": "no answer in time"}
         try:
@@ -69,7 +88,11 @@ async def expire_due(node: Node, rt: TenantRuntime) -> int:
         found = await node.dispatch.incident(rt.keys, incident_id)
         if found is not None:
             await recommend_and_dispatch(node, rt, found[0], now, exclude=(unit,))
-    return ended
+    if len(due) >= DEADLINE_BATCH:
+        return NextTurn(0.0, ended)  # more may be due
+    if ahead_ms is None:
+        return NextTurn(DEADLINE_POLL_S, ended)
+    return NextTurn(min(DEADLINE_POLL_S, max(0.0, (ahead_ms - now_ms()) / 1000)), ended)
 
 
 async def age_queue(node: Node, rt: TenantRuntime, now: int | None = None) -> bool:
@@ -112,12 +135,12 @@ async def _every(period_s: float, name: str, node: Node, rt: TenantRuntime, job:
     health = LoopHealth.default()
     while True:
         try:
-            await job(node, rt)
+            done = await job(node, rt)
         except Exception as exc:
             await after_fault(node.metrics, name, rt.config.id, health, exc, period_s)
             continue
         health.ok()
-        await asyncio.sleep(period_s)
+        await asyncio.sleep(done.seconds if isinstance(done, NextTurn) else period_s)
 
 
 async def refresh_presence(node: Node, rt: TenantRuntime) -> None:

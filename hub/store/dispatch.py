@@ -243,12 +243,15 @@ class DispatchStore:
                 units.append(unit)
         return units, bad
 
-    async def due_assignments(self, keys: TenantKeys, now_ms: int, limit: int = 100) -> list[str]:
-        """Offered assignments whose deadline has passed."""
-        raw: Any = await self.redis.zrangebyscore(
-            keys.deadlines, "-inf", now_ms, start=0, num=limit
-        )
-        return [_s(a) for a in raw]
+    async def due_assignments(
+        self, keys: TenantKeys, now_ms: int, limit: int = 100
+    ) -> tuple[list[str], float | None]:
+        """Offered assignments whose deadline has passed (at most `limit`), and the
+        next deadline still ahead (ms; None: none, or `limit` were due), one read."""
+        raw: Any = await self.redis.zrange(keys.deadlines, 0, limit, withscores=True)
+        due = [_s(a) for a, at in raw[:limit] if at <= now_ms]
+        ahead = [at for _, at in raw if at > now_ms]
+        return due, (ahead[0] if ahead and len(due) < limit else None)
 
     async def drop_deadline(self, keys: TenantKeys, assignment: str) -> None:
         """Forget the deadline of an assignment that is not offered (any more, or ever)."""

@@ -3,6 +3,8 @@ on scene → resolved, with what every party sees checked."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import h3
@@ -208,6 +210,32 @@ async def test_deadline_expires_exactly_once_with_two_processes(
         await redis.aclose()
         for peer in (console, unit, citizen):
             await peer.close()
+
+
+async def test_an_offer_ends_at_its_deadline_not_at_the_next_poll(
+    hub: RunningHub, redis_url: str
+) -> None:
+    # The deadline loop sleeps until the next deadline (at most a second): one
+    # set 1.5 s ahead, between two of its reads, still ends on time.
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    unit = await _unit_covering(hub, "u1")
+    citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+    incident = (await _report(citizen, "r", "noise"))["incident"]
+    assign = {"type": "dispatch.assign", "ref": "as", "incident": incident, "unit": "u1"}
+    assigned = await console.request({**assign, "timeout_s": 60})
+    await unit.expect("assignment")
+    redis = Redis.from_url(redis_url)
+    loop = asyncio.get_running_loop()
+    set_at = loop.time()
+    await redis.zadd("vg:{narbonne}:deadlines", {assigned["assignment"]: time.time() * 1000 + 1500})
+    expired = await console.expect("assignment.state", state="expired")
+    waited = loop.time() - set_at
+    assert expired["assignment"] == assigned["assignment"]
+    assert 1.3 <= waited <= 2.3, waited  # on time (a loaded machine adds some)
+    await redis.aclose()
+    for peer in (console, unit, citizen):
+        await peer.close()
 
 
 async def test_offline_unit_and_citizen_get_their_messages_on_reconnect(hub: RunningHub) -> None:
