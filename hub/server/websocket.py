@@ -307,7 +307,9 @@ class HubWebSocketProtocol(asyncio.Protocol):
         if not self._reading_paused and self.transport is not None:
             self._reading_paused = True  # one message at a time, as the endpoint reads
             self.transport.pause_reading()
-        if self.session is not None and not self._consuming:
+        # Not while the session opens (`_syncing`): its requests wait for the sync to
+        # end (`_open` then starts the consumer), as the ASGI endpoint reads them.
+        if self.session is not None and not self._consuming and not self._syncing:
             self._consume_inbox()
 
     def _consume_inbox(self) -> None:

@@ -8,9 +8,13 @@ import asyncio
 import time
 
 import h3
+import orjson
+from bench.wsclient import open_client
+from redis.asyncio import Redis
 
 from tests.conftest import HubFactory
-from tests.wire import connect
+from tests.integration.fault_tools import eventually
+from tests.wire import connect, token
 
 CENTRE = (43.1839, 3.0042)
 PLAGE = (43.1600, 3.1600)
@@ -153,3 +157,31 @@ async def test_no_event_newer_than_the_opt_in_snapshot_arrives_before_it(
         finally:
             stop.set()
             await asyncio.gather(toggler, staller)
+
+
+async def test_a_request_sent_while_the_session_opens_waits_for_it(
+    hub_factory: HubFactory, redis_url: str
+) -> None:
+    # The app sends its opt-in right behind its hello. While the session is being
+    # opened (Redis paused: its sync cannot finish) the request waits, and is
+    # handled once the session is live; it used to run while the session was still
+    # syncing, and the opt-in's hold failed as `internal`.
+    redis = Redis.from_url(redis_url)
+    async with hub_factory() as hub:
+        ws = await open_client(hub.ws_url, "vigie.v1.json")
+        received: list[dict[str, object]] = []
+        ws.on_message = lambda _op, payload: received.append(orjson.loads(payload))
+        try:
+            await redis.execute_command("CLIENT", "PAUSE", 600, "ALL")
+            ws.send_text(orjson.dumps({"type": "hello", "token": token("citizen", "early")}))
+            await asyncio.sleep(0.2)  # the hub has the session, and waits on Redis
+            ws.send_text(orjson.dumps({"type": "neighbours.follow", "ref": "f", "cells": [AREA]}))
+            await eventually(lambda: any(m.get("ref") == "f" for m in received), 10)
+            reply = next(m for m in received if m.get("ref") == "f")
+            assert reply["type"] == "neighbours", reply
+            assert received[0]["type"] == "welcome"
+        finally:
+            ws.close()
+            if ws.transport is not None:
+                ws.transport.abort()
+    await redis.aclose()
