@@ -112,8 +112,12 @@ HubFactory = Callable[..., contextlib.AbstractAsyncContextManager[RunningHub]]
 
 
 @pytest.fixture
-async def hub_factory(redis_url: str, config: Config) -> AsyncIterator[HubFactory]:
-    """Start extra hubs (think: processes) on the same Redis: `async with hub_factory():`."""
+def hub_factory(redis_url: str, config: Config) -> HubFactory:
+    """Start extra hubs (think: processes) on the same Redis: `async with hub_factory():`.
+
+    Synchronous: each hub starts in the loop of whoever enters it (the test's, or the
+    session loop of the browser tests), not in this fixture's.
+    """
 
     def factory(cfg: Config | None = None, **hub_overrides: Any) -> Any:
         cfg = cfg or config
@@ -121,7 +125,7 @@ async def hub_factory(redis_url: str, config: Config) -> AsyncIterator[HubFactor
             cfg = replace(cfg, hub=replace(cfg.hub, **hub_overrides))
         return running_hub(cfg, redis_url, SECRET)
 
-    yield factory
+    return factory
 
 
 @pytest.fixture

@@ -2,12 +2,17 @@
 
 Fixtures: `web_hub`, `browser`, `open_app`, `token`, `axe_check` (docs/web.md, "Browser
 tests"). Playwright's async API, since the hub runs in the test's event loop; its
-objects belong to the loop that made them, so `browser` is launched per test (about
-0.3 s). Without /usr/bin/chromium the tests skip, except under CI=true, where they fail.
+objects belong to the loop that made them. Starting Playwright's driver and Chromium
+takes 2-4 s, more than most of these tests, so one Chromium serves the whole run: the
+tests here, and the async fixtures they use, run in pytest-asyncio's session loop, and
+each test gets fresh browser contexts (their own storage, cookies, service workers),
+all closed after it. Each test still has its own hub and a flushed Redis.
+Without /usr/bin/chromium the tests skip, except under CI=true, where they fail.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import re
@@ -18,11 +23,13 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import pytest
+import pytest_asyncio
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
 
 from hub.config import Config
 from hub.server.runner import RunningHub, running_hub
+from tests.conftest import HubFactory
 from tests.wire import SECRET
 from tests.wire import token as mint_token
 
@@ -37,12 +44,44 @@ BLOCKING_IMPACTS = ("serious", "critical")
 LOGGERS = ("uvicorn.access", "uvicorn.error", "")
 
 
+# The event loop of every coroutine test here and of every async fixture it uses: the
+# loop the shared Chromium's Playwright objects belong to (see the module docstring).
+LOOP_SCOPE = "session"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test in tests/browser is a `browser` test."""
+    """Every test in tests/browser is a `browser` test; its coroutines run in LOOP_SCOPE.
+
+    An async fixture in another loop would start its hub or client where the test cannot
+    reach it, and the test would hang until its deadline: such a fixture fails the test
+    at setup instead, with its name.
+    """
     here = Path(__file__).resolve().parent
+    misplaced: list[str] = []
     for item in items:
-        if here in Path(str(item.path)).resolve().parents:
-            item.add_marker(pytest.mark.browser)
+        if here not in Path(str(item.path)).resolve().parents:
+            continue
+        item.add_marker(pytest.mark.browser)
+        if isinstance(item, pytest.Function) and pytest_asyncio.is_async_test(item):
+            item.add_marker(pytest.mark.asyncio(loop_scope=LOOP_SCOPE), append=False)
+            misplaced += [f"{item.nodeid}: {name}" for name in _fixtures_in_another_loop(item)]
+    if misplaced:
+        raise pytest.UsageError(
+            f"async fixtures of browser tests must run in the {LOOP_SCOPE} loop "
+            f'(@pytest_asyncio.fixture(loop_scope="{LOOP_SCOPE}")):\n' + "\n".join(misplaced)
+        )
+
+
+def _fixtures_in_another_loop(item: pytest.Function) -> list[str]:
+    """The async fixtures `item` uses whose loop is not LOOP_SCOPE's (pytest-asyncio's
+    default for a fixture is the ini's asyncio_default_fixture_loop_scope, "function")."""
+    names = []
+    for name, definitions in item._fixtureinfo.name2fixturedefs.items():
+        func = definitions[-1].func  # the definition closest to the test, the one it gets
+        is_async = inspect.iscoroutinefunction(func) or inspect.isasyncgenfunction(func)
+        if is_async and getattr(func, "_loop_scope", None) != LOOP_SCOPE:
+            names.append(name)
+    return names
 
 
 def find_chromium(path: Path = CHROMIUM, env: Mapping[str, str] = os.environ) -> Path:
@@ -90,7 +129,7 @@ class _Recorder(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope=LOOP_SCOPE)
 async def web_hub(chromium: Path, redis_url: str, config: Config) -> AsyncIterator[WebHub]:
     """A hub in dev mode (sign-in page on) with the Narbonne config, access log recorded."""
     async with running_hub(config, redis_url, SECRET, dev=True) as running:
@@ -110,15 +149,54 @@ async def web_hub(chromium: Path, redis_url: str, config: Config) -> AsyncIterat
                 logging.getLogger(name).setLevel(levels[name])
 
 
-@pytest.fixture
-async def browser(chromium: Path) -> AsyncIterator[Browser]:
-    """Headless Chromium (Debian's), closed after the test."""
+@pytest_asyncio.fixture(loop_scope=LOOP_SCOPE)
+async def hub(hub_factory: HubFactory) -> AsyncIterator[RunningHub]:
+    """One hub on the Narbonne config (tests/conftest.py's, started in LOOP_SCOPE's loop)."""
+    async with hub_factory() as running:
+        yield running
+
+
+class _Chromium:
+    """Playwright's driver for the run, and the Chromium it launched: launched again if
+    it went away (a crash would otherwise fail every test after it)."""
+
+    def __init__(self, playwright: Playwright, executable: Path) -> None:
+        self.playwright = playwright
+        self.executable = executable
+        self.launched: Browser | None = None
+
+    async def get(self) -> Browser:
+        if self.launched is None or not self.launched.is_connected():
+            self.launched = await self.playwright.chromium.launch(
+                executable_path=str(self.executable)
+            )
+        return self.launched
+
+    async def close(self) -> None:
+        if self.launched is not None and self.launched.is_connected():
+            await self.launched.close()
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope=LOOP_SCOPE)
+async def _chromium_for_the_run(chromium: Path) -> AsyncIterator[_Chromium]:
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(chromium))
+        shared = _Chromium(playwright, chromium)
         try:
-            yield launched
+            yield shared
         finally:
-            await launched.close()
+            await shared.close()
+
+
+@pytest_asyncio.fixture(loop_scope=LOOP_SCOPE)
+async def browser(_chromium_for_the_run: _Chromium) -> AsyncIterator[Browser]:
+    """Headless Chromium (Debian's), shared by the run; every context the test opened
+    (each its own storage, cookies, service workers) is closed after it."""
+    launched = await _chromium_for_the_run.get()
+    try:
+        yield launched
+    finally:
+        for context in launched.contexts:
+            await context.close()
 
 
 class TokenMaker(Protocol):
@@ -173,7 +251,7 @@ def foreign_requests(page: Page, base_url: str) -> list[str]:
     ]
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope=LOOP_SCOPE)
 async def open_app(
     web_hub: WebHub, browser: Browser, request: pytest.FixtureRequest
 ) -> AsyncIterator[OpenApp]:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import h3
-import pytest
+import pytest_asyncio
 from playwright.async_api import Page, expect
 
 from tests.browser.conftest import AxeCheck, OpenApp, WebHub
@@ -17,7 +17,7 @@ from tests.browser.test_console import CENTRE, ELSEWHERE, open_console, queue, r
 from tests.wire import Peer, connect
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def citizen(web_hub: WebHub) -> AsyncIterator[Peer]:
     peer, _ = await connect(web_hub.ws_url, "citizen", "alice")
     yield peer

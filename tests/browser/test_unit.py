@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, WebSocketRoute, expect
 from redis.asyncio import Redis
 
@@ -37,7 +38,7 @@ def ws_url(web_hub: Any) -> str:
     return str(web_hub.ws_url)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def console(web_hub: Any) -> AsyncIterator[Peer]:
     """An operator's console, as a raw protocol peer."""
     peer, _ = await connect(ws_url(web_hub), "console", "op1")
@@ -70,7 +71,7 @@ class OpenTablet(Protocol):
     ) -> Awaitable[Page]: ...
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def open_tablet(browser: Browser, open_app: OpenApp) -> AsyncIterator[OpenTablet]:
     """`await open_tablet("u1")`: the tablet of a unit, live; geolocation granted at a
     point (or not granted); `setup(context)` runs before the page loads. On teardown:

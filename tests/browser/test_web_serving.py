@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, Page, Route
 
 from hub.server.runner import RunningHub
@@ -33,7 +34,7 @@ SECURITY_HEADERS = {
 }
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="session")
 async def http(hub: RunningHub) -> Any:
     async with httpx.AsyncClient(base_url=hub.http_url, timeout=5) as client:
         yield client
