@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import h3
 import httpx
 
 from hub.config import Config
@@ -35,6 +36,12 @@ async def test_healthz_unhealthy_while_redis_is_away(tmp_path: Path, config: Con
     async with running_hub(config, redis.url, SECRET) as hub, httpx.AsyncClient() as http:
         assert (await http.get(f"{hub.http_url}/healthz")).status_code == 200
         citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+        # A reply means the session's opening (its sync, which reads Redis) is over:
+        # stopped before it, the opening fails and closes it 1013, as for the newcomer.
+        cell = h3.latlng_to_cell(43.1839, 3.0042, 9)
+        assert (await citizen.request({"type": "citizen.follow", "ref": "f", "cells": [cell]}))[
+            "type"
+        ] == "ok"
         redis.stop()
         down = await http.get(f"{hub.http_url}/healthz", timeout=10)
         assert down.status_code == 503 and down.json()["redis"] is False
