@@ -143,15 +143,20 @@ def test_idle(project_root: Path, tmp_path: Path) -> None:
     assert "rss_per_connection_kib" in results and "idle_cpu_percent" in results
 
 
-@pytest.mark.parametrize("extra", [[], ["--skip-baseline"]], ids=["with-baseline", "hub-only"])
+@pytest.mark.parametrize(
+    "extra",
+    [["--rounds", "2"], ["--skip-baseline", "--rounds", "1"]],  # two rounds: the median's path
+    ids=["with-baseline", "hub-only"],
+)
 def test_fanout(project_root: Path, tmp_path: Path, extra: list[str]) -> None:
     results = run_bench(
         project_root, tmp_path, "bench_fanout.py", "--recipients", "20", "--duration", "1", *extra
     )
+    assert len(results["rounds"]) == int(extra[-1])
     hub = results["hub"]
     assert hub["events"] > 0 and hub["received"] == hub["expected_deliveries"] > 0
     assert results["lost"] == 0 and hub["duplicates"] == 0
-    if not extra:
+    if "--skip-baseline" not in extra:
         assert results["baseline"]["lost"] == 0 and results["ratio"] > 0
 
 
