@@ -664,8 +664,15 @@ class RawSocket:
                 await asyncio.get_running_loop().sock_sendall(self.sock, reply)
 
     async def receive(self, size: int = 262144) -> bool:
-        """Read once (waiting for data) and handle what came; False at EOF."""
-        chunk = await asyncio.get_running_loop().sock_recv(self.sock, size)
+        """Read once (waiting for data) and handle what came; False at EOF.
+
+        A reset counts as EOF: the hub ended the connection, closing its socket
+        with bytes of ours it had not read (a slow client's pongs, say).
+        """
+        try:
+            chunk = await asyncio.get_running_loop().sock_recv(self.sock, size)
+        except ConnectionResetError:
+            chunk = b""
         if not chunk:
             self.eof = True
             return False
