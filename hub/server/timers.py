@@ -62,14 +62,12 @@ class NextTurn:
     """A job's answer to its loop: run again in `seconds`, not after the loop's period."""
 
     seconds: float
-    ended: int = 0  # what the turn did, for whoever reads it (tests, logs)
 
 
 async def expire_due(node: Node, rt: TenantRuntime) -> NextTurn:
     """End every offered assignment past its deadline; the next turn comes at the
     next deadline, at most `DEADLINE_POLL_S` away (at once when more were due)."""
     now = now_ms()
-    ended = 0
     due, ahead_ms = await node.dispatch.due_assignments(rt.keys, now, DEADLINE_BATCH)
     for assignment in due:
         ctx = lifecycle_context(node, rt, "hub", "hub", now)
@@ -84,15 +82,14 @@ async def expire_due(node: Node, rt: TenantRuntime) -> NextTurn:
             if exc.code is ErrorCode.NOT_FOUND:
                 skip(node.metrics, rt.config.id, BadRecord("deadline", assignment, exc.message))
             continue
-        ended += 1
         found = await node.dispatch.incident(rt.keys, incident_id)
         if found is not None:
             await recommend_and_dispatch(node, rt, found[0], now, exclude=(unit,))
     if len(due) >= DEADLINE_BATCH:
-        return NextTurn(0.0, ended)  # more may be due
+        return NextTurn(0.0)  # more may be due
     if ahead_ms is None:
-        return NextTurn(DEADLINE_POLL_S, ended)
-    return NextTurn(min(DEADLINE_POLL_S, max(0.0, (ahead_ms - now_ms()) / 1000)), ended)
+        return NextTurn(DEADLINE_POLL_S)
+    return NextTurn(min(DEADLINE_POLL_S, max(0.0, (ahead_ms - now_ms()) / 1000)))
 
 
 async def age_queue(node: Node, rt: TenantRuntime, now: int | None = None) -> bool:
