@@ -89,7 +89,15 @@ def run_baseline(args: argparse.Namespace) -> dict[str, Any]:
 def run_hub(args: argparse.Namespace, tut: TownUnderTest, run: Run | None = None) -> dict[str, Any]:
     """The hub's side on `tut` (vigie serve and its Redis)."""
     plan = plan_for(args, "hub", tut.hub.ws_url, tut.hub.secret)
-    return measured(plan, {"server": tut.hub.pid, "redis": tut.redis_pid}, run)
+    before = tut.hub.metrics()
+    result = measured(plan, {"server": tut.hub.pid, "redis": tut.redis_pid}, run)
+    after = tut.hub.metrics()
+    # How many frames one write system call carried (hub.server.cork): the baseline
+    # writes one per frame.
+    frames = after["vigie_frames_written_total"] - before["vigie_frames_written_total"]
+    writes = after["vigie_socket_writes_total"] - before["vigie_socket_writes_total"]
+    result["frames_per_write"] = round(frames / writes, 2) if writes else None
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,6 +176,7 @@ def table(
         rows.append([f"publish→push {path} ms", *(s["latency_ms"].get(path) for _, s in sides)])
     rows.append(["server CPU %", *(s["cpu_percent"].get("server") for _, s in sides)])
     rows.append(["Redis CPU %", *(s["cpu_percent"].get("redis", "-") for _, s in sides)])
+    rows.append(["frames per write", *(s.get("frames_per_write", 1.0) for _, s in sides)])
     rows.append(["generators CPU %", *(s["cpu_percent"]["generators"] for _, s in sides)])
     print_table(
         "fan-out: one event to every recipient (last round)",

@@ -18,6 +18,10 @@ class Metrics:
     sessions: Counter[str] = field(default_factory=Counter)
     messages_in: int = 0
     messages_out: int = 0
+    # Data frames taken by the hub's WebSocket layer, and the system calls that wrote
+    # them (hub.server.cork): frames_written / socket_writes is how many one carried.
+    frames_written: int = 0
+    socket_writes: int = 0
     entries_read: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     closes: Counter[int] = field(default_factory=Counter)
@@ -59,6 +63,8 @@ class Metrics:
         for name in (
             "messages_in",
             "messages_out",
+            "frames_written",
+            "socket_writes",
             "entries_read",
             "duplicates_suppressed",
             "alerts_acked",

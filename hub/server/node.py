@@ -30,6 +30,7 @@ from hub.core.recommend import UnitInfo
 from hub.core.records import BadRecord
 from hub.core.routing import Reader, audience, includes
 from hub.core.supervision import Fault, LoopHealth
+from hub.server.cork import Cork
 from hub.server.metrics import Metrics
 from hub.server.session import Session
 from hub.server.supervision import after_fault, classify, must_not_end, skip
@@ -101,6 +102,8 @@ class Node:
         self.draining = False  # SIGTERM received: no new sessions
         self.failed: str | None = None  # a loop cannot go on: why (hub.server.failure)
         self._background: set[asyncio.Task[None]] = set()
+        # Frames of one turn, written with one system call per connection (hub.server.cork).
+        self.cork = Cork()
 
     # -- registry -------------------------------------------------------------------
 
@@ -422,6 +425,7 @@ class Node:
                     rt.read_offset = entry.offset
                     self.metrics.entries_read += 1
                 self._take(rt, entry, canary)
+        self.cork.flush()  # the batch's frames now: one write per recipient, however many
         return lagging
 
     def _take(self, rt: TenantRuntime, entry: StreamEntry | BadEntry, canary: bool) -> None:

@@ -48,6 +48,7 @@ from hub.server import commands as _commands  # noqa: F401  (registers console h
 from hub.server import field as _field  # noqa: F401  (registers unit/citizen lifecycle handlers)
 from hub.server import handlers as _handlers  # noqa: F401  (registers handlers)
 from hub.server.admission import Admission
+from hub.server.cork import MAX_HELD_BYTES
 from hub.server.dispatch import handle
 from hub.server.heartbeat import PING_FRAME, HeartbeatWheel, is_lone_pong
 from hub.server.jwks import KeySource
@@ -113,6 +114,8 @@ class HubWebSocketProtocol(asyncio.Protocol):
         "_consuming",
         "_finished",
         "_fragments",
+        "_held",
+        "_held_bytes",
         "_hello_seen",
         "_hello_timer",
         "_inbox",
@@ -156,6 +159,8 @@ class HubWebSocketProtocol(asyncio.Protocol):
         self._fragments: list[bytes] = []
         self._message_opcode = Opcode.TEXT
         self._writable: asyncio.Future[None] | None = None  # exists only while paused
+        self._held: list[bytes] = []  # frames of this turn, written by uncork (hub.server.cork)
+        self._held_bytes = 0
         self._reading_paused = False
         self._lost = False
         self._finished = False
@@ -191,6 +196,7 @@ class HubWebSocketProtocol(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         """The socket is closed: release everything the connection held."""
         self._lost = True
+        self._held.clear()
         self.connections.discard(self)
         self.layer.wheel.discard(self)
         for timer in (self._hello_timer, self._close_timer):
@@ -220,6 +226,7 @@ class HubWebSocketProtocol(asyncio.Protocol):
 
     def shutdown(self) -> None:
         """uvicorn is exiting: close with 1012 (as its own WebSocket protocols do)."""
+        self.uncork()
         if self.conn.state is WsState.OPEN:
             self._send_close(CloseCode.SERVICE_RESTART, "")
         if self.transport is not None:
@@ -343,6 +350,7 @@ class HubWebSocketProtocol(asyncio.Protocol):
             if reply is not None:
                 session.send_message(reply)
             node.catch_up(session)  # a handler's hold ends after its reply (neighbours.follow)
+        self.uncork()  # the reply now, not on the loop's next pass
         flood = self.protocol.flood()
         if flood is not None:
             session.close(flood.code, flood.reason)
@@ -354,6 +362,7 @@ class HubWebSocketProtocol(asyncio.Protocol):
             await self._open_session(hello)
         finally:
             self._syncing = False
+            self.uncork()  # the welcome and the replay now
             if self._release_due or (self.session is not None and self._lost):
                 self._release()
         if self.session is not None and self._inbox and not self._consuming:
@@ -442,18 +451,47 @@ class HubWebSocketProtocol(asyncio.Protocol):
             await self._writable
         if self._lost or self.transport is None or self.conn.state is not WsState.OPEN:
             raise PeerGone("connection closed")
+        self.uncork()
         text = message.get("text")
         self.transport.write(wire_frame(text if text is not None else message["bytes"]))
 
     def write_now(self, frame: str | bytes) -> bool:
-        """Write a data frame if the socket takes it now; False: the caller must wait."""
-        transport = self.transport
-        if self._writable is not None or self._lost or transport is None:
+        """Take a data frame if the socket takes it now; False: the caller must wait.
+
+        The frame is held with the others of this turn and written by `uncork`
+        (hub.server.cork): one system call per connection and turn, not per frame.
+        """
+        if self._writable is not None or self._lost or self.transport is None:
             return False
         if self.conn.state is not WsState.OPEN:
             return False
-        transport.write(wire_frame(frame))
+        wire = wire_frame(frame)
+        held = self._held
+        if not held:
+            self.layer.node.cork.hold(self)
+        held.append(wire)
+        self._held_bytes += len(wire)
+        if self._held_bytes >= MAX_HELD_BYTES:
+            self.uncork()  # the transport's high-water mark must see these bytes now
         return True
+
+    def uncork(self) -> None:
+        """Write the frames held this turn, with one system call."""
+        held = self._held
+        if not held:
+            return
+        self._held = []
+        self._held_bytes = 0
+        transport = self.transport
+        if self._lost or transport is None:
+            return
+        metrics = self.layer.node.metrics
+        metrics.socket_writes += 1
+        metrics.frames_written += len(held)
+        if len(held) == 1:
+            transport.write(held[0])
+        else:
+            transport.writelines(held)  # one writev (uvloop), one joined write (asyncio)
 
     def _send_close(self, code: int, reason: str) -> None:
         if self.conn.state is not WsState.OPEN:
@@ -471,6 +509,7 @@ class HubWebSocketProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None or self._lost:
             return
+        self.uncork()  # websockets' frames (a close) go after the data frames already taken
         for data in self.conn.data_to_send():
             if data:
                 transport.write(data)
@@ -494,6 +533,7 @@ class HubWebSocketProtocol(asyncio.Protocol):
         self.awaiting_pong = True
         if self.transport is not None:
             # Straight to the socket: websockets keeps no state for a ping it sends.
+            self.uncork()
             self.transport.write(PING_FRAME)
 
 
