@@ -117,6 +117,12 @@ def ramp(run: Any, args: argparse.Namespace) -> tuple[list[dict[str, Any]], floa
     return steps, best, failed
 
 
+RAMP_COLUMNS = (
+    "offered/s", "acked/s", "lost", "ack p99", "unit p99", "hub CPU%", "Redis CPU%",
+    "AOF rewrites", "",
+)  # fmt: skip
+
+
 def summary(steps: list[dict[str, Any]], best: float, failed: str) -> None:
     """One line per step, then the figure against its target."""
     rows = []
@@ -125,13 +131,10 @@ def summary(steps: list[dict[str, Any]], best: float, failed: str) -> None:
         rows.append(
             [s["offered_rate"], s["achieved_rate"], s["lost"],
              lat["submit_to_ack"].get("p99", "-"), lat["submit_to_unit"].get("p99", "-"),
-             s["cpu_percent"]["hub"], s["cpu_percent"]["redis"], s["failed"] or "held"]
+             s["cpu_percent"]["hub"], s["cpu_percent"]["redis"], s["aof_rewrites"],
+             s["failed"] or "held"]
         )  # fmt: skip
-    print_table(
-        "intake ramp",
-        rows,
-        ["offered/s", "acked/s", "lost", "ack p99", "unit p99", "hub CPU%", "Redis CPU%", ""],
-    )
+    print_table("intake ramp", rows, RAMP_COLUMNS)
     print(
         f"\nhighest sustained rate: {best:g} alerts/s (stopped by: {failed}); "
         f"target >= {TARGET_RATE:g}: {check(best, TARGET_RATE, at_most=False)}"

@@ -121,6 +121,7 @@ class Run:
                 f" | pushes {totals['pushes']:8d} | hub RSS {rss_mib:6.1f} MiB"
             )
 
+        rewrites = self.aof_rewrites()
         raw = self.town.run_step(
             rate, duration_s, on_tick=tick, on_start=meter.start,
             on_end=lambda: cpu.update(meter.percent()),
@@ -129,8 +130,22 @@ class Run:
         report = {"offered_rate": rate, "duration_s": duration_s}
         report.update(account(self.plan, raw, duration_s))
         report["cpu_percent"] = _cpu_view(cpu)
+        # A rewrite of the append-only file forks Redis and serializes the whole
+        # dataset: on a small machine its child takes a core from the hub and the
+        # generators, which shows in the step's tail (docs/performance.md).
+        report["aof_rewrites"] = self.aof_rewrites() - rewrites
         report.update(self.memory())
         return report
+
+    def aof_rewrites(self) -> int:
+        """How many times Redis has rewritten its append-only file since it started."""
+        from redis import Redis
+
+        client = Redis.from_url(self.tut.redis_url)
+        try:
+            return int(client.info("persistence").get("aof_rewrites", 0))
+        finally:
+            client.close()
 
     def memory(self) -> dict[str, Any]:
         """Hub RSS now, and per connected session above the idle hub's RSS."""
@@ -226,6 +241,7 @@ def print_step(report: dict[str, Any], title: str) -> None:
             ["hub CPU % of a core", report["cpu_percent"]["hub"]],
             ["Redis CPU % of a core", report["cpu_percent"]["redis"]],
             ["generators CPU % (all)", report["cpu_percent"]["generators"]],
+            ["Redis AOF rewrites", report["aof_rewrites"]],
             ["hub RSS MiB", report["hub_rss_mib"]],
             ["hub RSS per connection KiB", report["rss_per_connection_kib"]],
             ["generator lag p99 ms", report["generator_lag_ms"].get("p99", "-")],
