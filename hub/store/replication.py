@@ -22,12 +22,15 @@ fence comes after every script of the pipeline in the primary's replication
 stream, so a replica that has it has them all (and the first attempt's write,
 which the retry's script read).
 
-With `required` 0 the writes of a turn still go out in one pipeline, without
-the fence and the WAIT: one connection, one packed write and one read of the
-replies for every `alert.submit` (and every acked lifecycle command) that
-arrived in that turn, instead of one round trip each through redis-py's
-per-call path (a pooled connection taken and given back, a timeout armed, a
-write system call). A lone write is the plain call its caller makes itself (a
+With `required` 0 the first write of a turn goes at once, as a plain call
+(waiting for the turn to end would add two passes of the loop to its latency:
+0.6 ms at the median, up to 2.6 ms at p99, on a loop 35 % busy), and the writes
+that follow it in the same turn go out in one pipeline, without the fence and
+the WAIT: one connection, one packed write and one read of the replies for
+every `alert.submit` (and every acked lifecycle command) that arrived after
+the first, instead of one round trip each through redis-py's per-call path (a
+pooled connection taken and given back, a timeout armed, a write system call).
+A pipeline that would hold a single write is that write's plain call (a
 pipeline of one costs more). The scripts are sent as ``EVALSHA`` by the digest
 redis-py computed; a server that does not know a script (a restarted Redis, a
 promoted replica) answers ``NOSCRIPT`` for it without running it, so those
@@ -118,6 +121,7 @@ class ReplicaAcks:
         self._flushing: set[asyncio.Task[None]] = set()
         self._suspect = asyncio.Event()  # a commit failed: the topology may have changed
         self._per_call = isinstance(redis, RedisCluster)  # no EVALSHA in its pipelines
+        self._turn_open = False  # a write of this turn went at once (`run`)
 
     async def wait_suspect(self, timeout_s: float) -> None:
         """Return when a commit failed (a failover?) or after `timeout_s`, whichever first."""
@@ -169,6 +173,15 @@ class ReplicaAcks:
         if self.required <= 0 and self._per_call:
             return await script(keys=keys, args=args)
         loop = asyncio.get_running_loop()
+        if self.required <= 0 and not self._turn_open:
+            # The first write of a turn goes at once, as a plain call: waiting for the
+            # turn to end would cost it two passes of the loop, and at a town's rates
+            # most turns have one write. Those that follow it in the turn share a pipeline.
+            self._turn_open = True
+            loop.call_soon(self._close_turn)
+            self.turns += 1
+            self.turn_writes += 1
+            return await script(keys=keys, args=args)
         write = _Write(script, keys, args, fence, loop.create_future())
         if not self._pending:
             loop.call_soon(self._flush)  # after every task that is ready in this turn
@@ -179,6 +192,9 @@ class ReplicaAcks:
         if reply is _ALONE:
             return await script(keys=keys, args=args)
         return reply
+
+    def _close_turn(self) -> None:
+        self._turn_open = False
 
     def _flush(self) -> None:
         batch, self._pending = self._pending, []
