@@ -29,6 +29,7 @@ from hub.core.privacy import notice_for_residents
 from hub.core.recommend import UnitInfo
 from hub.core.records import BadRecord
 from hub.core.routing import Reader, audience, includes
+from hub.core.session import State
 from hub.core.supervision import Fault, LoopHealth
 from hub.server.cork import Cork
 from hub.server.metrics import Metrics
@@ -258,11 +259,12 @@ class Node:
         coalesce: tuple[str, object] | None = None
         if entry.kind == "unit" and self.ephemeral(entry):
             coalesce = ("unit", entry.body.get("unit", {}).get("id"))
-        for session in targets:
-            if session.close_code is not None:
+        for session in targets:  # the hot loop of the hub: plain attributes, no properties
+            protocol = session.protocol
+            if protocol.close_decided is not None:
                 continue
-            if session.syncing:
-                overflow = session.protocol.buffer(entry)
+            if protocol.state is State.SYNCING:
+                overflow = protocol.buffer(entry)
                 if overflow is not None:
                     session.close(overflow.code, overflow.reason)
                 continue

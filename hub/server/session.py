@@ -134,7 +134,7 @@ class Session:
         task. Only a send that has to wait gets a writer task, and frames pushed
         meanwhile queue in the outbox behind it.
         """
-        if self.close_code is not None:
+        if self.protocol.close_decided is not None:  # close_code, minus two calls: a hot path
             return
         if not self.outbox and (self._writer is None or self._writer.done()):
             if self.write_now is not None and self.write_now(frame):
