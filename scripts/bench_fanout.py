@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         for k in ("recipients", "duration", "window", "workers", "codec", "rounds")
     }
     params["aof"] = not args.no_aof
+    params["aof_rewrite"] = not args.no_aof_rewrite
     with open_run("fanout", args, params) as run:
         rounds = []
         for index in range(max(1, args.rounds)):
@@ -124,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
             if index == 0:
                 hub = run_hub(args, run.tut, run)  # the profile, if any, is of this round
             else:  # a fresh hub and Redis: a round must not find the last one's incidents
-                with town_under_test(args.results, aof=not args.no_aof) as tut:
+                with town_under_test(
+                    args.results, aof=not args.no_aof, aof_rewrite=not args.no_aof_rewrite
+                ) as tut:
                     hub = run_hub(args, tut)
             rounds.append(_round(baseline, hub))
         ratios = [r["ratio"] for r in rounds if r["ratio"] is not None]

@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     params = {
         "citizens": args.citizens, "idle_s": args.idle, "workers": args.workers,
         "codec": args.codec, "aof": not args.no_aof,
+        "aof_rewrite": not args.no_aof_rewrite,
     }  # fmt: skip
     with open_run("idle", args, params) as run:
         status = run.start_town(

@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         "consoles": args.consoles, "start": args.start, "step": args.step,
         "duration_s": args.duration, "max_p99_ms": args.max_p99_ms, "categories": mix,
         "workers": args.workers, "codec": args.codec, "aof": not args.no_aof,
+        "aof_rewrite": not args.no_aof_rewrite,
     }  # fmt: skip
     with open_run("intake", args, params) as run:
         status = run.start_town(

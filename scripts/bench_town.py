@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         "citizens": args.citizens, "reporting": args.reporting, "units": args.units,
         "consoles": args.consoles, "rates": rates, "duration_s": args.duration,
         "position_every_s": args.position_every, "workers": args.workers, "codec": args.codec,
-        "aof": not args.no_aof, "categories": parse_categories(args.categories),
+        "aof": not args.no_aof, "aof_rewrite": not args.no_aof_rewrite,
+        "categories": parse_categories(args.categories),
     }  # fmt: skip
     with open_run("town", args, params) as run:
         status = run.start_town(

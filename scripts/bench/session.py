@@ -52,6 +52,12 @@ def add_common_args(parser: argparse.ArgumentParser, *, workers: int = 2) -> Non
     parser.add_argument(
         "--no-aof", action="store_true", help="embedded Redis without its append-only file"
     )
+    parser.add_argument(
+        "--no-aof-rewrite",
+        action="store_true",
+        help="embedded Redis keeps its AOF (fsync always) but never rewrites it: "
+        "tells the hub's limit from that of a rewrite child sharing the machine's cores",
+    )
     parser.add_argument("--seed", type=int, default=1)
 
 
@@ -192,7 +198,9 @@ def open_run(name: str, args: argparse.Namespace, params: dict[str, Any]) -> Ite
     limit = raise_open_files_limit()
     started = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     args.results.mkdir(parents=True, exist_ok=True)
-    with town_under_test(args.results, aof=not args.no_aof) as tut:
+    with town_under_test(
+        args.results, aof=not args.no_aof, aof_rewrite=not args.no_aof_rewrite
+    ) as tut:
         run = Run(name, args, tut, started)
         run.results = {
             "benchmark": name,

@@ -309,8 +309,14 @@ class TownUnderTest:
 
 
 @contextlib.contextmanager
-def town_under_test(results_dir: Path, *, aof: bool = True) -> Iterator[TownUnderTest]:
-    """An embedded redis-server and a `vigie serve` on it; both stopped on exit."""
+def town_under_test(
+    results_dir: Path, *, aof: bool = True, aof_rewrite: bool = True
+) -> Iterator[TownUnderTest]:
+    """An embedded redis-server and a `vigie serve` on it; both stopped on exit.
+
+    `aof_rewrite` False: Redis never rewrites its append-only file (a diagnostic:
+    the rewrite's child takes a core, docs/deploy.md).
+    """
     from redis import Redis
 
     from hub.store.embedded import EmbeddedRedis
@@ -318,7 +324,8 @@ def town_under_test(results_dir: Path, *, aof: bool = True) -> Iterator[TownUnde
     results_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="vigie-bench-") as tmp:
         workdir = Path(tmp)
-        with EmbeddedRedis(workdir / "redis", appendonly=aof) as redis_server:
+        extra = () if aof_rewrite else ("--auto-aof-rewrite-percentage", "0")
+        with EmbeddedRedis(workdir / "redis", appendonly=aof, extra_args=extra) as redis_server:
             client = Redis.from_url(redis_server.url)
             redis_pid = int(client.info("server")["process_id"])
             client.close()
