@@ -94,8 +94,10 @@ def run_hub(args: argparse.Namespace, tut: TownUnderTest, run: Run | None = None
     after = tut.hub.metrics()
     # How many frames one write system call carried (hub.server.cork): the baseline
     # writes one per frame.
-    frames = after["vigie_frames_written_total"] - before["vigie_frames_written_total"]
-    writes = after["vigie_socket_writes_total"] - before["vigie_socket_writes_total"]
+    frames, writes = (
+        after.get(f"vigie_{name}_total", 0) - before.get(f"vigie_{name}_total", 0)
+        for name in ("frames_written", "socket_writes")
+    )  # a hub before the cork has neither: no figure
     result["frames_per_write"] = round(frames / writes, 2) if writes else None
     return result
 
