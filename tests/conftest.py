@@ -28,8 +28,27 @@ from tests.wire import SECRET
 DEADLINE_SHARE = 0.75
 
 
+# -- two workers (scripts/test runs pytest-xdist's -n 2 --dist loadgroup) ---------------------
+
+# The tests that load the machine or time what it does: fault injection (a 5,000-client
+# reconnect storm, Sentinel failovers, killed workers, a restarted Redis, 1,000 sockets
+# that never read) and the benchmark smoke runs (`vigie serve` and load generators as
+# subprocesses). Run one at a time, in one xdist group (one worker, in turn), as they did
+# before the suite ran on two workers: two of them at once on 2 cores would starve each
+# other's deadlines. The other worker runs the rest beside them.
+HEAVY_GROUP = "heavy"
+HEAVY_FILES = ("test_fault_*.py", "test_bench_smoke.py")
+
+
+def _group_heavy_tests(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.path.match(pattern) for pattern in HEAVY_FILES):
+            item.add_marker(pytest.mark.xdist_group(HEAVY_GROUP))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Give every coroutine test an asyncio deadline before pytest-timeout's.
+    """Put the heavy tests in one xdist group, and give every coroutine test an asyncio
+    deadline before pytest-timeout's.
 
     pytest-timeout's "signal" method raises from a SIGALRM handler in whatever the
     main thread runs; in an event loop that is often another task (a client's reader),
@@ -39,6 +58,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     as the last resort with the "thread" method, which ends the run whatever the loop
     is doing (stacks dumped, exit status 1).
     """
+    _group_heavy_tests(items)
     for item in items:
         if not isinstance(item, pytest.Function) or not inspect.iscoroutinefunction(item.obj):
             continue

@@ -3,10 +3,11 @@
 Fixtures: `web_hub`, `browser`, `open_app`, `token`, `axe_check` (docs/web.md, "Browser
 tests"). Playwright's async API, since the hub runs in the test's event loop; its
 objects belong to the loop that made them. Starting Playwright's driver and Chromium
-takes 2-4 s, more than most of these tests, so one Chromium serves the whole run: the
-tests here, and the async fixtures they use, run in pytest-asyncio's session loop, and
-each test gets fresh browser contexts (their own storage, cookies, service workers),
-all closed after it. Each test still has its own hub and a flushed Redis.
+takes 2-4 s, more than most of these tests, so one Chromium serves the whole run (of
+each pytest-xdist worker, under scripts/test): the tests here, and the async fixtures
+they use, run in pytest-asyncio's session loop, and each test gets fresh browser
+contexts (their own storage, cookies, service workers), all closed after it. Each test
+still has its own hub and a flushed Redis.
 Without /usr/bin/chromium the tests skip, except under CI=true, where they fail.
 """
 
