@@ -64,7 +64,7 @@ async def test_a_turn_after_a_script_flush_loads_the_script_and_runs_each_write_
     assert await acks.run(incr, ["n"], [], "fence") == 1  # a lone write: one plain call
     await redis.script_flush()  # the server forgets every script, as after a restart
     replies = await asyncio.gather(
-        acks.run(fail, ["n"], [], "fence"),  # the turn's first write: a plain call at once
+        acks.run(fail, ["n"], [], "fence"),  # none in flight: a plain call at once
         *(acks.run(incr, ["n"], [], "fence") for _ in range(10)),  # the rest: one pipeline
         return_exceptions=True,
     )
