@@ -28,10 +28,10 @@ to its latency: 0.6 ms at the median, up to 2.6 ms at p99, on a loop 35 %
 busy), and the writes made while one is in flight go out in one pipeline per
 turn, without the fence and the WAIT: one connection, one packed write and one
 read of the replies for every `alert.submit` (and every acked lifecycle
-command) of a busy turn, instead of one round trip each through redis-py's per-call path (a
-pooled connection taken and given back, a timeout armed, a write system call).
-A pipeline that would hold a single write is that write's plain call (a
-pipeline of one costs more). The scripts are sent as ``EVALSHA`` by the digest
+command) of a busy turn, instead of one round trip each through redis-py's
+per-call path (a pooled connection taken and given back, a timeout armed, a
+write system call). A pipeline that would hold a single write is that write's
+plain call (a pipeline of one costs more). The scripts are sent as ``EVALSHA`` by the digest
 redis-py computed; a server that does not know a script (a restarted Redis, a
 promoted replica) answers ``NOSCRIPT`` for it without running it, so those
 writes are loaded and sent again once, in a pipeline of their own. On a Redis
