@@ -8,6 +8,10 @@ idle for a window long enough to include the hub's heartbeats (it pings every
 Reports RSS per connected session (above the idle hub's RSS) and the hub's CPU
 over the idle window. Targets (issue #10): <= 12 KiB per session, <= 1 % of a core.
 
+First, unless --skip-baseline, the same number of idle connections is held for
+the same window by a bare `websockets` server pinging at the hub's period
+(`bench.idle_baseline`): the floor of both figures on this machine, same run.
+
     .venv/bin/python scripts/bench_idle.py
     .venv/bin/python scripts/bench_idle.py --citizens 10000 --idle 60 --profile
 """
@@ -17,10 +21,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any
 
-from bench.report import check, print_table
+from bench.idle_baseline import IdlePlan, run_idle_baseline
+from bench.report import Progress, check, print_table
 from bench.session import add_common_args, open_run
 from bench.system import rss_bytes
+
+from hub.config import load_config
 
 TARGET_KIB_PER_SESSION = 12.0
 TARGET_IDLE_CPU = 1.0
@@ -35,6 +43,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--settle", type=float, default=3.0, help="seconds after connecting")
     p.add_argument("--connect-timeout", type=float, default=600.0)
+    p.add_argument(
+        "--skip-baseline", action="store_true", help="no bare websockets server run first"
+    )
     add_common_args(p)
     return p.parse_args(argv)
 
@@ -47,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         "codec": args.codec, "aof": not args.no_aof,
         "aof_rewrite": not args.no_aof_rewrite,
     }  # fmt: skip
+    baseline = None
+    if not args.skip_baseline:
+        plan = IdlePlan(args.citizens, args.workers, args.idle, load_config().hub.heartbeat_s)
+        print(f"baseline: {args.citizens} idle connections, bare websockets...", file=sys.stderr)
+        baseline = run_idle_baseline(plan, Progress())
     with open_run("idle", args, params) as run:
         status = run.start_town(
             citizens=args.citizens, units=0, consoles=0, connect_timeout_s=args.connect_timeout
@@ -81,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             **memory,
             dropped_sessions=dropped,
             lost=dropped,
+            baseline=baseline,
             targets={
                 "rss_per_connection_kib": TARGET_KIB_PER_SESSION,
                 "idle_cpu_percent": TARGET_IDLE_CPU,
@@ -91,26 +108,42 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if dropped else 0
 
 
-def table(results: dict[str, object], args: argparse.Namespace) -> None:
-    """Figures against targets."""
+def table(results: dict[str, Any], args: argparse.Namespace) -> None:
+    """Figures against targets, beside the bare server's when it ran."""
     per = results["rss_per_connection_kib"]
-    cpu = results["idle_cpu_percent"]["hub"]  # type: ignore[index]
+    cpu = results["idle_cpu_percent"]["hub"]
+    base = results.get("baseline") or {}
+
+    def bare(key: str) -> object:
+        return base.get(key, "-")
+
     print_table(
         f"idle capacity: {args.citizens} citizen sessions, {args.idle:g} s idle",
         [
-            ["sessions connected (hub)", results["hub_sessions"], "", ""],
-            ["connect time s", results["connect"]["connect_s"], "", ""],  # type: ignore[index]
-            ["sessions dropped", results["dropped_sessions"], "0", ""],
-            ["hub RSS idle, before MiB", results["hub_rss_idle_mib"], "", ""],
-            ["hub RSS connected MiB", results["hub_rss_mib"], "", ""],
-            ["RSS per session KiB", per, f"<= {TARGET_KIB_PER_SESSION:g}",
-             check(per, TARGET_KIB_PER_SESSION)],  # type: ignore[arg-type]
-            ["hub CPU idle % of a core", cpu, f"<= {TARGET_IDLE_CPU:g}",
+            ["sessions connected", results["hub_sessions"], bare("connections"), "", ""],
+            ["connect time s", results["connect"]["connect_s"], bare("connect_s"), "", ""],
+            ["sessions dropped", results["dropped_sessions"], bare("dropped"), "0", ""],
+            ["RSS idle, before MiB", results["hub_rss_idle_mib"], bare("server_rss_idle_mib"),
+             "", ""],
+            ["RSS connected MiB", results["hub_rss_mib"], bare("server_rss_mib"), "", ""],
+            ["RSS per session KiB", per, bare("rss_per_connection_kib"),
+             f"<= {TARGET_KIB_PER_SESSION:g}", check(per, TARGET_KIB_PER_SESSION)],
+            ["CPU idle % of a core", cpu, bare("idle_cpu_percent"), f"<= {TARGET_IDLE_CPU:g}",
              check(cpu, TARGET_IDLE_CPU)],
-            ["Redis CPU idle %", results["idle_cpu_percent"]["redis"], "", ""],  # type: ignore[index]
+            ["Redis CPU idle %", results["idle_cpu_percent"]["redis"], "-", "", ""],
         ],
-        ["figure", "value", "target", ""],
+        ["figure", "hub", "bare websockets", "target", ""],
     )  # fmt: skip
+    if base:
+        print(
+            f"hub / bare websockets: RSS per session {_ratio(per, base['rss_per_connection_kib'])},"
+            f" idle CPU {_ratio(cpu, base['idle_cpu_percent'])}"
+            f" (the bare server pings every {base['ping_interval_s']:g} s, as the hub)"
+        )
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}" if b else "-"
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import math
 import multiprocessing
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -39,7 +39,19 @@ from bench.report import summarize
 from bench.system import raise_open_files_limit
 from bench.wsclient import WsClient, open_client
 
-__all__ = ["BaselineServer", "FanoutPlan", "WorkerFailed", "run_fanout", "serve_baseline"]
+__all__ = [
+    "BaselineServer",
+    "FanoutPlan",
+    "Recipient",
+    "WorkerFailed",
+    "connect_recipient",
+    "expect_all",
+    "from_coordinator",
+    "run_fanout",
+    "run_worker",
+    "serve_baseline",
+    "stop_workers",
+]
 
 TENANT = "narbonne"
 LATENCY_EVERY = 10  # every 10th recipient records latencies (memory stays small)
@@ -140,7 +152,7 @@ class Recipient:
         return await self.control.get()
 
 
-async def _connect_recipient(plan: FanoutPlan, r: Recipient) -> None:
+async def connect_recipient(plan: FanoutPlan, r: Recipient) -> None:
     """Connect one recipient and set it up, within SETUP_TIMEOUT_S."""
     step = "connect"
     seen: list[str] = []
@@ -278,7 +290,7 @@ def publish_timeout_s(plan: FanoutPlan) -> float:
     return 0.5 + plan.duration_s + DRAIN_S + 5.0
 
 
-async def _from_coordinator(conn: Connection, what: str, timeout_s: float) -> Any:
+async def from_coordinator(conn: Connection, what: str, timeout_s: float) -> Any:
     """The coordinator's next message, within `timeout_s` (EOFError if it is gone)."""
     loop = asyncio.get_running_loop()
     if not await loop.run_in_executor(None, conn.poll, timeout_s):
@@ -292,7 +304,7 @@ async def _worker(plan: FanoutPlan, index: int, conn: Connection) -> None:
 
     async def connect(r: Recipient) -> None:
         async with limit:
-            await _connect_recipient(plan, r)
+            await connect_recipient(plan, r)
 
     await asyncio.gather(*(connect(r) for r in mine))
     publisher = Publisher(plan, mine[0]) if index == 0 else None
@@ -300,14 +312,14 @@ async def _worker(plan: FanoutPlan, index: int, conn: Connection) -> None:
         await publisher.connect()
     conn.send(("ready", len(mine)))
     # The other workers may still be connecting: the coordinator waits for them all.
-    start_ns = await _from_coordinator(conn, "start", ready_timeout_s(plan) + MARGIN_S)
+    start_ns = await from_coordinator(conn, "start", ready_timeout_s(plan) + MARGIN_S)
     events, first_ns = (0, 0)
     if publisher is not None:
         events, first_ns = await publisher.run(start_ns)
         conn.send(("published", events))
     else:
         await asyncio.sleep(max(0.0, (start_ns - time.monotonic_ns()) / 1e9 + plan.duration_s))
-    events = await _from_coordinator(conn, "event count", publish_timeout_s(plan) + MARGIN_S)
+    events = await from_coordinator(conn, "event count", publish_timeout_s(plan) + MARGIN_S)
     deadline = time.monotonic() + DRAIN_S
     # Bounded poll for the last frames: cheaper than an event per recipient.
     while time.monotonic() < deadline and any(r.last < events for r in mine):  # noqa: ASYNC110
@@ -340,19 +352,24 @@ async def _worker(plan: FanoutPlan, index: int, conn: Connection) -> None:
 
 def worker_main(plan: FanoutPlan, index: int, conn: Connection) -> None:
     """Entry point of a fan-out worker process: any failure goes to the coordinator."""
+    run_worker(lambda: _worker(plan, index, conn), conn, f"fan-out worker {index}")
+
+
+def run_worker(main: Callable[[], Coroutine[Any, Any, None]], conn: Connection, who: str) -> None:
+    """Run a worker process's `main` on uvloop; any failure goes to the coordinator."""
     raise_open_files_limit()
     import uvloop
 
     try:
-        uvloop.run(_worker(plan, index, conn))
+        uvloop.run(main())
     except KeyboardInterrupt:
         return
     except BaseException as exc:
-        _report_failure(conn, f"fan-out worker {index}", exc)
+        report_failure(conn, who, exc)
         raise SystemExit(1) from None
 
 
-def _report_failure(conn: Connection, who: str, exc: BaseException) -> None:
+def report_failure(conn: Connection, who: str, exc: BaseException) -> None:
     """Send ("error", text) to the coordinator; the text is the traceback, or the
     message alone for a WorkerFailed (it says what was waited for)."""
     if isinstance(exc, WorkerFailed):
@@ -385,27 +402,27 @@ def run_fanout(
             process.start()
             theirs.close()  # the worker holds the only other end: its exit reads as EOF
         t0 = time.monotonic()
-        connected = sum(_expect_all(pipes, processes, "ready", ready_timeout_s(plan)))
+        connected = sum(expect_all(pipes, processes, "ready", ready_timeout_s(plan)))
         connect_s = time.monotonic() - t0
         start_ns = time.monotonic_ns() + int(0.5e9)
         for pipe in pipes:
             pipe.send(start_ns)
         time.sleep(0.5)
         on_start({f"generator{i}": p.pid for i, p in enumerate(processes) if p.pid})
-        (events,) = _expect_all(pipes[:1], processes[:1], "published", publish_timeout_s(plan))
+        (events,) = expect_all(pipes[:1], processes[:1], "published", publish_timeout_s(plan))
         on_end()
         for pipe in pipes:
             pipe.send(events)
-        results = _expect_all(pipes, processes, "result", DRAIN_S + MARGIN_S)
+        results = expect_all(pipes, processes, "result", DRAIN_S + MARGIN_S)
         finished = True
     finally:
-        _stop(processes, grace_s=10.0 if finished else 0.0)
+        stop_workers(processes, grace_s=10.0 if finished else 0.0)
         for pipe in pipes:
             pipe.close()
     return _account(plan, events, connected, connect_s, results)
 
 
-def _stop(processes: Sequence[BaseProcess], grace_s: float) -> None:
+def stop_workers(processes: Sequence[BaseProcess], grace_s: float) -> None:
     """Let the workers finish for `grace_s` at most; then kill what is left."""
     deadline = time.monotonic() + grace_s
     for process in processes:
@@ -417,7 +434,7 @@ def _stop(processes: Sequence[BaseProcess], grace_s: float) -> None:
             process.join(5)
 
 
-def _expect_all(
+def expect_all(
     pipes: Sequence[Connection], processes: Sequence[BaseProcess], kind: str, timeout_s: float
 ) -> list[Any]:
     """One `kind` message from each worker, all within `timeout_s`.
@@ -495,7 +512,9 @@ class BaselineServer:
 
     START_TIMEOUT_S = 30.0
 
-    def __init__(self) -> None:
+    def __init__(self, ping_interval_s: float = 20.0) -> None:
+        # websockets' default keepalive (20 s); the idle baseline pings as the hub does.
+        self.ping_interval_s = ping_interval_s
         self.process: BaseProcess | None = None
         self._pipe: Connection | None = None
 
@@ -508,11 +527,13 @@ class BaselineServer:
     def __enter__(self) -> str:
         context = multiprocessing.get_context("spawn")
         self._pipe, theirs = context.Pipe(duplex=False)
-        self.process = context.Process(target=serve_baseline, args=(theirs,), daemon=True)
+        self.process = context.Process(
+            target=serve_baseline, args=(theirs, self.ping_interval_s), daemon=True
+        )
         try:
             self.process.start()
             theirs.close()
-            (port,) = _expect_all([self._pipe], [self.process], "listening", self.START_TIMEOUT_S)
+            (port,) = expect_all([self._pipe], [self.process], "listening", self.START_TIMEOUT_S)
         except BaseException:
             self.stop()
             raise
@@ -535,7 +556,7 @@ class BaselineServer:
             self._pipe = None
 
 
-def serve_baseline(conn: Connection) -> None:
+def serve_baseline(conn: Connection, ping_interval_s: float = 20.0) -> None:
     """The baseline server process: websockets + broadcast, nothing else.
 
     It listens on a port the kernel picks and sends ("listening", port) on `conn`
@@ -543,15 +564,15 @@ def serve_baseline(conn: Connection) -> None:
     """
     raise_open_files_limit()
     try:
-        _serve_baseline(conn)
+        _serve_baseline(conn, ping_interval_s)
     except KeyboardInterrupt:
         return
     except BaseException as exc:
-        _report_failure(conn, "baseline server", exc)
+        report_failure(conn, "baseline server", exc)
         raise SystemExit(1) from None
 
 
-def _serve_baseline(conn: Connection) -> None:
+def _serve_baseline(conn: Connection, ping_interval_s: float) -> None:
     import uvloop
     from websockets.asyncio.server import ServerConnection, broadcast, serve
 
@@ -571,7 +592,10 @@ def _serve_baseline(conn: Connection) -> None:
             broadcast(subscribers, message)
 
     async def main() -> None:
-        async with serve(handler, "127.0.0.1", 0, compression=None, max_size=2**16) as server:
+        async with serve(
+            handler, "127.0.0.1", 0, compression=None, max_size=2**16,
+            ping_interval=ping_interval_s, ping_timeout=ping_interval_s,
+        ) as server:  # fmt: skip
             conn.send(("listening", server.sockets[0].getsockname()[1]))
             conn.close()
             await asyncio.Future()

@@ -141,6 +141,9 @@ def test_idle(project_root: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert results["hub_sessions"] == 50 and results["lost"] == 0
     assert "rss_per_connection_kib" in results and "idle_cpu_percent" in results
+    baseline = results["baseline"]  # the bare websockets server, same connections and window
+    assert baseline["connections"] == 50 and baseline["dropped"] == 0
+    assert "rss_per_connection_kib" in baseline and "idle_cpu_percent" in baseline
 
 
 @pytest.mark.parametrize(

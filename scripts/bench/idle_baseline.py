@@ -1,0 +1,145 @@
+"""Idle baseline: N idle connections held by a bare `websockets` server, for comparison.
+
+The hub's idle figures (RSS per session, CPU at rest) depend as much on the
+machine as on the hub: a system call costs three times more on one VM than on
+another. This runs the least a Python WebSocket server does for the same job
+on the same machine, in the same invocation: the fan-out's baseline server
+(`websockets`' asyncio server on uvloop, a task and a keepalive per
+connection), pinging every `ping_interval_s` as the hub does, with N lean
+clients (`bench.wsclient`, the hub's load generator's) that answer its pings
+and send nothing else. Its RSS per connection and its CPU over the idle window
+are the floor the hub's are read against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from bench.fanout import (
+    CONNECT_CONCURRENCY,
+    MARGIN_S,
+    BaselineServer,
+    FanoutPlan,
+    Recipient,
+    WorkerFailed,
+    connect_recipient,
+    expect_all,
+    from_coordinator,
+    ready_timeout_s,
+    run_worker,
+    stop_workers,
+)
+from bench.report import Progress
+from bench.system import CpuMeter, rss_bytes
+
+__all__ = ["IdlePlan", "run_idle_baseline"]
+
+SETTLE_S = 1.0  # after the last connection, before the window opens
+
+
+@dataclass(frozen=True, slots=True)
+class IdlePlan:
+    """One idle baseline run."""
+
+    connections: int
+    workers: int
+    idle_s: float
+    ping_interval_s: float
+
+    def fanout_plan(self, url: str) -> FanoutPlan:
+        """The fan-out plan whose recipient set-up the idle clients reuse (no events)."""
+        return FanoutPlan(
+            mode="baseline", url=url, recipients=self.connections, workers=self.workers,
+            window=1, duration_s=self.idle_s, max_events=0, cell="",
+        )  # fmt: skip
+
+
+def run_idle_baseline(plan: IdlePlan, progress: Progress) -> dict[str, Any]:
+    """Connect the clients, stay idle for `plan.idle_s`, measure the server.
+
+    Raises:
+        WorkerFailed: a client process failed, or a connection was dropped.
+    """
+    server = BaselineServer(ping_interval_s=plan.ping_interval_s)
+    with server as url:
+        rss_before = rss_bytes(server.pid)  # listening, no client yet
+        fanout = plan.fanout_plan(url)
+        context = multiprocessing.get_context("spawn")
+        pipes, processes = [], []
+        try:
+            for index in range(plan.workers):
+                ours, theirs = context.Pipe()
+                process = context.Process(
+                    target=worker_main, args=(fanout, index, theirs), daemon=True
+                )
+                pipes.append(ours)
+                processes.append(process)
+                process.start()
+                theirs.close()  # the worker holds the only other end: its exit reads as EOF
+            t0 = time.monotonic()
+            connected = sum(expect_all(pipes, processes, "ready", ready_timeout_s(fanout)))
+            connect_s = time.monotonic() - t0
+            time.sleep(SETTLE_S)
+            meter = CpuMeter({"server": server.pid})
+            meter.start()
+            end = time.monotonic() + plan.idle_s
+            while (left := end - time.monotonic()) > 0:
+                time.sleep(min(1.0, left))
+                progress.show(
+                    f"  baseline idle {plan.idle_s - max(left, 0):5.0f}/{plan.idle_s:g} s"
+                    f" | server CPU {meter.percent()['server']:5.1f} %"
+                )
+            progress.done()
+            cpu = meter.percent()["server"]
+            rss_after = rss_bytes(server.pid)
+            for pipe in pipes:
+                pipe.send("stop")
+            still_open = sum(expect_all(pipes, processes, "result", MARGIN_S))
+        finally:
+            stop_workers(processes, grace_s=10.0)
+            for pipe in pipes:
+                pipe.close()
+    if still_open != connected:
+        raise WorkerFailed(
+            f"idle baseline: {connected - still_open} of {connected} connections dropped"
+        )
+    per = (rss_after - rss_before) / connected if connected else 0.0
+    return {
+        "connections": connected,
+        "connect_s": round(connect_s, 1),
+        "ping_interval_s": plan.ping_interval_s,
+        "server_rss_idle_mib": round(rss_before / 2**20, 1),
+        "server_rss_mib": round(rss_after / 2**20, 1),
+        "rss_per_connection_kib": round(per / 1024, 2),
+        "idle_cpu_percent": cpu,
+        "dropped": connected - still_open,
+    }
+
+
+async def _worker(plan: FanoutPlan, index: int, conn: Connection) -> None:
+    mine = [Recipient(i) for i in range(index, plan.recipients, plan.workers)]
+    limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def connect(r: Recipient) -> None:
+        async with limit:
+            await connect_recipient(plan, r)
+
+    await asyncio.gather(*(connect(r) for r in mine))
+    conn.send(("ready", len(mine)))
+    await from_coordinator(conn, "stop", ready_timeout_s(plan) + plan.duration_s + MARGIN_S)
+    still_open = sum(1 for r in mine if r.ws is not None and not r.ws.closed.done())
+    conn.send(("result", still_open))
+    for r in mine:
+        if r.ws is not None:
+            r.ws.close()
+    await asyncio.sleep(0.2)
+
+
+def worker_main(plan: FanoutPlan, index: int, conn: Connection) -> None:
+    """Entry point of an idle client process: any failure goes to the coordinator."""
+    run_worker(lambda: _worker(plan, index, conn), conn, f"idle client worker {index}")
