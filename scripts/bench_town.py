@@ -6,7 +6,9 @@ connects C citizens (a share of them reporting), U patrol units covering the
 town's sectors and moving, and K consoles, from several processes; then offers
 alerts at each open-loop Poisson rate given, and reports alerts sent/acked,
 deliveries expected/received/lost/duplicated, latency percentiles, deliveries/s,
-hub and Redis CPU, hub RSS per connection — as a table and as JSON.
+hub and Redis CPU, hub RSS per connection — as a table and as JSON. Beside the
+hub's latencies, `durable_write_alone`: a one-command script timed on the same
+Redis during the step (bench.probe), the floor no ack can go under.
 
     .venv/bin/python scripts/bench_town.py --citizens 10000 --rate 500 --duration 30
     .venv/bin/python scripts/bench_town.py --rate 250,500,1000,2000 --plot

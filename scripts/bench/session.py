@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bench.probe import DurableWriteProbe
 from bench.report import (
     Progress,
     print_profile,
@@ -128,13 +129,26 @@ class Run:
             )
 
         rewrites = self.aof_rewrites()
-        raw = self.town.run_step(
-            rate, duration_s, on_tick=tick, on_start=meter.start,
-            on_end=lambda: cpu.update(meter.percent()),
-        )  # fmt: skip
+        probe = DurableWriteProbe(self.tut.redis_url)
+        floor: dict[str, Any] = {}
+
+        def start() -> None:
+            meter.start()
+            probe.start()
+
+        def end() -> None:
+            cpu.update(meter.percent())
+            floor.update(probe.stop())
+
+        try:
+            raw = self.town.run_step(rate, duration_s, on_tick=tick, on_start=start, on_end=end)
+        finally:
+            probe.stop()  # idempotent: ends the thread when the step failed before its end
         self.progress.done()
         report = {"offered_rate": rate, "duration_s": duration_s}
         report.update(account(self.plan, raw, duration_s))
+        # Beside the hub's paths: one durable write alone on the same Redis, same moment.
+        report["latency_ms"]["durable_write_alone"] = floor
         report["cpu_percent"] = _cpu_view(cpu)
         # A rewrite of the append-only file forks Redis and serializes the whole
         # dataset: on a small machine its child takes a core from the hub and the

@@ -122,6 +122,7 @@ def test_town(project_root: Path, tmp_path: Path) -> None:
     assert step["lost"] == 0 and step["deliveries"]["duplicates"] == 0
     assert step["deliveries"]["expected"] > 0
     assert step["latency_ms"]["submit_to_unit"]["n"] > 0
+    assert step["latency_ms"]["durable_write_alone"]["n"] > 0  # the probe beside the hub
 
 
 def test_intake(project_root: Path, tmp_path: Path) -> None:
