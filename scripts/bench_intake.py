@@ -120,8 +120,20 @@ def ramp(run: Any, args: argparse.Namespace) -> tuple[list[dict[str, Any]], floa
 
 RAMP_COLUMNS = (
     "offered/s", "acked/s", "lost", "ack p99", "unit p99", "hub CPU%", "Redis CPU%",
-    "AOF rewrites", "",
+    "hub ms/alert", "Redis ms/alert", "AOF rewrites", "",
 )  # fmt: skip
+
+
+def cpu_ms_per_alert(step: dict[str, Any], process: str) -> float | None:
+    """Milliseconds of one process's CPU per alert acked in a step (its cost, whatever the rate)."""
+    rate = step["achieved_rate"]
+    return round(10 * step["cpu_percent"][process] / rate, 3) if rate else None
+
+
+def ceiling(step: dict[str, Any], process: str) -> float | None:
+    """Alerts/s at which that process alone would fill one core, at the step's cost per alert."""
+    ms = cpu_ms_per_alert(step, process)
+    return round(1000 / ms) if ms else None
 
 
 def summary(steps: list[dict[str, Any]], best: float, failed: str) -> None:
@@ -132,14 +144,23 @@ def summary(steps: list[dict[str, Any]], best: float, failed: str) -> None:
         rows.append(
             [s["offered_rate"], s["achieved_rate"], s["lost"],
              lat["submit_to_ack"].get("p99", "-"), lat["submit_to_unit"].get("p99", "-"),
-             s["cpu_percent"]["hub"], s["cpu_percent"]["redis"], s["aof_rewrites"],
-             s["failed"] or "held"]
+             s["cpu_percent"]["hub"], s["cpu_percent"]["redis"], cpu_ms_per_alert(s, "hub"),
+             cpu_ms_per_alert(s, "redis"), s["aof_rewrites"], s["failed"] or "held"]
         )  # fmt: skip
     print_table("intake ramp", rows, RAMP_COLUMNS)
     print(
         f"\nhighest sustained rate: {best:g} alerts/s (stopped by: {failed}); "
         f"target >= {TARGET_RATE:g}: {check(best, TARGET_RATE, at_most=False)}"
     )
+    held = [s for s in steps if not s["failed"]]
+    if held:
+        # Redis runs its scripts on one thread: at its cost per alert, one core is its limit
+        # whatever the hub does (and the machine's other processes want the same cores).
+        last = held[-1]
+        print(
+            f"one core's worth at the last held step's cost per alert: Redis alone "
+            f"{ceiling(last, 'redis')} alerts/s, the hub process alone {ceiling(last, 'hub')}"
+        )
 
 
 if __name__ == "__main__":
