@@ -241,11 +241,19 @@ class Store:
         return {_s(k): _s(v) for k, v in raw.items()}
 
     async def snapshot(
-        self, keys: TenantKeys, max_incidents: int = 500
+        self, keys: TenantKeys, max_incidents: int = 500, max_offers: int = 500
     ) -> tuple[str, dict[str, Any], list[BadRecord]]:
-        """(last event offset, snapshot message, live incidents skipped) read atomically."""
+        """(last event offset, snapshot message, live incidents skipped) read atomically.
+
+        The message has the live incidents, the unit board and the pending `offers`
+        (each the `assignment.state` message that made it); a deadline whose
+        assignment is missing or not offered is left out, not reported: the deadline
+        loop reports and removes it. An incident has at most one pending offer: the
+        offers are as many as the live incidents at most, capped like them.
+        """
         last, body = await self.scripts.snapshot(
-            keys=[keys.live, keys.units, keys.events], args=[keys.prefix, max_incidents]
+            keys=[keys.live, keys.units, keys.events, keys.deadlines],
+            args=[keys.prefix, max_incidents, max_offers],
         )
         snap: dict[str, Any] = orjson.loads(body)
         bad = snap.pop("bad") if snap.pop("n_bad", 0) else []
@@ -255,6 +263,8 @@ class Store:
             snap["incidents"] = []
         if not snap.pop("n_units", 0):
             snap["units"] = []
+        if not snap.pop("n_offers", 0):
+            snap["offers"] = []
         for unit in snap["units"]:
             if unit.get("sector") == {}:
                 unit["sector"] = []

@@ -136,3 +136,41 @@ export function test_a_closed_incident_takes_its_offer_and_recommendation_with_i
   ({ state } = reduce(state, { type: 'snapshot', incidents: [inc('in3')], units: [] }));
   eq(state.recommendations.size + state.lastOffer.size, 0, 'a snapshot keeps only live ones');
 }
+
+const offer = (assignment, incident, unitId, extra = {}) => ({ type: 'assignment.state', assignment, incident,
+  unit: unitId, state: 'offered', at: 1000, expires_at: 61_000, ...extra });
+
+export function test_a_snapshot_with_offers_shows_them_with_their_countdown() {
+  const { state, changes } = run(initial(), { type: 'snapshot', incidents: [inc('in1'), inc('in2')],
+    units: [unit('u1'), unit('u2')], offers: [offer('as1', 'in1', 'u1'), offer('as9', 'gone', 'u2')] });
+  eq(offerOf(state, 'u1').assignment, 'as1', 'pending after a reload');
+  eq(secondsLeft(offerOf(state, 'u1'), 31_500), 30, 'countdown from its expires_at');
+  eq(offerOf(state, 'u2'), null, 'not for an incident that is not live');
+  eq(state.lastOffer.get('in1').unit, 'u1', 'the queue line knows to whom');
+  eq([...state.lastOffer.keys()], ['in1'], 'nothing for the others');
+  eq(changes.all, true, 'every row redrawn');
+}
+
+export function test_a_snapshot_with_offers_replaces_the_known_ones() {
+  let { state } = run(initial(), { type: 'snapshot', incidents: [inc('in1'), inc('in2'), inc('in3')], units: [unit('u1')] },
+    offer('as1', 'in1', 'u1'), offer('as2', 'in2', 'u1'),
+    { type: 'assignment.state', assignment: 'as3', incident: 'in3', unit: 'u1', state: 'declined', at: 2 });
+  ({ state } = reduce(state, { type: 'reset', stream: 'events' }));
+  ({ state } = reduce(state, { type: 'snapshot', incidents: [inc('in1'), inc('in2'), inc('in3')], units: [unit('u1')],
+    offers: [offer('as2', 'in2', 'u1', { expires_at: 90_000 })] }));
+  eq([...state.offers.keys()], ['as2'], 'as1 ended while resyncing');
+  eq(state.offers.get('as2').expires_at, 90_000, 'the snapshot\'s own');
+  eq(state.lastOffer.has('in1'), false, 'no countdown left for the ended one');
+  eq(state.lastOffer.get('in3').state, 'declined', 'how an offer ended is kept');
+  ({ state } = reduce(state, { type: 'snapshot', incidents: [inc('in2')], units: [unit('u1')], offers: [] }));
+  eq(state.offers.size + state.lastOffer.size, 0, 'an empty list: none pending');
+}
+
+export function test_a_snapshot_without_offers_keeps_the_known_ones() {
+  let { state } = run(initial(), { type: 'snapshot', incidents: [inc('in1'), inc('in2')], units: [unit('u1')] },
+    offer('as1', 'in1', 'u1'), offer('as2', 'in2', 'u1'));
+  ({ state } = reduce(state, { type: 'snapshot', incidents: [inc('in1')], units: [unit('u1')] })); // an older hub
+  eq([...state.offers.keys()], ['as1'], 'kept for live incidents only');
+  eq(state.lastOffer.get('in1').state, 'offered', 'last offer kept');
+  eq(state.lastOffer.has('in2'), false, 'gone with its incident');
+}

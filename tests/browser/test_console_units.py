@@ -1,6 +1,7 @@
 """The console's unit board and map markers: an offer counting down and left to
-expire, stale positions drawn apart, and the sound of a new P1 once switched on.
-Offers here expire after 2 s (the tenant's assignment_timeout_s), to keep it short."""
+expire, and still counting down after a reload; stale positions drawn apart, and the
+sound of a new P1 once switched on. Offers here expire after 2 s (the tenant's
+assignment_timeout_s) unless a test asks for longer, to keep it short."""
 
 from __future__ import annotations
 
@@ -84,17 +85,23 @@ async def test_a_new_p1_sounds_once_sound_is_on_and_the_title_counts(
     await citizen.close()
 
 
-async def test_a_reloaded_console_still_says_an_offer_is_out(
+async def test_a_reloaded_console_shows_the_pending_offer_and_its_countdown(
     web_hub: WebHub, open_app: OpenApp
 ) -> None:
     unit = await unit_covering(web_hub, "u1")
     citizen, _ = await connect(web_hub.ws_url, "citizen", "alice")
     ack = await report(citizen, "r1", "theft")
+    page = await open_console(open_app)
     console, _ = await connect(web_hub.ws_url, "console", "op2")
     offer = {"type": "dispatch.assign", "ref": "a", "incident": ack["incident"], "unit": "u1"}
     assert (await console.request({**offer, "timeout_s": 30}))["type"] == "ok"
-    page = await open_console(open_app)  # opened after the offer: only the snapshot knows
+    board = page.locator('#units tr[data-unit="u1"]')
+    await expect(board).to_have_class(re.compile(r"\boffered\b"))
+    await page.reload()  # a fresh state: only the snapshot knows of the offer now
+    await page.wait_for_function("() => window.vigieConsole?.state().ready")
+    await expect(board).to_have_class(re.compile(r"\boffered\b"))
+    await expect(board).to_contain_text(re.compile(rf"{ack['incident']} · (30|2\d) s"))
     row = queue(page).get_by_role("listitem").filter(has_text="Theft")
-    await expect(row).to_contain_text("offer pending")
+    await expect(row).to_contain_text(re.compile(r"offered to u1 · (30|2\d) s left"))
     for peer in (unit, citizen, console):
         await peer.close()

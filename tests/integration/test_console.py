@@ -9,8 +9,10 @@ from typing import Any
 
 import h3
 import pytest
+from redis.asyncio import Redis
 
 from hub.server.runner import RunningHub
+from hub.store.keys import TenantKeys
 from tests.wire import Peer, connect
 
 CENTRE = (43.1839, 3.0042)
@@ -179,3 +181,90 @@ async def test_an_unusable_resume_offset_gets_a_reset_and_a_snapshot(
     snapshot = await console.expect("snapshot")
     assert [i["id"] for i in snapshot["incidents"]] == [incident]
     await console.close()
+
+
+async def assign(console: Peer, incident: str, unit: str, timeout_s: int = 30) -> dict[str, Any]:
+    """Offer `incident` to `unit`; the `assignment.state` every console got of it."""
+    command = {"type": "dispatch.assign", "incident": incident, "unit": unit}
+    reply = await console.request(
+        {"ref": f"as-{incident}-{unit}", **command, "timeout_s": timeout_s}
+    )
+    assert reply["type"] == "ok", reply
+    live = await console.expect("assignment.state", assignment=reply["assignment"])
+    assert live["state"] == "offered" and live["expires_at"] == reply["expires_at"]
+    return live
+
+
+def as_in_a_snapshot(live: dict[str, Any]) -> dict[str, Any]:
+    """A live message without its place in the stream (a snapshot has one of its own)."""
+    return {k: v for k, v in live.items() if k not in ("stream", "offset")}
+
+
+@pytest.mark.parametrize("codec", ["json", "msgpack"])
+async def test_a_console_opened_during_an_offer_has_it_in_its_snapshot(
+    hub: RunningHub, town: Town, codec: str
+) -> None:
+    unit = await unit_session(hub.ws_url, "u1")
+    incident = await town.report(SPOTS[0])
+    console, snapshot = await console_session(hub.ws_url)
+    assert snapshot["offers"] == []
+    live = await assign(console, incident, "u1")
+    reloaded, snapshot = await console_session(hub.ws_url, codec=codec)
+    assert snapshot["offers"] == [as_in_a_snapshot(live)]  # the very message, expires_at and all
+    assert snapshot["offers"][0]["at"] <= snapshot["offers"][0]["expires_at"] - 30_000
+    again, _ = await connect(hub.ws_url, "unit", "u1", codec=codec)  # units: their inbox has it
+    assert "offers" not in await again.expect("snapshot")
+    accept = {"type": "assignment.accept", "assignment": live["assignment"]}
+    await ok(unit, accept)
+    await reloaded.expect("assignment.state", state="accepted")
+    later, snapshot = await console_session(hub.ws_url, codec=codec)
+    assert snapshot["offers"] == []
+    assert [i["status"] for i in snapshot["incidents"]] == ["dispatched"]
+    for peer in (unit, console, reloaded, again, later):
+        await peer.close()
+
+
+async def test_a_cancelled_offer_leaves_the_snapshot(hub: RunningHub, town: Town) -> None:
+    units = [await unit_session(hub.ws_url, sub) for sub in ("u1", "u2")]
+    incident = await town.report(SPOTS[0])
+    console, _ = await console_session(hub.ws_url)
+    first = await assign(console, incident, "u1")
+    second = await assign(console, incident, "u2")  # reassigned: the first is cancelled
+    _, snapshot = await console_session(hub.ws_url)
+    assert snapshot["offers"] == [as_in_a_snapshot(second)]
+    assert first["assignment"] != second["assignment"]
+    await ok(console, {"type": "incident.update", "incident": incident, "status": "closed"})
+    later, snapshot = await console_session(hub.ws_url)
+    assert snapshot["offers"] == [] and snapshot["incidents"] == []
+    for peer in (*units, console, later):
+        await peer.close()
+
+
+async def test_a_snapshot_lists_offers_soonest_first_and_skips_bad_deadlines(
+    hub: RunningHub, town: Town, redis_url: str
+) -> None:
+    units = [await unit_session(hub.ws_url, sub) for sub in ("u1", "u2")]
+    later_one, sooner_one = await town.report(SPOTS[0]), await town.report(SPOTS[1])
+    console, _ = await console_session(hub.ws_url)
+    later_offer = await assign(console, later_one, "u1", timeout_s=60)
+    sooner_offer = await assign(console, sooner_one, "u2", timeout_s=30)
+    # Deadlines without a pending offer behind them (bad data), not yet due, so the
+    # deadline loop leaves them be: each is skipped, and the snapshot still comes.
+    keys = TenantKeys("narbonne")
+    redis = Redis.from_url(redis_url)
+    await redis.set(keys.assignment("asg-type"), b"a string where a hash belongs")
+    await redis.hset(keys.assignment("asg-ended"), mapping={"incident": later_one, "unit": "u1",
+        "state": "accepted", "created_at": 1, "expires_at": 2})  # fmt: skip
+    await redis.hset(keys.assignment("asg-garbage"), mapping={"incident": later_one,
+        "unit": "u1", "state": "offered", "created_at": 1, "expires_at": "soon"})  # fmt: skip
+    far = sooner_offer["expires_at"] + 3_600_000
+    await redis.zadd(
+        keys.deadlines, dict.fromkeys(("asg-ghost", "asg-type", "asg-ended", "asg-garbage"), far)
+    )
+    await redis.aclose()
+    fresh, snapshot = await console_session(hub.ws_url)
+    assert snapshot["offers"] == [as_in_a_snapshot(sooner_offer), as_in_a_snapshot(later_offer)]
+    _, capped, _ = await hub.node.store.snapshot(keys, max_offers=1)
+    assert capped["offers"] == [as_in_a_snapshot(sooner_offer)]
+    for peer in (*units, console, fresh):
+        await peer.close()

@@ -32,8 +32,7 @@ local view = incident_view(p.incident)
 send_personal(ctx, 'unit', p.unit,
   {type = 'assignment', assignment = asg, incident = view, expires_at = expires_at})
 emit(ctx.events, ctx.maxlen, 'assignment.state', nil, nil,
-  {type = 'assignment.state', assignment = asg, incident = p.incident, unit = p.unit,
-   state = OFFERED, at = ctx.now, expires_at = expires_at})
+  offer_message(asg, p.incident, p.unit, ctx.now, expires_at))
 history(ctx, p.incident, 'assignment.offered', current, nil, {assignment = asg, unit = p.unit})
 emit_incident(ctx, p.incident)
 return done(ctx, {'ok', asg, tostring(expires_at)})

@@ -58,6 +58,26 @@ local function unit_view(id)
   }
 end
 
+-- An offer as consoles see it: the live `assignment.state` (assign.lua) and a
+-- console snapshot's `offers` (snapshot.lua) are this one shape.
+local function offer_message(asg, incident, unit, at, expires_at)
+  return {type = 'assignment.state', assignment = asg, incident = incident, unit = unit,
+          state = OFFERED, at = at, expires_at = expires_at}
+end
+
+-- The pending offer of assignment `asg`, read from its hash; nil when the hash is
+-- missing, of another type, unusable or no longer offered. Ending an offer removes
+-- its deadline in the same script, so only bad data gets here: the deadline loop
+-- counts and removes such a deadline (hub/server/timers.py); readers just skip it.
+local function offer_view(asg)
+  local a = hash_table(K.assignment(asg))
+  local at, expires_at = tonumber(a.created_at), tonumber(a.expires_at)
+  if a.state ~= OFFERED or not a.incident or not a.unit or not at or not expires_at then
+    return nil
+  end
+  return offer_message(asg, a.incident, a.unit, at, expires_at)
+end
+
 -- Append one event to a stream; returns its id (the offset clients resume from).
 local function emit(stream, maxlen, kind, cell, to, body)
   local args = {'XADD', stream, 'MAXLEN', '~', maxlen, '*', 'k', kind, 'd', cjson.encode(body)}

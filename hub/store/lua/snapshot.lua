@@ -1,14 +1,16 @@
--- The console snapshot: open incidents (highest score first) and the unit board,
--- with the stream's last id, read in one atomic step so that a console can go
--- live from exactly that offset without a gap.
+-- The console snapshot: open incidents (highest score first), the unit board and
+-- the pending offers, with the stream's last id, read in one atomic step so that a
+-- console can go live from exactly that offset without a gap.
 --
 -- KEYS[1] live incidents zset (every non-terminal incident)   KEYS[2] units set
--- KEYS[3] events stream
--- ARGV: 1 prefix, 2 max incidents
+-- KEYS[3] events stream   KEYS[4] deadlines zset (offered assignment → deadline)
+-- ARGV: 1 prefix, 2 max incidents, 3 max offers
 -- Returns {last stream id or '0-0', snapshot JSON}; the JSON's `bad` lists the
--- live incidents skipped because their hash is missing or unusable.
+-- live incidents skipped because their hash is missing or unusable. `offers` are
+-- the live `assignment.state` messages of the pending offers, soonest deadline
+-- first; a deadline whose assignment is missing or not offered is skipped.
 K.prefix = ARGV[1]
-local incidents, units, bad = {}, {}, {}
+local incidents, units, offers, bad = {}, {}, {}, {}
 for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[2]) - 1)) do
   local v = incident_view(id)
   if v then table.insert(incidents, v) else table.insert(bad, id) end
@@ -17,6 +19,10 @@ for _, id in ipairs(redis.call('SORT', KEYS[2], 'ALPHA')) do
   local v = unit_view(id)
   if v then table.insert(units, v) end
 end
+for _, asg in ipairs(redis.call('ZRANGE', KEYS[4], 0, tonumber(ARGV[3]) - 1)) do
+  local v = offer_view(asg)
+  if v then table.insert(offers, v) end
+end
 local last = '0-0'
 if redis.call('EXISTS', KEYS[3]) == 1 then
   local info = redis.call('XINFO', 'STREAM', KEYS[3])
@@ -24,4 +30,5 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
 end
 -- cjson encodes an empty table as {}: mark the lists so Python can fix them up.
 return {last, cjson.encode({type = 'snapshot', incidents = incidents, units = units,
-  n_incidents = #incidents, n_units = #units, bad = bad, n_bad = #bad})}
+  offers = offers, n_incidents = #incidents, n_units = #units, n_offers = #offers,
+  bad = bad, n_bad = #bad})}

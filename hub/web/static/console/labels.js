@@ -42,7 +42,7 @@ export function offerLine(state, inc, now = Date.now()) {
     return inc.unit ? t('console.offer.unit', { unit: inc.unit }) : '';
   }
   const last = state.lastOffer.get(inc.id);
-  // After a reload the snapshot says an offer is out (`assignment`) but not to whom or until when.
+  // An older hub's snapshot (no `offers`) says an offer is out (`assignment`), not to whom or until when.
   if (!last) return inc.assignment ? t('console.offer.out') : '';
   if (last.state === 'offered') {
     return t('console.offer.pending', { unit: last.unit, s: secondsLeft(last, now) });

@@ -69,11 +69,28 @@ function snapshot(state, msg, changes) {
   const units = new Map((msg.units || []).map((u) => [u.id, u]));
   changes.all = true;
   changes.order = true;
-  // Offers and recommendations of incidents that are gone are dropped; the rest
-  // survive a resync (the snapshot does not carry them).
-  const offers = new Map([...state.offers].filter(([, o]) => incidents.has(o.incident)));
-  return { ...state, ready: true, incidents, units, offers, order: sortedIds(incidents),
-    lastOffer: onlyLive(state.lastOffer, incidents), recommendations: onlyLive(state.recommendations, incidents) };
+  // Recommendations of incidents that are gone are dropped; the rest survive a
+  // resync (the snapshot does not carry them).
+  return { ...state, ready: true, incidents, units, ...offersAfter(state, msg, incidents),
+    order: sortedIds(incidents), recommendations: onlyLive(state.recommendations, incidents) };
+}
+
+// The offers after a snapshot. One with `offers` (added) lists those pending now:
+// they replace the ones known, and an offer still pending here that it does not
+// list ended meanwhile (how, it does not say: its line goes). An older hub's
+// snapshot has no `offers`: the known ones survive the resync. Either way the
+// offers of incidents that are gone are dropped.
+function offersAfter(state, msg, incidents) {
+  const lastOffer = onlyLive(state.lastOffer, incidents);
+  if (!Array.isArray(msg.offers)) {
+    return { offers: new Map([...state.offers].filter(([, o]) => incidents.has(o.incident))), lastOffer };
+  }
+  const offers = new Map(msg.offers.filter((o) => incidents.has(o.incident)).map((o) => [o.assignment, o]));
+  for (const [id, last] of lastOffer) {
+    if (last.state === 'offered' && !offers.has(last.assignment)) lastOffer.delete(id);
+  }
+  for (const o of offers.values()) lastOffer.set(o.incident, o);
+  return { offers, lastOffer };
 }
 
 function incident(state, msg, changes) {
