@@ -562,18 +562,10 @@ def serve_baseline(conn: Connection, ping_interval_s: float = 20.0) -> None:
     It listens on a port the kernel picks and sends ("listening", port) on `conn`
     (a port chosen beforehand could be taken by someone else in between).
     """
-    raise_open_files_limit()
-    try:
-        _serve_baseline(conn, ping_interval_s)
-    except KeyboardInterrupt:
-        return
-    except BaseException as exc:
-        report_failure(conn, "baseline server", exc)
-        raise SystemExit(1) from None
+    run_worker(lambda: _serve_baseline(conn, ping_interval_s), conn, "baseline server")
 
 
-def _serve_baseline(conn: Connection, ping_interval_s: float) -> None:
-    import uvloop
+async def _serve_baseline(conn: Connection, ping_interval_s: float) -> None:
     from websockets.asyncio.server import ServerConnection, broadcast, serve
 
     subscribers: set[ServerConnection] = set()
@@ -591,13 +583,10 @@ def _serve_baseline(conn: Connection, ping_interval_s: float) -> None:
         async for message in ws:
             broadcast(subscribers, message)
 
-    async def main() -> None:
-        async with serve(
-            handler, "127.0.0.1", 0, compression=None, max_size=2**16,
-            ping_interval=ping_interval_s, ping_timeout=ping_interval_s,
-        ) as server:  # fmt: skip
-            conn.send(("listening", server.sockets[0].getsockname()[1]))
-            conn.close()
-            await asyncio.Future()
-
-    uvloop.run(main())
+    async with serve(
+        handler, "127.0.0.1", 0, compression=None, max_size=2**16,
+        ping_interval=ping_interval_s, ping_timeout=ping_interval_s,
+    ) as server:  # fmt: skip
+        conn.send(("listening", server.sockets[0].getsockname()[1]))
+        conn.close()
+        await asyncio.Future()
