@@ -248,7 +248,8 @@ class Store:
         The message has the live incidents, the unit board and the pending `offers`
         (each the `assignment.state` message that made it); a deadline whose
         assignment is missing or not offered is left out, not reported: the deadline
-        loop reports and removes it. An incident has at most one pending offer: the
+        loop reports and removes it (a deadlines key of another type lists no offer,
+        and the loop reports it). An incident has at most one pending offer: the
         offers are as many as the live incidents at most, capped like them.
         """
         last, body = await self.scripts.snapshot(

@@ -268,3 +268,20 @@ async def test_a_snapshot_lists_offers_soonest_first_and_skips_bad_deadlines(
     assert capped["offers"] == [as_in_a_snapshot(sooner_offer)]
     for peer in (*units, console, fresh):
         await peer.close()
+
+
+async def test_a_deadlines_key_of_another_type_lists_no_offer_and_the_snapshot_still_comes(
+    hub: RunningHub, town: Town, redis_url: str
+) -> None:
+    incident = await town.report(SPOTS[0])
+    keys = TenantKeys("narbonne")
+    redis = Redis.from_url(redis_url)
+    try:
+        await redis.set(keys.deadlines, b"not a zset")  # bad data; the deadline loop reports it
+        console, snapshot = await console_session(hub.ws_url)
+        assert snapshot["offers"] == []
+        assert [i["id"] for i in snapshot["incidents"]] == [incident]
+        await console.close()
+    finally:
+        await redis.delete(keys.deadlines)
+        await redis.aclose()

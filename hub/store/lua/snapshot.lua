@@ -19,7 +19,11 @@ for _, id in ipairs(redis.call('SORT', KEYS[2], 'ALPHA')) do
   local v = unit_view(id)
   if v then table.insert(units, v) end
 end
-for _, asg in ipairs(redis.call('ZRANGE', KEYS[4], 0, tonumber(ARGV[3]) - 1)) do
+-- A deadlines key of another type (bad data) lists no offer rather than failing every
+-- console's and unit's opening: the deadline loop, which reads it too, reports it.
+local pending = redis.pcall('ZRANGE', KEYS[4], 0, tonumber(ARGV[3]) - 1)
+if pending.err then pending = {} end
+for _, asg in ipairs(pending) do
   local v = offer_view(asg)
   if v then table.insert(offers, v) end
 end
