@@ -44,12 +44,15 @@ __all__ = [
     "FanoutPlan",
     "Recipient",
     "WorkerFailed",
+    "close_share",
     "connect_recipient",
+    "connect_share",
     "expect_all",
     "from_coordinator",
     "run_fanout",
     "run_worker",
     "serve_baseline",
+    "spawn_workers",
     "stop_workers",
 ]
 
@@ -298,7 +301,9 @@ async def from_coordinator(conn: Connection, what: str, timeout_s: float) -> Any
     return conn.recv()
 
 
-async def _worker(plan: FanoutPlan, index: int, conn: Connection) -> None:
+async def connect_share(plan: FanoutPlan, index: int) -> list[Recipient]:
+    """Worker `index`'s share of the recipients, connected and set up
+    (CONNECT_CONCURRENCY at a time)."""
     mine = [Recipient(i) for i in range(index, plan.recipients, plan.workers)]
     limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
@@ -307,6 +312,18 @@ async def _worker(plan: FanoutPlan, index: int, conn: Connection) -> None:
             await connect_recipient(plan, r)
 
     await asyncio.gather(*(connect(r) for r in mine))
+    return mine
+
+
+def close_share(recipients: Sequence[Recipient]) -> None:
+    """Close every recipient's socket."""
+    for r in recipients:
+        if r.ws is not None:
+            r.ws.close()
+
+
+async def _worker(plan: FanoutPlan, index: int, conn: Connection) -> None:
+    mine = await connect_share(plan, index)
     publisher = Publisher(plan, mine[0]) if index == 0 else None
     if publisher is not None:
         await publisher.connect()
@@ -342,9 +359,7 @@ async def _worker(plan: FanoutPlan, index: int, conn: Connection) -> None:
             },
         )
     )
-    for r in mine:
-        if r.ws is not None:
-            r.ws.close()
+    close_share(mine)
     if publisher is not None and publisher.ws is not None:
         publisher.ws.close()
     await asyncio.sleep(0.2)
@@ -390,17 +405,11 @@ def run_fanout(
 
     `on_start(worker pids)` and `on_end()` bracket the publishing window.
     """
-    context = multiprocessing.get_context("spawn")
-    pipes, processes = [], []
+    pipes: list[Connection] = []
+    processes: list[BaseProcess] = []
     finished = False
     try:
-        for index in range(plan.workers):
-            ours, theirs = context.Pipe()
-            process = context.Process(target=worker_main, args=(plan, index, theirs), daemon=True)
-            pipes.append(ours)
-            processes.append(process)
-            process.start()
-            theirs.close()  # the worker holds the only other end: its exit reads as EOF
+        spawn_workers(worker_main, plan, pipes, processes)
         t0 = time.monotonic()
         connected = sum(expect_all(pipes, processes, "ready", ready_timeout_s(plan)))
         connect_s = time.monotonic() - t0
@@ -420,6 +429,27 @@ def run_fanout(
         for pipe in pipes:
             pipe.close()
     return _account(plan, events, connected, connect_s, results)
+
+
+def spawn_workers(
+    target: Callable[[FanoutPlan, int, Connection], None],
+    plan: FanoutPlan,
+    pipes: list[Connection],
+    processes: list[BaseProcess],
+) -> None:
+    """Start `plan.workers` processes, each running `target(plan, index, its pipe)`.
+
+    Each pipe and process is appended as it starts, so that the caller's cleanup
+    (`stop_workers`) reaches every one started, however far this got.
+    """
+    context = multiprocessing.get_context("spawn")
+    for index in range(plan.workers):
+        ours, theirs = context.Pipe()
+        process = context.Process(target=target, args=(plan, index, theirs), daemon=True)
+        pipes.append(ours)
+        processes.append(process)
+        process.start()
+        theirs.close()  # the worker holds the only other end: its exit reads as EOF
 
 
 def stop_workers(processes: Sequence[BaseProcess], grace_s: float) -> None:

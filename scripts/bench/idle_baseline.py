@@ -14,24 +14,24 @@ are the floor the hub's are read against.
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 from bench.fanout import (
-    CONNECT_CONCURRENCY,
     MARGIN_S,
     BaselineServer,
     FanoutPlan,
-    Recipient,
     WorkerFailed,
-    connect_recipient,
+    close_share,
+    connect_share,
     expect_all,
     from_coordinator,
     ready_timeout_s,
     run_worker,
+    spawn_workers,
     stop_workers,
 )
 from bench.report import Progress
@@ -69,18 +69,10 @@ def run_idle_baseline(plan: IdlePlan, progress: Progress) -> dict[str, Any]:
     with server as url:
         rss_before = rss_bytes(server.pid)  # listening, no client yet
         fanout = plan.fanout_plan(url)
-        context = multiprocessing.get_context("spawn")
-        pipes, processes = [], []
+        pipes: list[Connection] = []
+        processes: list[BaseProcess] = []
         try:
-            for index in range(plan.workers):
-                ours, theirs = context.Pipe()
-                process = context.Process(
-                    target=worker_main, args=(fanout, index, theirs), daemon=True
-                )
-                pipes.append(ours)
-                processes.append(process)
-                process.start()
-                theirs.close()  # the worker holds the only other end: its exit reads as EOF
+            spawn_workers(worker_main, fanout, pipes, processes)
             t0 = time.monotonic()
             connected = sum(expect_all(pipes, processes, "ready", ready_timeout_s(fanout)))
             connect_s = time.monotonic() - t0
@@ -122,21 +114,12 @@ def run_idle_baseline(plan: IdlePlan, progress: Progress) -> dict[str, Any]:
 
 
 async def _worker(plan: FanoutPlan, index: int, conn: Connection) -> None:
-    mine = [Recipient(i) for i in range(index, plan.recipients, plan.workers)]
-    limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
-
-    async def connect(r: Recipient) -> None:
-        async with limit:
-            await connect_recipient(plan, r)
-
-    await asyncio.gather(*(connect(r) for r in mine))
+    mine = await connect_share(plan, index)
     conn.send(("ready", len(mine)))
     await from_coordinator(conn, "stop", ready_timeout_s(plan) + plan.duration_s + MARGIN_S)
     still_open = sum(1 for r in mine if r.ws is not None and not r.ws.closed.done())
     conn.send(("result", still_open))
-    for r in mine:
-        if r.ws is not None:
-            r.ws.close()
+    close_share(mine)
     await asyncio.sleep(0.2)
 
 
