@@ -212,6 +212,15 @@ class ConsoleModel:
         self.incidents = {i.id: i for i in incidents if i.is_open}
         units = (UnitState(str(u["id"])).updated(u) for u in message.get("units") or ())
         self.units = {u.id: u for u in units}
+        offers = message.get("offers")
+        if isinstance(offers, list):  # (added) the offers pending now; an older hub sends none
+            # An offer known as pending but not listed ended while we were away (how, the
+            # snapshot does not say): it is no longer shown as offered.
+            self.assignments = {a: s for a, s in self.assignments.items() if s.state != "offered"}
+            for raw in offers:
+                if isinstance(raw, Mapping):
+                    state = AssignmentState.from_wire(raw)
+                    self.assignments[state.assignment] = state
         self.stale = False
 
     def _reset(self, message: Message) -> None:

@@ -150,6 +150,23 @@ def test_console_model_ranks_incidents_and_follows_units_and_resets() -> None:
     assert not model.stale and not model.incidents and not model.units
 
 
+def test_console_model_takes_the_pending_offers_of_a_snapshot() -> None:
+    def offer(asg: str, incident: str, unit: str) -> dict[str, Any]:
+        return {"type": "assignment.state", "assignment": asg, "incident": incident,
+                "unit": unit, "state": "offered", "at": 5, "expires_at": 30_005}  # fmt: skip
+
+    model = ConsoleModel()
+    model.apply(offer("as1", "in1", "u1"))  # seen live, then the console resyncs
+    model.apply({**offer("as0", "in0", "u2"), "state": "declined", "reason": "busy"})
+    model.apply({"type": "snapshot", "incidents": [_incident("in2", 2, 80.0)], "units": [],
+                 "offers": [offer("as2", "in2", "u1")]})  # fmt: skip
+    assert model.assignments["as2"].state == "offered" and model.assignments["as2"].unit == "u1"
+    assert "as1" not in model.assignments  # pending before, not listed: it ended meanwhile
+    assert model.assignments["as0"].state == "declined"  # an ended one stays as it was
+    model.apply({"type": "snapshot", "incidents": [], "units": []})  # an older hub: no offers
+    assert set(model.assignments) == {"as0", "as2"}
+
+
 # -- against a real hub ------------------------------------------------------------------
 
 
