@@ -289,7 +289,10 @@ async def test_leaflet_runs_under_the_hubs_csp(web_hub: WebHub, browser: Browser
     page.on("pageerror", lambda e: errors.append(str(e)))
     await page.route(f"{web_hub.base_url}/__leaflet__/**", serve)
     await page.goto(f"{web_hub.base_url}/__leaflet__/index.html")
-    await page.wait_for_function("window.mapReady === true", timeout=10_000)
+    # Predicates as functions, never bare expressions: on a page whose CSP has no
+    # 'unsafe-eval', Playwright polls an expression with eval(), which the page refuses
+    # once the first check was false (a slow machine); a function is compiled once.
+    await page.wait_for_function("() => window.mapReady === true", timeout=10_000)
     await page.mouse.wheel(0, -200)
     await page.wait_for_timeout(300)
     assert await page.evaluate("window.violations") == []
@@ -306,7 +309,7 @@ async def test_sign_in_page_hands_a_token_to_the_app(
     page = await browser.new_page()
     await page.goto(f"{web_hub.base_url}/signin?role=unit&next=%2Funit%3Flang%3Den&lang=en")
     await page.get_by_label("Identifier").fill("u-signin")
-    await page.wait_for_function("document.querySelector('#tenant').options.length > 0")
+    await page.wait_for_function("() => document.querySelector('#tenant').options.length > 0")
     await axe_check(page)
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(f"{web_hub.base_url}/unit?lang=en**")
@@ -322,7 +325,7 @@ async def test_sign_in_page_hands_a_token_to_the_app(
 async def test_sign_in_never_sends_to_another_site(web_hub: WebHub, browser: Browser) -> None:
     page = await browser.new_page()
     await page.goto(f"{web_hub.base_url}/signin?role=console&next=//example.org/x&lang=en")
-    await page.wait_for_function("document.querySelector('#tenant').options.length > 0")
+    await page.wait_for_function("() => document.querySelector('#tenant').options.length > 0")
     await page.get_by_role("button", name="Sign in").click()
     await page.wait_for_url(f"{web_hub.base_url}/console**")
 
