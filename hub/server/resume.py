@@ -25,7 +25,7 @@ from hub.server.neighbours import neighbours_snapshot
 from hub.server.node import EVENTS, INBOX, Node, TenantRuntime
 from hub.server.session import Session
 from hub.server.supervision import skip
-from hub.store.store import BadEntry
+from hub.store.store import SNAPSHOT_MAX_OFFERS, BadEntry
 
 __all__ = ["REPLAY_MAX", "synchronise"]
 
@@ -125,7 +125,9 @@ async def _replay_events(node: Node, session: Session, rt: TenantRuntime, after:
 
 async def send_snapshot(node: Node, session: Session, rt: TenantRuntime) -> None:
     """Send a snapshot and move the session's floor to the snapshot's offset."""
-    last, snapshot, skipped = await node.store.snapshot(rt.keys)
+    # A unit's view has no offers (its inbox replays its own): none are read for it.
+    offers = 0 if session.role == "unit" else SNAPSHOT_MAX_OFFERS
+    last, snapshot, skipped = await node.store.snapshot(rt.keys, max_offers=offers)
     for record in skipped:
         skip(node.metrics, rt.config.id, record)
     if session.role == "unit":

@@ -21,6 +21,7 @@ from hub.store.scripts import ScriptSet
 
 __all__ = [
     "APP",
+    "SNAPSHOT_MAX_OFFERS",
     "BadEntry",
     "Intake",
     "Store",
@@ -44,6 +45,10 @@ class Intake:
 
 
 APP = Intake()
+
+# Pending offers a console snapshot lists at most: one per live incident at most,
+# capped like the incidents it lists.
+SNAPSHOT_MAX_OFFERS = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,7 +246,7 @@ class Store:
         return {_s(k): _s(v) for k, v in raw.items()}
 
     async def snapshot(
-        self, keys: TenantKeys, max_incidents: int = 500, max_offers: int = 500
+        self, keys: TenantKeys, max_incidents: int = 500, max_offers: int = SNAPSHOT_MAX_OFFERS
     ) -> tuple[str, dict[str, Any], list[BadRecord]]:
         """(last event offset, snapshot message, live incidents skipped) read atomically.
 

@@ -266,6 +266,8 @@ async def test_a_snapshot_lists_offers_soonest_first_and_skips_bad_deadlines(
     assert snapshot["offers"] == [as_in_a_snapshot(sooner_offer), as_in_a_snapshot(later_offer)]
     _, capped, _ = await hub.node.store.snapshot(keys, max_offers=1)
     assert capped["offers"] == [as_in_a_snapshot(sooner_offer)]
+    _, for_a_unit, _ = await hub.node.store.snapshot(keys, max_offers=0)  # none read, not all
+    assert for_a_unit["offers"] == []
     for peer in (*units, console, fresh):
         await peer.close()
 

@@ -21,8 +21,12 @@ for _, id in ipairs(redis.call('SORT', KEYS[2], 'ALPHA')) do
 end
 -- A deadlines key of another type (bad data) lists no offer rather than failing every
 -- console's and unit's opening: the deadline loop, which reads it too, reports it.
-local pending = redis.pcall('ZRANGE', KEYS[4], 0, tonumber(ARGV[3]) - 1)
-if pending.err then pending = {} end
+-- 0 offers asked (a unit's snapshot): none read; ZRANGE 0 -1 would read them all.
+local pending = {}
+if tonumber(ARGV[3]) > 0 then
+  pending = redis.pcall('ZRANGE', KEYS[4], 0, tonumber(ARGV[3]) - 1)
+  if pending.err then pending = {} end
+end
 for _, asg in ipairs(pending) do
   local v = offer_view(asg)
   if v then table.insert(offers, v) end
