@@ -9,6 +9,11 @@ the N units covering the cell). A round's ratio is hub / baseline deliveries/s; 
 median over the rounds (default 3), because on a shared machine one side of a
 single pair can be starved by other work (target, issue #10: >= 0.9).
 
+The events go out over `--publishers` connections in turn (4 by default): the
+hub answers one session's messages one at a time, each after a durable write,
+so through a single connection its loop waits out every fsync and the figure
+is one session's submit round trip, not the fan-out (bench/fanout.py).
+
     .venv/bin/python scripts/bench_fanout.py
     .venv/bin/python scripts/bench_fanout.py --recipients 1000 --duration 10 --rounds 5 --profile
 """
@@ -38,6 +43,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--duration", type=float, default=10.0, help="seconds of publishing")
     p.add_argument("--max-events", type=int, default=100_000, help="stop publishing after")
     p.add_argument("--window", type=int, default=20, help="events ahead of the sentinel")
+    p.add_argument(
+        "--publishers", type=int, default=4,
+        help="connections the events are sent over in turn (1: the figures before 2026-12-02)",
+    )  # fmt: skip
     p.add_argument("--rounds", type=int, default=3, help="baseline-then-hub pairs; median ratio")
     p.add_argument("--skip-baseline", action="store_true")
     add_common_args(p)
@@ -49,7 +58,7 @@ def plan_for(args: argparse.Namespace, mode: str, url: str, secret: str = "") ->
     return FanoutPlan(
         mode=mode, url=url, recipients=args.recipients, workers=args.workers, window=args.window,
         duration_s=args.duration, max_events=args.max_events,
-        cell=str(h3.latlng_to_cell(*CENTRE, 9)), secret=secret,
+        cell=str(h3.latlng_to_cell(*CENTRE, 9)), secret=secret, publishers=args.publishers,
     )  # fmt: skip
 
 
@@ -109,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     progress = Progress()
     params = {
         k: getattr(args, k)
-        for k in ("recipients", "duration", "window", "workers", "codec", "rounds")
+        for k in ("recipients", "duration", "window", "publishers", "workers", "codec", "rounds")
     }
     params["aof"] = not args.no_aof
     params["aof_rewrite"] = not args.no_aof_rewrite

@@ -13,6 +13,14 @@ stay bounded and nothing is dropped for being slow; every recipient checks
 the sequence numbers it gets (in order, no gap, no duplicate); deliveries/s is
 unique deliveries over the time from the first send to the last receipt.
 
+The publisher sends its events over `publishers` connections in turn (lanes),
+each lane numbering its own events: the hub reads a session's messages one at
+a time (a reply in order, then the next), and each `alert.submit` waits for a
+durable write. Through one connection the hub's loop would sit idle for every
+fsync, and the benchmark would time one session's submit round trip instead of
+the fan-out (measured: `--publishers 1`). Order is checked per lane, since two
+sessions' submits may reach the stream in either order.
+
 Every wait is bounded, and a worker that fails sends its traceback to the
 coordinator before exiting, so a broken run ends within seconds with the
 reason instead of waiting out a timeout.
@@ -82,6 +90,7 @@ class FanoutPlan:
     max_events: int
     cell: str
     secret: str = ""
+    publishers: int = 1  # connections the events are sent over, in turn (lanes)
 
 
 def event_template(cell: str) -> dict[str, Any]:
@@ -99,16 +108,16 @@ def event_template(cell: str) -> dict[str, Any]:
 
 
 class Recipient:
-    """One receiving socket: checks order, counts, times."""
+    """One receiving socket: checks order (per lane), counts, times."""
 
     __slots__ = (
         "control", "dups", "gaps", "index", "last", "last_ns", "latency", "on_seq", "unique", "ws",
     )  # fmt: skip
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, lanes: int = 1) -> None:
         self.index = index
         self.ws: WsClient | None = None
-        self.last = 0
+        self.last = [0] * lanes  # the last sequence number seen, per publisher lane
         self.unique = 0
         self.dups = 0
         self.gaps = 0
@@ -134,20 +143,21 @@ class Recipient:
         text = message["incident"]["text"]
         if not text.startswith("bench:"):
             return
-        _, seq_s, sent_s = text.split(":")
-        seq = int(seq_s)
-        if seq <= self.last:
+        _, lane_s, seq_s, sent_s = text.split(":")
+        lane, seq = int(lane_s), int(seq_s)
+        last = self.last[lane]
+        if seq <= last:
             self.dups += 1
             return
-        if seq != self.last + 1:
+        if seq != last + 1:
             self.gaps += 1
-        self.last = seq
+        self.last[lane] = seq
         self.unique += 1
         self.last_ns = now
         if self.latency is not None:
             self.latency.append(now - int(sent_s))
         if self.on_seq is not None:
-            self.on_seq(seq)
+            self.on_seq(self.unique)
 
     async def next_control(self) -> dict[str, Any]:
         """The next non-event message (the caller bounds the wait)."""
@@ -202,71 +212,82 @@ async def _set_up_unit(plan: FanoutPlan, r: Recipient, seen: list[str]) -> None:
 
 
 class Publisher:
-    """Sends events, at most `window` ahead of the sentinel recipient."""
+    """Sends events over `plan.publishers` lanes in turn, at most `window` ahead of
+    the sentinel recipient."""
 
     def __init__(self, plan: FanoutPlan, sentinel: Recipient) -> None:
         self.plan = plan
         self.sentinel = sentinel
-        self.ws: WsClient | None = None
+        self.lanes: list[WsClient] = []
         self.progress = asyncio.Event()
         sentinel.on_seq = lambda seq: self.progress.set()
         self.template = event_template(plan.cell)
         self.acks: asyncio.Future[dict[str, Any]] | None = None
 
     async def connect(self) -> None:
-        """Open the publisher's session (a citizen for the hub), within SETUP_TIMEOUT_S."""
+        """Open the publisher's sessions (citizens for the hub), within SETUP_TIMEOUT_S."""
         try:
             async with asyncio.timeout(SETUP_TIMEOUT_S):
-                await self._connect()
+                for lane in range(max(1, self.plan.publishers)):
+                    self.lanes.append(await self._connect(lane))
         except TimeoutError:
             raise WorkerFailed(
                 f"publisher ({self.plan.mode}): no session within {SETUP_TIMEOUT_S:g}s"
             ) from None
 
-    async def _connect(self) -> None:
+    async def _connect(self, lane: int) -> WsClient:
         plan = self.plan
         if plan.mode == "baseline":
-            self.ws = await open_client(plan.url, None)
-            self.ws.send_text(b"pub")
-            return
+            ws = await open_client(plan.url, None)
+            ws.send_text(b"pub")
+            return ws
         from hub.core.tokens import issue_token
 
-        self.ws = await open_client(plan.url, "vigie.v1.json")
+        ws = await open_client(plan.url, "vigie.v1.json")
         welcomed = asyncio.get_running_loop().create_future()
 
         def on_message(opcode: int, payload: bytes) -> None:
             if not welcomed.done():
                 welcomed.set_result(orjson.loads(payload))
 
-        self.ws.on_message = on_message
-        token = issue_token(plan.secret, role="citizen", sub="publisher", tenant=TENANT)
-        self.ws.send_text(orjson.dumps({"type": "hello", "token": token}))
+        ws.on_message = on_message
+        token = issue_token(plan.secret, role="citizen", sub=f"publisher{lane}", tenant=TENANT)
+        ws.send_text(orjson.dumps({"type": "hello", "token": token}))
         welcome = await welcomed
         if welcome.get("type") != "welcome":
-            raise WorkerFailed(f"publisher: expected a welcome, got {welcome}")
+            raise WorkerFailed(f"publisher {lane}: expected a welcome, got {welcome}")
+        return ws
 
-    def _frame(self, seq: int) -> bytes:
-        text = f"bench:{seq}:{time.monotonic_ns()}"
+    def close(self) -> None:
+        """Close every lane."""
+        for ws in self.lanes:
+            ws.close()
+
+    def _frame(self, seq: int) -> tuple[WsClient, bytes]:
+        """Event `seq` (1, 2, ...): its lane, in turn, and the frame, numbered in its lane."""
+        lane, lane_seq = (seq - 1) % len(self.lanes), (seq - 1) // len(self.lanes) + 1
+        text = f"bench:{lane}:{lane_seq}:{time.monotonic_ns()}"
+        ws = self.lanes[lane]
         if self.plan.mode == "baseline":
             self.template["incident"]["text"] = text
-            return orjson.dumps(self.template)
+            return ws, orjson.dumps(self.template)
         import h3
 
         lat, lon = h3.cell_to_latlng(self.plan.cell)
-        return orjson.dumps(
+        return ws, orjson.dumps(
             {"type": "alert.submit", "ref": f"f{seq}", "category": "noise", "lat": lat,
              "lon": lon, "text": text}
         )  # fmt: skip
 
     async def run(self, start_ns: int) -> tuple[int, int]:
         """Publish until the duration or max_events; returns (events, first send ns)."""
-        assert self.ws is not None
+        assert self.lanes
         await asyncio.sleep(max(0.0, (start_ns - time.monotonic_ns()) / 1e9))
         end_ns = start_ns + int(self.plan.duration_s * 1e9)
         first = time.monotonic_ns()
         seq = 0
         while seq < self.plan.max_events and time.monotonic_ns() < end_ns:
-            if seq - self.sentinel.last >= self.plan.window:
+            if seq - self.sentinel.unique >= self.plan.window:
                 self.progress.clear()
                 try:
                     await asyncio.wait_for(self.progress.wait(), DRAIN_S)
@@ -274,7 +295,8 @@ class Publisher:
                     break  # the sentinel stopped receiving: report what we have
                 continue
             seq += 1
-            self.ws.send_text(self._frame(seq))
+            ws, frame = self._frame(seq)
+            ws.send_text(frame)
         return seq, first
 
 
@@ -304,7 +326,7 @@ async def from_coordinator(conn: Connection, what: str, timeout_s: float) -> Any
 async def connect_share(plan: FanoutPlan, index: int) -> list[Recipient]:
     """Worker `index`'s share of the recipients, connected and set up
     (CONNECT_CONCURRENCY at a time)."""
-    mine = [Recipient(i) for i in range(index, plan.recipients, plan.workers)]
+    mine = [Recipient(i, plan.publishers) for i in range(index, plan.recipients, plan.workers)]
     limit = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def connect(r: Recipient) -> None:
@@ -339,7 +361,7 @@ async def _worker(plan: FanoutPlan, index: int, conn: Connection) -> None:
     events = await from_coordinator(conn, "event count", publish_timeout_s(plan) + MARGIN_S)
     deadline = time.monotonic() + DRAIN_S
     # Bounded poll for the last frames: cheaper than an event per recipient.
-    while time.monotonic() < deadline and any(r.last < events for r in mine):  # noqa: ASYNC110
+    while time.monotonic() < deadline and any(r.unique < events for r in mine):  # noqa: ASYNC110
         await asyncio.sleep(0.05)
     latency = array.array("q")
     for r in mine:
@@ -360,8 +382,8 @@ async def _worker(plan: FanoutPlan, index: int, conn: Connection) -> None:
         )
     )
     close_share(mine)
-    if publisher is not None and publisher.ws is not None:
-        publisher.ws.close()
+    if publisher is not None:
+        publisher.close()
     await asyncio.sleep(0.2)
 
 

@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 RUN_TIMEOUT_S = 95  # then SIGTERM, a grace period, SIGKILL: all under pytest's 120 s
@@ -182,3 +183,20 @@ async def test_a_fanout_recipient_keeps_setup_replies_read_in_one_go(
     recipient.on_message(1, b'{"type": "snapshot", "incidents": []}')
     assert (await asyncio.wait_for(recipient.next_control(), 1))["type"] == "welcome"
     assert (await asyncio.wait_for(recipient.next_control(), 1))["type"] == "snapshot"
+
+
+def test_a_fanout_recipient_checks_order_per_publisher_lane(
+    project_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two lanes' events may reach the stream in either order: no gap for that; a
+    gap or a repeat within one lane is still counted."""
+    monkeypatch.syspath_prepend(str(project_root / "scripts"))
+    from bench.fanout import Recipient
+
+    recipient = Recipient(0, lanes=2)
+    recipient.control = None  # set up: only events count
+    for lane, seq in ((1, 1), (0, 1), (0, 2), (1, 2), (1, 2), (0, 4)):
+        text = f"bench:{lane}:{seq}:{time.monotonic_ns()}"
+        recipient.on_message(1, orjson.dumps({"type": "incident", "incident": {"text": text}}))
+    assert recipient.last == [4, 2]
+    assert (recipient.unique, recipient.dups, recipient.gaps) == (5, 1, 1)
