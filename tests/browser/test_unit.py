@@ -400,6 +400,74 @@ async def test_an_offer_made_while_cut_off_appears_on_reconnect(
     await console.expect("assignment.state", state="accepted")
 
 
+# -- the hub's refusals, in the officer's language -------------------------------------
+
+
+async def test_a_refusal_of_the_hub_reads_in_french_not_in_its_english(
+    web_hub: Any, open_tablet: OpenTablet, console: Peer
+) -> None:
+    """A decline whose reason is over the hub's 1000 characters (the field's own
+    limit bypassed, as a script or an older page would): the hub answers
+    `too_large` with an English message for developers; the tablet says it in
+    French, chosen by the code, and the offer stays open to answer again."""
+    page = await open_tablet(geolocation=None, lang="fr")
+    await unit_online(console, change="online")
+    await assign(console, await report(web_hub, "hana"))
+    dialog = page.get_by_role("alertdialog")
+    await expect(dialog).to_be_visible()
+    too_long = "() => { document.querySelector('#decline-reason').value = 'x'.repeat(1001); }"
+    await page.evaluate(too_long)
+    await dialog.get_by_role("button", name="Refuser").click()
+    error = dialog.get_by_role("alert")
+    await expect(error).to_have_text("Le texte est trop long.")
+    assert "longer than" not in (await page.locator("body").inner_text())
+    await expect(dialog).to_be_visible()
+    await expect(dialog.get_by_role("button", name="Refuser")).to_be_enabled()
+    await dialog.get_by_label("Motif du refus (facultatif)").fill("déjà sur une intervention")
+    await dialog.get_by_role("button", name="Refuser").click()
+    declined = await console.expect("assignment.state", state="declined")
+    assert declined["reason"] == "déjà sur une intervention"
+    await expect(dialog).to_be_hidden()
+
+
+async def test_an_answer_that_crossed_a_cancel_closes_the_offer_as_cancelled(
+    web_hub: Any, open_tablet: OpenTablet, console: Peer
+) -> None:
+    """The operator closes the incident while the offer is on screen and the
+    tablet has not heard (its `assignment.state` frames are held back): Accept
+    gets `conflict`, and the tablet closes the offer as cancelled, decided by the
+    offer's deadline (not yet reached), never by the words of the hub's message."""
+    held: list[str] = []
+
+    def hold_assignment_states(ws: WebSocketRoute) -> None:
+        server = ws.connect_to_server()
+        ws.on_message(server.send)
+        server.on_message(
+            lambda m: held.append(str(m)) if '"assignment.state"' in str(m) else ws.send(m)
+        )
+
+    async def install(context: BrowserContext) -> None:
+        await context.route_web_socket(re.compile(r"/ws$"), hold_assignment_states)
+
+    page = await open_tablet(geolocation=None, lang="fr", setup=install)
+    await unit_online(console, change="online")
+    incident = await report(web_hub, "ivan")
+    await assign(console, incident)
+    dialog = page.get_by_role("alertdialog")
+    await expect(dialog).to_be_visible()
+    closed = await console.request(
+        {"type": "incident.update", "ref": "close-ivan", "incident": incident, "status": "closed"}
+    )
+    assert closed["type"] == "ok", closed
+    await console.expect("assignment.state", state="cancelled")
+    await page.wait_for_timeout(300)  # the incident's event came; the offer's end did not
+    await expect(dialog).to_be_visible()
+    await dialog.get_by_role("button", name="Accepter").click()
+    await expect(dialog).to_be_hidden()
+    await expect(page.locator("#notice")).to_contain_text("offre a été retirée par le centre.")
+    assert any('"cancelled"' in m for m in held), held
+
+
 # -- safety, accessibility, sizes ------------------------------------------------------
 
 

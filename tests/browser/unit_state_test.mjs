@@ -1,6 +1,8 @@
 // Pure tests of the patrol tablet (hub/web/static/unit): state reducers (replays and
 // duplicates included), the position throttle, and what a reload keeps.
-import { initialState, reduce, currentOffer, overdueOffers, byPriority, myIncident } from '../../hub/web/static/unit/state.js';
+import {
+  initialState, reduce, currentOffer, overdueOffers, byPriority, myIncident, refusedOfferState,
+} from '../../hub/web/static/unit/state.js';
 import { Throttle } from '../../hub/web/static/unit/position.js';
 import { load, restore, save } from '../../hub/web/static/unit/store.js';
 import { distanceM, distanceText } from '../../hub/web/static/unit/incident.js';
@@ -154,4 +156,18 @@ export function test_distances_read_as_an_officer_reads_them() {
   if (Math.abs(m - 1853) > 5) throw new Error(`one minute of latitude: ${m}`);
   eq(distanceM(43.18, 3.0, 43.18, 3.0), 0, 'same point');
   eq([distanceText(3), distanceText(347), distanceText(2449), distanceText(12600)], ['10 m', '350 m', '2.4 km', '13 km'], 'texts');
+}
+
+export function test_an_answer_refused_as_over_is_expired_or_cancelled_by_the_deadline() {
+  // The hub's conflict reply names no state: the offer's deadline (hub time) decides.
+  const offer = { assignment: 'as1', expires_at: 100_000 };
+  eq(refusedOfferState(offer, 100_000), 'expired', 'at the deadline');
+  eq(refusedOfferState(offer, 130_000), 'expired', 'well past it');
+  eq(refusedOfferState(offer, 99_500), 'expired', 'within the clock slack');
+  eq(refusedOfferState(offer, 90_000), 'cancelled', 'ten seconds before: ended by someone');
+  let s = initialState('u1');
+  s = reduce(s, { type: 'assignment', assignment: 'as1', incident: inc('in1'), expires_at: 100_000 });
+  s = reduce(s, { type: 'local.offer.ended', assignment: 'as1', state: refusedOfferState(offer, 90_000), at: 90_000 });
+  eq(s.offers.get('as1').state, 'cancelled', 'the offer closes as cancelled');
+  eq(s.notice.key, 'offer.cancelled', 'and the officer is told so');
 }

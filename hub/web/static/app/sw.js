@@ -5,7 +5,7 @@
 // configuration and the resident's reports are kept by the page in IndexedDB,
 // not here; /api and /ws are never cached. Bump VERSION when SHELL changes.
 
-const VERSION = 'vigie-app-v2';
+const VERSION = 'vigie-app-v3';
 const PREFIX = 'vigie-app-';
 const NETWORK_WAIT_MS = 3000; // then the cached copy, if any (a network that hangs)
 
@@ -31,6 +31,7 @@ const SHELL = [
   '/static/shared/auth.js',
   '/static/shared/connection.js',
   '/static/shared/dom.js',
+  '/static/shared/errors.js',
   '/static/shared/i18n.js',
   '/static/shared/i18n/en.js',
   '/static/shared/i18n/fr.js',

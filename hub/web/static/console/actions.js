@@ -3,13 +3,15 @@
 // connection is back (the hub acts once per ref); an `error` reply is the
 // hub's answer and is shown, not retried.
 
+import { HubError } from '../shared/errors.js';
+
 const RETRIES = 3;
 
-/** A rejected command: the hub's error code and message. */
-export class CommandError extends Error {
+/** A rejected command: the hub's error code; its message is the operator's sentence for it. */
+export class CommandError extends HubError {
   constructor(reply) {
-    super(reply.message || reply.code);
-    this.code = reply.code;
+    super(reply, 'console.errors');
+    this.name = 'CommandError';
   }
 }
 

@@ -5,8 +5,9 @@
 
 import { tenant as loadTenant, cellAt, getJSON } from '../shared/api.js';
 import { claims, requireToken, signInAgain } from '../shared/auth.js';
-import { Connection } from '../shared/connection.js';
+import { Connection, RequestError } from '../shared/connection.js';
 import { $ } from '../shared/dom.js';
+import { errorText } from '../shared/errors.js';
 import { categoryLabel, t, translate } from '../shared/i18n.js';
 import { connectionBadge } from '../shared/status.js';
 import { setTimeZone } from '../shared/time.js';
@@ -42,7 +43,7 @@ async function main() {
   const liveWaiters = [];
   const whenLive = () => (conn.status === 'live' ? Promise.resolve() : new Promise((resolve, reject) => {
     liveWaiters.push(resolve);
-    setTimeout(() => reject(new Error(t('console.errors.offline'))), LIVE_WAIT_MS);
+    setTimeout(() => reject(new RequestError('offline', 'console')), LIVE_WAIT_MS); // shown by code
   }));
   const conn = new Connection({
     token,
@@ -160,7 +161,7 @@ async function main() {
       await hotspots.show();
     } catch (err) {
       hotspotsButton.setAttribute('aria-pressed', 'false');
-      $('#sync').textContent = `${t('common.error')}: ${err.message}`;
+      $('#sync').textContent = errorText(err, 'console.errors');
     }
   });
 

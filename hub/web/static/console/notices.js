@@ -2,6 +2,7 @@
 // selected incident's cell, the map centre's cell), write, send (`notice`).
 
 import { h } from '../shared/dom.js';
+import { errorText } from '../shared/errors.js';
 import { t } from '../shared/i18n.js';
 
 const MAX_CELLS = 500;
@@ -111,7 +112,7 @@ export class NoticeComposer {
       return true;
     } catch (err) {
       this.el.status.textContent = '';
-      this.el.error.textContent = t('console.errors.command', { message: err.message });
+      this.el.error.textContent = errorText(err, 'console.errors');
       return false;
     }
   }

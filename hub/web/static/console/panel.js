@@ -3,6 +3,7 @@
 // (acknowledge, assign, merge, set priority, close or reject with a note).
 
 import { clear, h } from '../shared/dom.js';
+import { errorText } from '../shared/errors.js';
 import { t } from '../shared/i18n.js';
 import { clock } from '../shared/time.js';
 import { ageOf, priorityBadge, reportCount } from './labels.js';
@@ -185,7 +186,7 @@ export class IncidentPanel {
       this.el.talk.replaceChildren(...(talk.length ? talk.map((e) => this.talkItem(e))
         : [h('li', { class: 'muted' }, t('console.talk.none'))]));
     } catch (err) {
-      if (id === this.id) this.el.error.textContent = t('console.errors.details', { message: err.message });
+      if (id === this.id) this.el.error.textContent = t('console.errors.details', { message: errorText(err, 'console.errors') });
     }
   }
 
@@ -246,7 +247,7 @@ export class IncidentPanel {
       return true;
     } catch (err) {
       this.el.feedback.textContent = '';
-      this.el.error.textContent = t('console.errors.command', { message: err.message });
+      this.el.error.textContent = errorText(err, 'console.errors');
       return false;
     }
   }

@@ -5,6 +5,7 @@
 // docs/statistics.md.
 
 import { clear, h } from '../shared/dom.js';
+import { errorText } from '../shared/errors.js';
 import { t } from '../shared/i18n.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -133,7 +134,7 @@ export class StatsView {
       this.loaded = true;
       this.onLoad?.();
     } catch (err) {
-      clear(this.body).append(h('p', { role: 'alert' }, `${t('common.error')}: ${err.message}`));
+      clear(this.body).append(h('p', { role: 'alert' }, errorText(err, 'console.errors')));
     }
   }
 

@@ -161,7 +161,7 @@ export class Connection {
       this._attempt = 0;
       this._setStatus('live', {});
     }
-    if (msg.ref === PROBE_REF) return;
+    if (msg.ref === PROBE_REF) return; // the probe's `unknown_type` reply (_touch): proof of life only
     if (!this._fresh(msg)) return;
     if (msg.ref && REPLY_TYPES.has(msg.type)) this._settle(msg.ref, msg, null);
     this.onMessage(msg);
@@ -211,8 +211,13 @@ export class Connection {
 
   // Dead-connection check. Browsers answer the hub's pings without telling the
   // page, so silence alone proves nothing on a quiet session: after heartbeat_s
-  // of silence, probe with a message the hub answers (an unknown type gets an
-  // `error` with our ref); still silent one heartbeat later: the link is dead.
+  // of silence, probe with a message the hub answers; still silent one heartbeat
+  // later: the link is dead. Protocol v1 has no message for this (its heartbeats
+  // are WebSocket ping/pong, which page scripts can neither send nor see) and
+  // every defined type acts or is refused by role, so the probe is a type the hub
+  // does not know: it answers `unknown_type` with our ref and acts on nothing.
+  // _receive drops every reply carrying PROBE_REF before onMessage: an app never
+  // sees it, so no user is ever shown it.
   _touch() {
     this._stopIdle();
     if (this._stopped) return;

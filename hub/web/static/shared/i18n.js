@@ -26,6 +26,11 @@ function lookup(catalogue, key) {
   return key.split('.').reduce((node, part) => (node && typeof node === 'object' ? node[part] : undefined), catalogue);
 }
 
+/** Whether `key` has a text in the current language or in French (no warning when not). */
+export function hasText(key) {
+  return typeof (lookup(CATALOGUES[lang()], key) ?? lookup(CATALOGUES.fr, key)) === 'string';
+}
+
 /** The text of `key` ('console.queue') with {name} placeholders filled; the key if missing. */
 export function t(key, params = {}) {
   const text = lookup(CATALOGUES[lang()], key) ?? lookup(CATALOGUES.fr, key);

@@ -1,6 +1,7 @@
 // The unit's own status (available, busy, off duty): toggle buttons whose
 // pressed state shows the status the hub last accepted.
 
+import { errorText } from '../shared/errors.js';
 import { t } from '../shared/i18n.js';
 
 /** The statuses an officer sets by hand (en_route and on_scene follow the mission). */
@@ -22,7 +23,7 @@ export function createDutyView(root, actions) {
       try {
         await actions.onStatus(button.dataset.status);
       } catch (err) {
-        error.textContent = t('unit.actionFailed', { reason: err.message || String(err) });
+        error.textContent = errorText(err, 'unit.errors');
       } finally {
         button.disabled = false;
       }

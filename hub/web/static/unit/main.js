@@ -5,8 +5,9 @@
 
 import { claims, requireToken, signInAgain } from '../shared/auth.js';
 import { tenant as fetchTenant } from '../shared/api.js';
-import { Connection, RequestError, newRef } from '../shared/connection.js';
+import { Connection, newRef } from '../shared/connection.js';
 import { $ } from '../shared/dom.js';
+import { HubError } from '../shared/errors.js';
 import { t, translate } from '../shared/i18n.js';
 import { connectionBadge } from '../shared/status.js';
 import { clock, setTimeZone } from '../shared/time.js';
@@ -16,7 +17,9 @@ import { createMapView } from './map.js';
 import { createMissionView } from './mission.js';
 import { createOfferView } from './offer.js';
 import { trackPosition } from './position.js';
-import { byPriority, currentOffer, initialState, myIncident, overdueOffers, reduce } from './state.js';
+import {
+  byPriority, currentOffer, initialState, myIncident, overdueOffers, reduce, refusedOfferState,
+} from './state.js';
 import { load, restore, save } from './store.js';
 import { keepScreenOn } from './wakelock.js';
 
@@ -158,17 +161,15 @@ class TabletApp {
     });
   }
 
-  /** Send a command once per logical action: a retry after a lost reply reuses the ref. */
+  /**
+   * Send a command once per logical action: a retry after a lost reply reuses the
+   * ref. Rejects with RequestError when no reply came; the views show it, and a
+   * HubError, by code (shared/errors.js).
+   */
   async command(action, msg) {
     let ref = this.refs.get(action);
     if (!ref) this.refs.set(action, (ref = newRef('u')));
-    let reply;
-    try {
-      reply = await this.conn.request({ ...msg, ref });
-    } catch (err) {
-      if (err instanceof RequestError) throw new Error(t(`unit.requestFailed.${err.reason}`));
-      throw err;
-    }
+    const reply = await this.conn.request({ ...msg, ref });
     this.refs.delete(action); // a definitive answer: the next click is a new command
     return reply;
   }
@@ -181,10 +182,12 @@ class TabletApp {
       this.dispatch({ type: 'assignment.state', assignment: offer.assignment, unit: this.me, state, at });
       if (state === 'accepted') queueMicrotask(() => $('#on-scene').focus()); // after the render
     } else if (reply.code === 'conflict' || reply.code === 'not_found') {
-      const state = /expired/.test(reply.message || '') ? 'expired' : 'cancelled';
-      this.dispatch({ type: 'local.offer.ended', assignment: offer.assignment, state, at: this.now() });
+      // The offer is over: its deadline tells why (the hub's English text never decides).
+      const at = this.now();
+      const state = refusedOfferState(offer, at);
+      this.dispatch({ type: 'local.offer.ended', assignment: offer.assignment, state, at });
     } else {
-      throw new Error(reply.message || reply.code);
+      throw new HubError(reply, 'unit.errors');
     }
   }
 
@@ -198,13 +201,13 @@ class TabletApp {
       const gone = { type: 'local.mission.status', incident: incident.id, status: 'gone' };
       this.dispatch({ ...gone, at: this.now() });
     } else {
-      throw new Error(reply.message || reply.code);
+      throw new HubError(reply, 'unit.errors');
     }
   }
 
   async setDuty(status) {
     const reply = await this.command(`unit.status:${status}`, { type: 'unit.status', status });
-    if (reply.type !== 'ok') throw new Error(reply.message || reply.code);
+    if (reply.type !== 'ok') throw new HubError(reply, 'unit.errors');
     this.dispatch({ type: 'local.unit.status', status });
   }
 }

@@ -2,6 +2,7 @@
 // On scene / Resolved buttons (with an optional note for the audit trail).
 
 import { $ } from '../shared/dom.js';
+import { errorText } from '../shared/errors.js';
 import { t } from '../shared/i18n.js';
 import { distanceM, distanceText, fillSummary, reportText, statusName } from './incident.js';
 
@@ -40,7 +41,7 @@ export function createMissionView(root, tenant, actions) {
       // Clear only the note that went: one typed while the hub answered stays for the next step.
       if (parts.note.value === typed) parts.note.value = '';
     } catch (err) {
-      parts.error.textContent = t('unit.actionFailed', { reason: err.message || String(err) });
+      parts.error.textContent = errorText(err, 'unit.errors');
     } finally {
       busy = false;
       update();

@@ -2,6 +2,7 @@
 // and a countdown to its deadline. Built once; render() shows, updates or hides it.
 
 import { $ } from '../shared/dom.js';
+import { errorText } from '../shared/errors.js';
 import { t } from '../shared/i18n.js';
 import { fillSummary, reportText } from './incident.js';
 import { remainingMs } from './state.js';
@@ -37,7 +38,7 @@ export function createOfferView(root, tenant, actions) {
     try {
       await send();
     } catch (err) {
-      parts.error.textContent = t('unit.actionFailed', { reason: err.message || String(err) });
+      parts.error.textContent = errorText(err, 'unit.errors');
     } finally {
       busy = false;
       setDisabled(false);

@@ -214,6 +214,24 @@ export function overdueOffers(state, now) {
   return [...state.offers.values()].filter((o) => o.state === 'offered' && now >= o.expires_at);
 }
 
+// The tablet's idea of the hub's clock is off by about the welcome's one-way
+// delay, and the hub judged a late answer before its reply travelled back.
+const CLOCK_SLACK_MS = 1000;
+
+/**
+ * How an offer ended when the hub refused the officer's answer as over
+ * (`conflict` or `not_found`). The reply names no state: its English message is
+ * for developers and its code says only "not possible any more", so the offer's
+ * own deadline decides. At or past it (hub time, give or take CLOCK_SLACK_MS):
+ * 'expired'; before it the hub ended the offer for another reason (reassigned,
+ * incident closed or merged, report withdrawn): 'cancelled'. Usually the hub's
+ * `assignment.state` came first and closed the offer already; this covers an
+ * answer that crossed it.
+ */
+export function refusedOfferState(offer, now) {
+  return now + CLOCK_SLACK_MS >= offer.expires_at ? 'expired' : 'cancelled';
+}
+
 /** Milliseconds left before the offer's deadline (never negative). */
 export function remainingMs(offer, now) {
   return Math.max(0, offer.expires_at - now);

@@ -4,6 +4,7 @@
 // alert object changed (the reducers replace only the alerts they change).
 
 import { h, clear } from '/static/shared/dom.js';
+import { errorText as sayError } from '/static/shared/errors.js';
 import { t } from '/static/shared/i18n.js';
 import { STATUSES, answerable, cancellable, rateable, timeline, withdrawable } from '../state.js';
 
@@ -125,10 +126,11 @@ function statusText(status) {
   return STATUSES.has(status) ? t(`app.status.${status}`) : String(status);
 }
 
-const ERROR_TEXTS = new Set(['rate_limited', 'out_of_area', 'too_large', 'conflict', 'not_found', 'bad_request', 'timeout', 'offline']);
-
-/** The resident-facing text of an error (by its code; the hub's own message is for developers). */
+/**
+ * The resident-facing text of a report's error, by its code: the app's words
+ * (`app.error.<code>`) where it has some, else the shared ones (shared/errors.js).
+ * The hub's own message is for developers and is never shown.
+ */
 export function errorText(error) {
-  if (!ERROR_TEXTS.has(error.code)) return t('app.error.other', { code: error.code });
-  return t(`app.error.${error.code}`, { seconds: error.retry_after_s ?? '' });
+  return sayError(error, 'app.error');
 }

@@ -12,6 +12,26 @@ export default {
     loading: "Loading…",
     error: "Error",
     retry: "Retry",
+    // Failed requests, by error code (shared/errors.js): every code in ERROR_CODES.
+    errors: {
+      bad_request: "The server refused this request (invalid data).",
+      unknown_type: "The server does not know this action (it may be an older version).",
+      forbidden: "You are not allowed to do this.",
+      rate_limited: "Too many requests: try again in {seconds} s.",
+      rate_limited_soon: "Too many requests: try again in a moment.",
+      out_of_area: "This place is outside the town.",
+      not_found: "Not found: it may have been closed or removed meanwhile.",
+      conflict: "No longer possible: the situation changed meanwhile.",
+      too_large: "The text is too long.",
+      unavailable: "The server cannot do this right now: try again in {seconds} s.",
+      unavailable_soon: "The server cannot do this right now: try again in a moment.",
+      internal: "The server failed to do this (an internal error, logged). Try again later.",
+      unauthorized: "Your session is no longer valid: sign in again.",
+      timeout: "No answer from the server: try again.",
+      lost: "Connection lost: try again.",
+      offline: "Not connected to the server: try again when the connection is back.",
+      unknown: "Something went wrong: try again.",
+    },
   },
   signin: {
     title: "Development sign-in",
@@ -127,8 +147,10 @@ export default {
       rejected: "Rejected.",
     },
     errors: {
-      command: "Refused: {message}",
-      details: "Could not load the reports and history: {message}",
+      // A refused command, by error code (shared/errors.js); other codes read common.errors.
+      conflict: "Refused: the incident's state does not allow this (it may have changed meanwhile).",
+      not_found: "Refused: this incident or unit no longer exists here.",
+      details: "Reports and history not loaded. {message}",
       noUnit: "Choose a unit first.",
       offline: "Not connected to the hub.",
       start: "The console could not start. Reload the page.",
@@ -233,11 +255,11 @@ export default {
     declineReason: "Reason for declining (optional)",
     accept: "Accept",
     decline: "Decline",
-    actionFailed: "Not sent: {reason}. Try again.",
-    requestFailed: {
-      offline: "not connected",
-      timeout: "no answer from the hub",
-      lost: "connection lost",
+    // A failed action, by error code (shared/errors.js); other codes read common.errors.
+    errors: {
+      offline: "Not sent: not connected. Try again.",
+      timeout: "Not sent: no answer from the hub. Try again.",
+      lost: "Not sent: connection lost. Try again.",
     },
     secondsLeft: "{s} seconds left to answer",
     priority1: "Priority 1 (most urgent)",
@@ -337,7 +359,6 @@ export default {
       bad_request: "Report refused (invalid data).",
       timeout: "No answer from the server: try again.",
       offline: "No connection: try again when the network is back.",
-      other: "Error ({code}).",
     },
     severity: {
       info: "Information",

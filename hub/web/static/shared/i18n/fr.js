@@ -12,6 +12,26 @@ export default {
     loading: "Chargement…",
     error: "Erreur",
     retry: "Réessayer",
+    // Demandes échouées, par code d’erreur (shared/errors.js) : chaque code d’ERROR_CODES.
+    errors: {
+      bad_request: "Le serveur a refusé cette demande (données invalides).",
+      unknown_type: "Le serveur ne connaît pas cette action (version plus ancienne ?).",
+      forbidden: "Vous n’avez pas le droit de faire cela.",
+      rate_limited: "Trop de demandes : réessayez dans {seconds} s.",
+      rate_limited_soon: "Trop de demandes : réessayez dans un instant.",
+      out_of_area: "Ce lieu est hors de la commune.",
+      not_found: "Introuvable : il a peut-être été clos ou supprimé entre-temps.",
+      conflict: "Plus possible : la situation a changé entre-temps.",
+      too_large: "Le texte est trop long.",
+      unavailable: "Le serveur ne peut pas le faire pour l’instant : réessayez dans {seconds} s.",
+      unavailable_soon: "Le serveur ne peut pas le faire pour l’instant : réessayez dans un instant.",
+      internal: "Le serveur n’a pas pu le faire (erreur interne, journalisée). Réessayez plus tard.",
+      unauthorized: "Votre session n’est plus valide : reconnectez-vous.",
+      timeout: "Pas de réponse du serveur : réessayez.",
+      lost: "Connexion perdue : réessayez.",
+      offline: "Pas de connexion au serveur : réessayez quand la connexion revient.",
+      unknown: "Une erreur est survenue : réessayez.",
+    },
   },
   signin: {
     title: "Connexion de développement",
@@ -127,8 +147,10 @@ export default {
       rejected: "Rejeté.",
     },
     errors: {
-      command: "Refusé : {message}",
-      details: "Signalements et historique indisponibles : {message}",
+      // Une commande refusée, par code d’erreur (shared/errors.js) ; les autres codes : common.errors.
+      conflict: "Refusé : l’état de l’incident ne le permet pas (il a peut-être changé entre-temps).",
+      not_found: "Refusé : cet incident ou cette unité n’existe plus ici.",
+      details: "Signalements et historique non chargés. {message}",
       noUnit: "Choisissez d’abord une unité.",
       offline: "Pas de connexion au hub.",
       start: "La console n’a pas pu démarrer. Rechargez la page.",
@@ -233,11 +255,11 @@ export default {
     declineReason: "Motif du refus (facultatif)",
     accept: "Accepter",
     decline: "Refuser",
-    actionFailed: "Non envoyé : {reason}. Réessayez.",
-    requestFailed: {
-      offline: "pas de connexion",
-      timeout: "pas de réponse du serveur",
-      lost: "connexion perdue",
+    // Une action échouée, par code d’erreur (shared/errors.js) ; les autres codes : common.errors.
+    errors: {
+      offline: "Non envoyé : pas de connexion. Réessayez.",
+      timeout: "Non envoyé : pas de réponse du serveur. Réessayez.",
+      lost: "Non envoyé : connexion perdue. Réessayez.",
     },
     secondsLeft: "Encore {s} secondes pour répondre",
     priority1: "Priorité 1 (la plus urgente)",
@@ -337,7 +359,6 @@ export default {
       bad_request: "Signalement refusé (données invalides).",
       timeout: "Pas de réponse du serveur : réessayez.",
       offline: "Pas de connexion : réessayez quand le réseau revient.",
-      other: "Erreur ({code}).",
     },
     severity: {
       info: "Information",
