@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from hub.core.geo import cell_of
 from hub.core.messages import NOTICE_EXPIRES_MAX_S, NOTICE_EXPIRES_MIN_S, TEXT_MAX
 
 __all__ = [
@@ -94,6 +95,11 @@ class Sector:
     lat: float
     lon: float
     resolution: int
+
+    @property
+    def cell(self) -> str:
+        """The sector's H3 cell (what a unit covering the sector sends in `cover`)."""
+        return cell_of(self.lat, self.lon, self.resolution)
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,10 +44,7 @@ class Town:
         self.tenant = tenant
         self.area = TenantArea.from_polygon(tenant.area, resolution)
         self.rng = rng
-        self.beats = [
-            Beat(s.name, s.lat, s.lon, str(h3.latlng_to_cell(s.lat, s.lon, s.resolution)))
-            for s in tenant.sectors.values()
-        ]
+        self.beats = [Beat(s.name, s.lat, s.lon, s.cell) for s in tenant.sectors.values()]
         if not self.beats:
             raise ValueError(f"tenant {tenant.id} has no [sectors] for the demo's patrols")
         self.categories = [c for c in CATEGORY_WEIGHTS if c in tenant.categories]

@@ -17,7 +17,6 @@ import re
 import time
 from typing import Final
 
-import h3
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -53,7 +52,7 @@ def issuer(cfg: TenantConfig) -> Issuer:
         sender=cfg.cap_sender or f"vigie@{cfg.id}.invalid",
         language=cfg.language,
         timezone=cfg.timezone,
-        sectors={n: h3.latlng_to_cell(s.lat, s.lon, s.resolution) for n, s in cfg.sectors.items()},
+        sectors={n: s.cell for n, s in cfg.sectors.items()},
     )
 
 

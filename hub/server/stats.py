@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from hub.config import TenantConfig
-from hub.core.geo import cell_of
 from hub.core.stats import ALPHA, Totals, days_between, fold, summary
 from hub.core.stats_export import hotspots_geojson, stats_csv
 from hub.core.tokens import TokenError
@@ -54,7 +53,7 @@ def sector_finder(tenant: TenantConfig) -> Callable[[str], str]:
 
 
 def _finder(tenant: TenantConfig) -> Callable[[str], str]:
-    sectors = [(s.name, cell_of(s.lat, s.lon, s.resolution)) for s in tenant.sectors.values()]
+    sectors = [(s.name, s.cell) for s in tenant.sectors.values()]
 
     @lru_cache(maxsize=4096)
     def sector_of(area: str) -> str:
