@@ -53,6 +53,8 @@ def tenant_view(rt: TenantRuntime) -> dict[str, Any]:
         ],
         "tiles": asdict(t.tiles) if t.tiles is not None else None,
         "emergency": t.emergency,
+        # The named patrol sectors: the console names a unit's coverage by them.
+        "sectors": [{"name": s.name, "cell": s.cell} for _, s in sorted(t.sectors.items())],
     }
 
 

@@ -61,6 +61,14 @@ async def test_stale_positions_are_drawn_apart(web_hub: WebHub, open_app: OpenAp
     await expect(page.locator(".unit-marker.unit-fresh")).to_have_text("u1")
     await expect(page.locator('#units tr[data-unit="u2"]')).to_have_class(re.compile(r"\bstale\b"))
     await expect(page.locator('#units tr[data-unit="u2"]')).to_contain_text("3 min")
+    # Coverage in words: the town's sectors by their names (a count otherwise), never an H3 id.
+    coverage = 2  # the board's columns after the unit: status, last seen, coverage, offer
+    await expect(page.locator('#units tr[data-unit="u1"] td').nth(coverage)).to_have_text(
+        "sector centre · around its position"
+    )
+    await expect(page.locator('#units tr[data-unit="u2"] td').nth(coverage)).to_have_text(
+        "sector plage · around its position"
+    )
     for peer in (fresh, old):
         await peer.close()
 

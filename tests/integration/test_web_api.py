@@ -62,6 +62,10 @@ async def test_tenant_for_every_role(http: httpx.AsyncClient, role: str) -> None
     }
     priorities = [c["priority"] for c in body["categories"]]
     assert priorities == sorted(priorities)
+    # The named sectors, each with the cell a unit covering it sends in `cover`.
+    assert [s["name"] for s in body["sectors"]] == ["centre", "nord", "ouest", "plage", "sud"]
+    centre = body["sectors"][0]["cell"]
+    assert centre == h3.latlng_to_cell(43.1839, 3.0042, 7)
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,29 @@ export function reportCount(n) {
   return n === 1 ? t('console.report') : t('console.reports', { n });
 }
 
+/**
+ * What a unit covers, in the operator's words: the town's named sectors it
+ * covers ("sector centre"), else how many cells, and "around its position" once
+ * it has sent one (a unit also covers the ring around where it is). Never an H3
+ * id: it means nothing to a person.
+ *
+ * @param {{sector?: string[], cell?: string|null}} unit a unit of the board
+ * @param {Map<string, string>} sectorNames the tenant's sector cell → name
+ */
+export function coverageLine(unit, sectorNames) {
+  const cells = unit.sector || [];
+  const names = cells.map((cell) => sectorNames.get(cell));
+  const parts = [];
+  if (cells.length && names.every(Boolean)) {
+    const key = names.length === 1 ? 'console.units.sectorNamed' : 'console.units.sectorsNamed';
+    parts.push(t(key, { names: names.join(', ') }));
+  } else if (cells.length) {
+    parts.push(cells.length === 1 ? t('console.units.cell') : t('console.units.cells', { n: cells.length }));
+  }
+  if (unit.cell) parts.push(t('console.units.around'));
+  return parts.join(' · ');
+}
+
 /** What the queue says about an incident's offer: pending with its countdown, or how it ended. */
 export function offerLine(state, inc, now = Date.now()) {
   if (inc.status === 'dispatched' || inc.status === 'on_scene') {

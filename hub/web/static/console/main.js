@@ -65,7 +65,7 @@ async function main() {
     commands, label, getState: () => state,
     fetchIncident: (id) => getJSON(`/api/v1/incidents/${encodeURIComponent(id)}`, token),
   });
-  const units = new UnitBoard($('#units'));
+  const units = new UnitBoard($('#units'), town.sectors);
   const notices = new NoticeComposer($('#notices'), {
     commands, map, cellAt: (lat, lon) => cellAt(token, lat, lon),
     selectedCell: () => state.incidents.get(selected)?.cell || null,

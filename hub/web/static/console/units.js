@@ -3,7 +3,7 @@
 
 import { h } from '../shared/dom.js';
 import { t } from '../shared/i18n.js';
-import { since, unitOfferLine } from './labels.js';
+import { coverageLine, since, unitOfferLine } from './labels.js';
 import { isStale } from './state.js';
 
 function setText(el, text) {
@@ -11,10 +11,14 @@ function setText(el, text) {
 }
 
 export class UnitBoard {
-  /** @param {HTMLElement} tbody the board's table body */
-  constructor(tbody) {
+  /**
+   * @param {HTMLElement} tbody the board's table body
+   * @param {{name: string, cell: string}[]} [sectors] the tenant's named sectors
+   */
+  constructor(tbody, sectors = []) {
     this.tbody = tbody;
     this.rows = new Map(); // unit id → {tr, cells}
+    this.sectorNames = new Map(sectors.map((s) => [s.cell, s.name]));
   }
 
   update(state, changes, now) {
@@ -61,8 +65,7 @@ export class UnitBoard {
     const status = t(`console.unitStatus.${u.status}`);
     setText(cells.status, u.online ? status : `${status} (${t('console.units.offline')})`);
     setText(cells.seen, since(u.last_seen, now));
-    const sector = u.sector?.length ? t('console.units.sector', { n: u.sector.length }) : '';
-    setText(cells.coverage, [sector, u.cell ? t('console.units.at', { cell: u.cell }) : ''].filter(Boolean).join(' · '));
+    setText(cells.coverage, coverageLine(u, this.sectorNames));
     this.patchOffer(state, id, now);
   }
 

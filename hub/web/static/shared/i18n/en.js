@@ -188,8 +188,11 @@ export default {
       coverage: "Coverage",
       offerTitle: "Pending offer",
       offline: "offline",
-      sector: "sector: {n} cells",
-      at: "at {cell}",
+      sectorNamed: "sector {names}",
+      sectorsNamed: "sectors {names}",
+      cell: "1 cell",
+      cells: "{n} cells",
+      around: "around its position",
       offer: "{incident} · {s} s",
     },
     notice: {

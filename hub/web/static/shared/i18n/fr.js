@@ -188,8 +188,11 @@ export default {
       coverage: "Couverture",
       offerTitle: "Proposition en cours",
       offline: "hors ligne",
-      sector: "secteur : {n} cellules",
-      at: "en {cell}",
+      sectorNamed: "secteur {names}",
+      sectorsNamed: "secteurs {names}",
+      cell: "1 cellule",
+      cells: "{n} cellules",
+      around: "autour de sa position",
       offer: "{incident} · {s} s",
     },
     notice: {
