@@ -26,8 +26,9 @@ def _submit(ref: str, n: int) -> dict[str, object]:
     return {"type": "alert.submit", "ref": ref, "category": "noise", "lat": lat, "lon": lon}
 
 
-async def test_submits_of_one_turn_share_a_pipeline(redis_url: str, config: Config) -> None:
-    redis = Redis.from_url(redis_url)
+async def test_submits_of_one_turn_share_a_pipeline(
+    redis_url: str, redis: Redis, config: Config
+) -> None:
     async with running_hub(no_alert_limit(config), redis_url, SECRET) as hub:
         acks = hub.node.store.acks
         assert acks.required == 0  # one server, no replica: no WAIT
@@ -51,7 +52,6 @@ async def test_submits_of_one_turn_share_a_pipeline(redis_url: str, config: Conf
         for c in citizens:
             await c.close()
         alerts = await scan_keys(redis, KEYS.alert("*"))
-    await redis.aclose()
     assert len(alerts) == CITIZENS + 1  # each stored once
 
 
