@@ -1,5 +1,6 @@
 """Shared fixtures: one real redis-server for the run, a clean database per test,
-and hubs served in the test's event loop on free ports."""
+asyncio clients on it closed after the test, and hubs served in the test's event loop
+on free ports."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from redis import Redis as SyncRedis
+from redis.asyncio import Redis
 
 from hub.config import Config, load_config
 from hub.server.runner import RunningHub, running_hub
@@ -120,6 +122,50 @@ def redis_url(redis_server: EmbeddedRedis) -> Iterator[str]:
     client.flushall()
     client.close()
     yield redis_server.url
+
+
+RedisFactory = Callable[..., Redis]
+
+
+@contextlib.asynccontextmanager
+async def redis_clients(default_url: str) -> AsyncIterator[RedisFactory]:
+    """Open asyncio Redis clients with the factory it yields; all are closed on exit.
+
+    `factory()` opens one on `default_url`, `factory(url, **options)` one on another
+    URL or with `Redis.from_url` options (`decode_responses=True`, timeouts). Each
+    client is closed on exit even when one's close fails.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+
+        def open_client(url: str | None = None, **options: Any) -> Redis:
+            client = Redis.from_url(url or default_url, **options)
+            stack.push_async_callback(client.aclose)
+            return client
+
+        yield open_client
+
+
+@pytest.fixture
+async def redis_factory(redis_url: str) -> AsyncIterator[RedisFactory]:
+    """Open asyncio Redis clients in the test's loop, closed when the test ends, passed
+    or failed: `redis_factory()` on this test's database, `redis_factory(url, **options)`
+    for another URL or `Redis.from_url` options (see `redis_clients`).
+
+    Why not `Redis.from_url` in the test: a client closed at the end of the test body is
+    left open when an assertion fails before that line. The garbage collector then
+    finds its connection during a later test, whose "unclosed Connection" warning
+    (an error here: filterwarnings) fails that test too: one failure reported as two.
+    tests/integration/test_redis_fixture.py shows both.
+    """
+    async with redis_clients(redis_url) as factory:
+        yield factory
+
+
+@pytest.fixture
+def redis(redis_factory: RedisFactory) -> Redis:
+    """An asyncio client (bytes in and out) on this test's clean database, closed when
+    the test ends, passed or failed (see `redis_factory`)."""
+    return redis_factory()
 
 
 @pytest.fixture

@@ -1,8 +1,9 @@
 """Browser tests: a real hub (dev mode, real Redis) and Debian's Chromium via Playwright.
 
 Fixtures: `web_hub`, `browser`, `open_app`, `token`, `axe_check` (docs/web.md, "Browser
-tests"). Playwright's async API, since the hub runs in the test's event loop; its
-objects belong to the loop that made them. Starting Playwright's driver and Chromium
+tests"); tests/conftest.py's `redis` and `redis_factory` work here too. Playwright's
+async API, since the hub runs in the test's event loop; its objects belong to the loop
+that made them. Starting Playwright's driver and Chromium
 takes 2-4 s, more than most of these tests, so one Chromium serves the whole run (of
 each pytest-xdist worker, under scripts/test): the tests here, and the async fixtures
 they use, run in pytest-asyncio's session loop, and each test gets fresh browser
@@ -30,7 +31,7 @@ from playwright.async_api import Browser, BrowserContext, Page, Playwright, asyn
 
 from hub.config import Config
 from hub.server.runner import RunningHub, running_hub
-from tests.conftest import HubFactory
+from tests.conftest import HubFactory, RedisFactory, redis_clients
 from tests.wire import SECRET
 from tests.wire import token as mint_token
 
@@ -155,6 +156,14 @@ async def hub(hub_factory: HubFactory) -> AsyncIterator[RunningHub]:
     """One hub on the Narbonne config (tests/conftest.py's, started in LOOP_SCOPE's loop)."""
     async with hub_factory() as running:
         yield running
+
+
+@pytest_asyncio.fixture(loop_scope=LOOP_SCOPE)
+async def redis_factory(redis_url: str) -> AsyncIterator[RedisFactory]:
+    """tests/conftest.py's asyncio Redis clients, opened and closed in LOOP_SCOPE's loop
+    (the `redis` fixture uses this one here)."""
+    async with redis_clients(redis_url) as factory:
+        yield factory
 
 
 class _Chromium:

@@ -81,16 +81,13 @@ async def alert_id(page: Page, n: int = 0) -> str:
 
 async def stored_alerts(web_hub: WebHub, citizen: str) -> list[dict[str, str]]:
     """Every alert hash of this citizen in Redis."""
-    redis = Redis.from_url(web_hub.redis_url, decode_responses=True)
-    try:
+    async with Redis.from_url(web_hub.redis_url, decode_responses=True) as redis:
         out = []
         async for key in redis.scan_iter(match=TenantKeys("narbonne").alert("*")):
             alert = await redis.hgetall(key)
             if alert.get("citizen") == citizen:
                 out.append(alert)
         return out
-    finally:
-        await redis.aclose()
 
 
 async def console_peer(web_hub: WebHub) -> Peer:

@@ -91,7 +91,7 @@ async def test_dropped_connection_is_shown_and_recovered_without_duplicates(
 
 
 async def test_reset_rebuilds_from_the_snapshot(
-    web_hub: WebHub, open_app: OpenApp, browser: Browser
+    web_hub: WebHub, open_app: OpenApp, browser: Browser, redis: Redis
 ) -> None:
     cutter = Cutter()
     page, _ = await open_cuttable_console(open_app, browser, cutter)
@@ -108,10 +108,8 @@ async def test_reset_rebuilds_from_the_snapshot(
     assert (await console.request({**closing, "status": "closed"}))["type"] == "ok"
     await report(citizen, "r3", "vandalism", at=(43.2, 3.0))
     # The history the console would resume from is trimmed away: the hub must reset.
-    redis = Redis.from_url(web_hub.redis_url)
     last = await redis.xrevrange(EVENTS, count=1)
     await redis.xtrim(EVENTS, minid=last[0][0], approximate=False)
-    await redis.aclose()
     cutter.restore()
     await expect(page.locator("#connection")).to_have_attribute("data-status", "live")
     await expect(queue(page).get_by_role("listitem").filter(has_text="Vandalism")).to_have_count(1)

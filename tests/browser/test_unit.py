@@ -319,7 +319,7 @@ WebSocket.prototype.send = function (data) {
 
 
 async def test_positions_reach_the_console_at_most_once_a_second(
-    web_hub: Any, open_tablet: OpenTablet, console: Peer
+    web_hub: Any, open_tablet: OpenTablet, console: Peer, redis: Redis
 ) -> None:
     async def record(context: BrowserContext) -> None:
         await context.add_init_script(RECORD_POSITIONS)
@@ -348,9 +348,7 @@ async def test_positions_reach_the_console_at_most_once_a_second(
     moves += await console.collect(0.5)
     lats = [m["unit"]["lat"] for m in moves if m.get("change") == "position"]
     assert len(lats) >= 2 and lats[-1] > CENTRE[0], lats
-    redis = Redis.from_url(web_hub.redis_url)
     saved = await redis.hget(TenantKeys("narbonne").unit("u1"), "lat")
-    await redis.aclose()
     assert saved is not None and float(saved) == pytest.approx(last_lat)
 
 

@@ -379,16 +379,12 @@ async def wait_workers_serving(
     running: ServeProcess, redis_url: str, count: int, timeout: float = 30.0
 ) -> list[int]:
     """Wait until `count` worker processes run and each wrote its canary (lifespan done)."""
-    redis = Redis.from_url(redis_url)
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                pids = running.workers()
-                if len(pids) == count and set(pids) <= await serving_pids(redis):
-                    return pids
-                await asyncio.sleep(0.1)
-    finally:
-        await redis.aclose()
+    async with Redis.from_url(redis_url) as redis, asyncio.timeout(timeout):
+        while True:
+            pids = running.workers()
+            if len(pids) == count and set(pids) <= await serving_pids(redis):
+                return pids
+            await asyncio.sleep(0.1)
 
 
 def _spawn(cmd: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -21,7 +21,7 @@ from redis.asyncio import Redis
 
 from hub.config import Rate
 from hub.server.runner import RunningHub
-from tests.conftest import HubFactory
+from tests.conftest import HubFactory, RedisFactory
 from tests.wire import SECRET, Peer, connect, open_peer, token
 
 CENTRE = (43.1839, 3.0042)  # Narbonne, cathedral
@@ -52,10 +52,8 @@ async def hub(hub_factory: HubFactory) -> AsyncIterator[RunningHub]:
 
 
 @pytest.fixture
-async def r(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url)
-    yield client
-    await client.aclose()
+def r(redis_factory: RedisFactory) -> Redis:
+    return redis_factory()
 
 
 # What a hub writes on its own, whatever clients do: a liveness canary, the queue

@@ -5,7 +5,6 @@ corroborated by distinct reporters."""
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -16,7 +15,7 @@ from redis.asyncio import Redis
 from hub.config import Config, Rate, load_config
 from hub.server.runner import RunningHub
 from hub.store.keys import TenantKeys
-from tests.conftest import HubFactory
+from tests.conftest import HubFactory, RedisFactory
 from tests.wire import Peer, connect
 
 CENTRE = (43.1839, 3.0042)
@@ -28,10 +27,8 @@ KEYS = TenantKeys("narbonne")
 
 
 @pytest.fixture
-async def r(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
+def r(redis_factory: RedisFactory) -> Redis:
+    return redis_factory(decode_responses=True)
 
 
 def with_tenant(config: Config, **changes: Any) -> Config:

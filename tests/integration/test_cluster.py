@@ -9,6 +9,7 @@ town reaches the other. The cluster is built with plain cluster commands
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections import Counter
@@ -164,16 +165,18 @@ def two_towns(config: Config) -> Config:
 
 
 async def test_factory_picks_the_client_by_scheme() -> None:
-    single = redis_client("redis://127.0.0.1:6399/2", socket_timeout=1.0)
-    assert isinstance(single, Redis)
-    await single.aclose()
+    async with contextlib.aclosing(
+        redis_client("redis://127.0.0.1:6399/2", socket_timeout=1.0)
+    ) as single:
+        assert isinstance(single, Redis)
     url = "redis+cluster://u:p%40ss@10.0.0.1:7000,10.0.0.2:7001, [::1]:7002"
     assert cluster_startup_nodes(url) == [("10.0.0.1", 7000), ("10.0.0.2", 7001), ("::1", 7002)]
-    many = redis_client(url, socket_timeout=1.0, max_connections=8)
-    assert isinstance(many, ClusterClient)
-    assert many.connection_kwargs["password"] == "p@ss"
-    assert many.connection_kwargs["max_connections"] == 8
-    await many.aclose()
+    async with contextlib.aclosing(
+        redis_client(url, socket_timeout=1.0, max_connections=8)
+    ) as many:
+        assert isinstance(many, ClusterClient)
+        assert many.connection_kwargs["password"] == "p@ss"
+        assert many.connection_kwargs["max_connections"] == 8
 
 
 @pytest.mark.parametrize(
@@ -194,12 +197,13 @@ def test_bad_cluster_urls_are_refused(url: str) -> None:
 async def test_an_unreachable_cluster_is_a_redis_error() -> None:
     """The hub's "Redis unavailable" handling catches RedisError: so must a cluster outage."""
     port = _free_port()
-    client = redis_client(f"redis+cluster://127.0.0.1:{port}", socket_connect_timeout=1.0)
-    with pytest.raises(RedisConnectionError, match="cannot be connected"):
-        await client.xread({"vg:{narbonne}:events": "0-0"}, block=10)
-    with pytest.raises(RedisConnectionError):
-        await client.ping()
-    await client.aclose()
+    async with contextlib.aclosing(
+        redis_client(f"redis+cluster://127.0.0.1:{port}", socket_connect_timeout=1.0)
+    ) as client:
+        with pytest.raises(RedisConnectionError, match="cannot be connected"):
+            await client.xread({"vg:{narbonne}:events": "0-0"}, block=10)
+        with pytest.raises(RedisConnectionError):
+            await client.ping()
 
 
 def _free_port() -> int:

@@ -241,7 +241,7 @@ async def test_a_cancelled_offer_leaves_the_snapshot(hub: RunningHub, town: Town
 
 
 async def test_a_snapshot_lists_offers_soonest_first_and_skips_bad_deadlines(
-    hub: RunningHub, town: Town, redis_url: str
+    hub: RunningHub, town: Town, redis: Redis
 ) -> None:
     units = [await unit_session(hub.ws_url, sub) for sub in ("u1", "u2")]
     later_one, sooner_one = await town.report(SPOTS[0]), await town.report(SPOTS[1])
@@ -251,7 +251,6 @@ async def test_a_snapshot_lists_offers_soonest_first_and_skips_bad_deadlines(
     # Deadlines without a pending offer behind them (bad data), not yet due, so the
     # deadline loop leaves them be: each is skipped, and the snapshot still comes.
     keys = TenantKeys("narbonne")
-    redis = Redis.from_url(redis_url)
     await redis.set(keys.assignment("asg-type"), b"a string where a hash belongs")
     await redis.hset(keys.assignment("asg-ended"), mapping={"incident": later_one, "unit": "u1",
         "state": "accepted", "created_at": 1, "expires_at": 2})  # fmt: skip
@@ -261,7 +260,6 @@ async def test_a_snapshot_lists_offers_soonest_first_and_skips_bad_deadlines(
     await redis.zadd(
         keys.deadlines, dict.fromkeys(("asg-ghost", "asg-type", "asg-ended", "asg-garbage"), far)
     )
-    await redis.aclose()
     fresh, snapshot = await console_session(hub.ws_url)
     assert snapshot["offers"] == [as_in_a_snapshot(sooner_offer), as_in_a_snapshot(later_offer)]
     _, capped, _ = await hub.node.store.snapshot(keys, max_offers=1)
@@ -273,11 +271,10 @@ async def test_a_snapshot_lists_offers_soonest_first_and_skips_bad_deadlines(
 
 
 async def test_a_deadlines_key_of_another_type_lists_no_offer_and_the_snapshot_still_comes(
-    hub: RunningHub, town: Town, redis_url: str
+    hub: RunningHub, town: Town, redis: Redis
 ) -> None:
     incident = await town.report(SPOTS[0])
     keys = TenantKeys("narbonne")
-    redis = Redis.from_url(redis_url)
     try:
         await redis.set(keys.deadlines, b"not a zset")  # bad data; the deadline loop reports it
         console, snapshot = await console_session(hub.ws_url)
@@ -286,4 +283,3 @@ async def test_a_deadlines_key_of_another_type_lists_no_offer_and_the_snapshot_s
         await console.close()
     finally:
         await redis.delete(keys.deadlines)
-        await redis.aclose()

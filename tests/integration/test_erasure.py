@@ -103,10 +103,9 @@ async def erase_api(hub: RunningHub, citizen: str, bearer: str | None) -> httpx.
 
 
 async def test_erasure_through_the_api_leaves_nothing_of_the_resident(
-    hub: RunningHub, redis_url: str
+    hub: RunningHub, redis: Redis
 ) -> None:
     seen = await town_evening(hub, "alice")
-    redis = Redis.from_url(redis_url)
     before = await dump(redis)
     assert left_of(before, "alice", ALICE_TEXT, ALICE_WITHDRAWN) == [
         "alice", ALICE_TEXT, ALICE_WITHDRAWN,
@@ -146,7 +145,6 @@ async def test_erasure_through_the_api_leaves_nothing_of_the_resident(
     again = await erase_api(hub, "alice", token("console", "dpo-clerk"))
     assert again.status_code == 200 and again.json()["erased"]["alerts"] == 0  # idempotent
     assert len(await redis.xrange("vg:{narbonne}:erasures")) == 2
-    await redis.aclose()
 
 
 async def console_history(hub: RunningHub, incident: str) -> list[dict[str, Any]]:
@@ -174,12 +172,11 @@ async def console_history(hub: RunningHub, incident: str) -> list[dict[str, Any]
     ids=["no-token", "bad-token", "citizen", "unit", "oversized", "control-char", "unknown"],
 )
 async def test_erasure_api_refusals_change_nothing(
-    hub: RunningHub, redis_url: str, citizen: str, bearer: str | None, status: int
+    hub: RunningHub, redis: Redis, citizen: str, bearer: str | None, status: int
 ) -> None:
     resident, _ = await connect(hub.ws_url, "citizen", "alice")
     await report(resident, "a1", "noise", CENTRE, ALICE_TEXT)
     await resident.close()
-    redis = Redis.from_url(redis_url)
     answer = await erase_api(hub, citizen, bearer)
     assert answer.status_code == status, answer.text
     if status != 200:
@@ -188,11 +185,10 @@ async def test_erasure_api_refusals_change_nothing(
     else:
         assert answer.json()["erased"]["alerts"] == 0
     assert left_of(await dump(redis), "alice", ALICE_TEXT) == ["alice", ALICE_TEXT]  # kept
-    await redis.aclose()
 
 
 async def test_vigie_erase_anonymises_an_incident_it_alone_reported(
-    hub: RunningHub, redis_url: str
+    hub: RunningHub, redis_url: str, redis: Redis
 ) -> None:
     carol, _ = await connect(hub.ws_url, "citizen", "carol")
     ack = await report(carol, "c1", "theft", CENTRE, "Le fils des voisins a volé mon vélo")
@@ -203,7 +199,6 @@ async def test_vigie_erase_anonymises_an_incident_it_alone_reported(
     erased = orjson.loads(out)
     assert (erased["alerts"], erased["by"], erased["incidents"]) == (1, "dpo", [ack["incident"]])
 
-    redis = Redis.from_url(redis_url)
     assert left_of(await dump(redis), "carol", "vélo") == []
     incident = await redis.hgetall(f"vg:{{narbonne}}:inc:{ack['incident']}")
     assert incident[b"text"] == b"" and incident[b"reports"] == b"1"
@@ -213,7 +208,6 @@ async def test_vigie_erase_anonymises_an_incident_it_alone_reported(
     )
     assert h3.cell_to_parent(incident[b"cell"].decode(), 7) == coarse
     assert incident[b"cell"].decode() == h3.cell_to_center_child(coarse, 9)
-    await redis.aclose()
 
 
 @pytest.mark.parametrize(
@@ -226,13 +220,11 @@ async def test_vigie_erase_anonymises_an_incident_it_alone_reported(
     ],
 )
 async def test_vigie_erase_refuses_bad_input(
-    hub: RunningHub, redis_url: str, args: list[str], message: str
+    hub: RunningHub, redis_url: str, redis: Redis, args: list[str], message: str
 ) -> None:
     code, _, err = await run_vigie("erase", *args, env=vigie_env(VIGIE_REDIS_URL=redis_url))
     assert code == 2 and message in err, err
-    redis = Redis.from_url(redis_url)
     assert await redis.xlen("vg:{narbonne}:erasures") == 0
-    await redis.aclose()
 
 
 async def test_vigie_erase_needs_a_redis_url() -> None:
@@ -240,7 +232,7 @@ async def test_vigie_erase_needs_a_redis_url() -> None:
     assert code == 2 and "VIGIE_REDIS_URL" in err
 
 
-async def test_erasure_follows_a_merge_into_both_incidents(hub: RunningHub, redis_url: str) -> None:
+async def test_erasure_follows_a_merge_into_both_incidents(hub: RunningHub, redis: Redis) -> None:
     """A merge leaves its source naming the resident and listing the alert that moved
     on: both incidents are anonymised, and the target still counts the resident."""
     console, _ = await connect(hub.ws_url, "console", "op1")
@@ -256,7 +248,6 @@ async def test_erasure_follows_a_merge_into_both_incidents(hub: RunningHub, redi
     assert answer.status_code == 200
     assert set(answer.json()["erased"]["incidents"]) == {source, target}
 
-    redis = Redis.from_url(redis_url)
     assert left_of(await dump(redis), "alice", ALICE_TEXT) == []
     assert repr(CENTRE[0]).encode() not in await dump(redis)
     merged = await redis.hgetall(f"vg:{{narbonne}}:inc:{source}")
@@ -270,10 +261,11 @@ async def test_erasure_follows_a_merge_into_both_incidents(hub: RunningHub, redi
     )
     assert await redis.scard(f"vg:{{narbonne}}:inc:{target}:reporters") == 2  # bob + a placeholder
     assert await redis.lrange(f"vg:{{narbonne}}:inc:{target}:alerts", 0, -1) == [b"al2"]
-    await redis.aclose()
 
 
-async def test_vigie_erase_of_an_open311_reporter(hub_factory: HubFactory, redis_url: str) -> None:
+async def test_vigie_erase_of_an_open311_reporter(
+    hub_factory: HubFactory, redis_url: str, redis: Redis
+) -> None:
     """The town knows what the resident gave the partner (device, account, email); the
     hub knows only keyed pseudonyms of it: `--open311` computes them."""
     async with (
@@ -291,10 +283,8 @@ async def test_vigie_erase_of_an_open311_reporter(hub_factory: HubFactory, redis
         assert code == 0, err
         reports = [orjson.loads(line) for line in out.splitlines()]
         assert [r["alerts"] for r in reports] == [1, 0]  # the device's pseudonym, the email's
-        redis = Redis.from_url(redis_url)
         assert left_of(await dump(redis), "sinkhole", "flickr", "open311:fixmystreet:d") == []
         assert await redis.zcard("vg:{narbonne}:open311") == 0
-        await redis.aclose()
         assert (await http.get(f"/requests/{request_id}.json")).status_code == 404
 
 

@@ -136,10 +136,9 @@ class Health:
 
 @pytest.mark.slow
 async def test_bad_records_are_logged_counted_and_skipped_and_every_good_incident_arrives(
-    hub_factory: HubFactory, config: Config, redis_url: str, caplog: pytest.LogCaptureFixture
+    hub_factory: HubFactory, config: Config, redis: Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="vigie")
-    redis = Redis.from_url(redis_url)
     cell = h3.latlng_to_cell(*CENTRE, config.hub.h3_resolution)
     await corrupt_at_rest(redis, cell)
     async with hub_factory(no_alert_limit(config)) as hub:
@@ -237,7 +236,6 @@ async def test_bad_records_are_logged_counted_and_skipped_and_every_good_inciden
             await unit.close()
         answers = health.answers
     remaining = {d.decode() for d in await redis.zrange(KEYS.deadlines, 0, -1)}
-    await redis.aclose()
 
     tally.add_client(live.ledgers["events"], expected)
     tally.add_client(unit.ledgers["events"], expected)

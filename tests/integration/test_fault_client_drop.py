@@ -36,7 +36,7 @@ DROPS_EACH = 10
 
 
 async def test_consoles_and_units_dropped_mid_stream_resume_without_loss(
-    hub_factory: HubFactory, config: Config, redis_url: str
+    hub_factory: HubFactory, config: Config, redis: Redis
 ) -> None:
     rng = random.Random(20240611)
     started = time.monotonic()
@@ -102,7 +102,6 @@ async def test_consoles_and_units_dropped_mid_stream_resume_without_loss(
             drop_library_console(),
         )
 
-        redis = Redis.from_url(redis_url)
         expected = await incident_offsets(redis)
         in_sector = {
             e.offset
@@ -123,7 +122,6 @@ async def test_consoles_and_units_dropped_mid_stream_resume_without_loss(
         await asyncio.sleep(0.2)  # room for a late duplicate to show up
         alerts = {a["alert"] for a in acks}
         stored = sum([await redis.exists(KEYS.alert(a)) for a in alerts])
-        await redis.aclose()
 
         tally.acked = len(acks)
         tally.add_client(raw_console.ledgers["events"], expected)

@@ -58,9 +58,8 @@ async def _close_code(peer: object, timeout: float) -> int | None:
 
 
 async def test_a_loop_that_keeps_failing_closes_sessions_1011_and_exits_70(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_url: str, redis: Redis
 ) -> None:
-    redis = Redis.from_url(redis_url)
     async with serve(tmp_path, redis_url) as hub:
         console, _ = await connect(hub.ws_url, "console", "op1")
         citizen, _ = await connect(hub.ws_url, "citizen", "c1")
@@ -88,13 +87,11 @@ async def test_a_loop_that_keeps_failing_closes_sessions_1011_and_exits_70(
         assert status == EXIT_LOOP_FAILED, log[-3000:]
         assert "deadlines for narbonne failed 6 times in a row" in log, log[-3000:]
     await redis.delete(KEYS.deadlines)
-    await redis.aclose()
 
 
 async def test_a_worker_whose_loop_fails_is_restarted_and_serves_once_repaired(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_url: str, redis: Redis
 ) -> None:
-    redis = Redis.from_url(redis_url)
     async with serve(tmp_path, redis_url, workers=2) as hub:
         before = set(hub.workers())
         unit, _ = await connect(hub.ws_url, "unit", "u1")
@@ -111,7 +108,6 @@ async def test_a_worker_whose_loop_fails_is_restarted_and_serves_once_repaired(
         again, _ = await connect(hub.ws_url, "unit", "u1")
         await again.close()
         await wait_healthy(hub.http_url, 5)
-    await redis.aclose()
 
 
 async def _run_until_sessions_close(

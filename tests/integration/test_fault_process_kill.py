@@ -58,9 +58,8 @@ async def _node_of(redis: Redis, unit: str) -> int:
 
 
 async def test_kill_9_of_one_worker_loses_nothing_and_its_timer_still_fires(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_url: str, redis: Redis
 ) -> None:
-    redis = Redis.from_url(redis_url)
     async with serve(tmp_path, redis_url, workers=2) as hub:
         workers = hub.workers()
         assert len(workers) == 2, workers
@@ -190,7 +189,6 @@ async def test_kill_9_of_one_worker_loses_nothing_and_its_timer_still_fires(
         for citizen in citizens:
             await citizen.close()
         log = hub.log_text()
-    await redis.aclose()
 
     assert len(alerts) == tally.acked == tally.sent  # one alert per ref, each acked once
     assert stored == alerts  # every acked alert is in Redis, and no other one
@@ -212,35 +210,31 @@ async def test_kill_9_of_one_worker_loses_nothing_and_its_timer_still_fires(
 
 
 async def test_units_left_online_by_a_killed_process_are_swept_offline(
-    tmp_path: Path, redis_url: str, config: Config
+    tmp_path: Path, redis_url: str, redis: Redis, config: Config
 ) -> None:
     """A process killed with SIGKILL never takes its units' sessions back; a live
     process marks them offline once nobody has seen them for PRESENCE_STALE_MS
     (the clock is advanced here rather than waited for), and only them."""
-    redis = Redis.from_url(redis_url)
-    try:
-        async with serve(tmp_path, redis_url) as doomed:
-            gone = Counted(Unit(doomed.ws_url, token("unit", "u-gone"), backoff=QUICK))
-            await gone.conn.start()
-            os.kill(doomed.pid, signal.SIGKILL)  # the unit never comes back either
-            await asyncio.to_thread(doomed.process.wait, 10)
-            await gone.conn.close()
-        assert int(await redis.hget(KEYS.unit("u-gone"), "sessions") or 0) == 1  # stale
-        async with running_hub(config, redis_url, SECRET) as successor:
-            alive = Counted(Unit(successor.ws_url, token("unit", "u-alive")))
-            await alive.conn.start()
-            rt = successor.node.tenants["narbonne"]
-            later = now_ms() + timers.PRESENCE_STALE_MS + 1000
-            await successor.node.dispatch.touch_units(rt.keys, {"u-alive"}, later - 1000)
-            await redis.delete(KEYS.job_lock("presence"))  # its own loop may hold this period
-            swept = await timers.sweep_presence(successor.node, rt, now=later)
-            console = Counted(Console(successor.ws_url, token("console", "op1")))
-            await console.conn.start()  # its snapshot carries the unit board
-            await console.conn.close()
-            await alive.conn.close()
-        sessions = int(await redis.hget(KEYS.unit("u-gone"), "sessions") or 0)
-    finally:
-        await redis.aclose()
+    async with serve(tmp_path, redis_url) as doomed:
+        gone = Counted(Unit(doomed.ws_url, token("unit", "u-gone"), backoff=QUICK))
+        await gone.conn.start()
+        os.kill(doomed.pid, signal.SIGKILL)  # the unit never comes back either
+        await asyncio.to_thread(doomed.process.wait, 10)
+        await gone.conn.close()
+    assert int(await redis.hget(KEYS.unit("u-gone"), "sessions") or 0) == 1  # stale
+    async with running_hub(config, redis_url, SECRET) as successor:
+        alive = Counted(Unit(successor.ws_url, token("unit", "u-alive")))
+        await alive.conn.start()
+        rt = successor.node.tenants["narbonne"]
+        later = now_ms() + timers.PRESENCE_STALE_MS + 1000
+        await successor.node.dispatch.touch_units(rt.keys, {"u-alive"}, later - 1000)
+        await redis.delete(KEYS.job_lock("presence"))  # its own loop may hold this period
+        swept = await timers.sweep_presence(successor.node, rt, now=later)
+        console = Counted(Console(successor.ws_url, token("console", "op1")))
+        await console.conn.start()  # its snapshot carries the unit board
+        await console.conn.close()
+        await alive.conn.close()
+    sessions = int(await redis.hget(KEYS.unit("u-gone"), "sessions") or 0)
     board = {u["id"]: u["online"] for u in console.of_type("snapshot")[0]["units"]}
     assert swept == ["u-gone"] and sessions == 0
     assert board == {"u-gone": False, "u-alive": True}

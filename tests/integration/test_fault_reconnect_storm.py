@@ -24,9 +24,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from redis.asyncio import Redis
 
 from clients import Backoff
+from tests.conftest import RedisFactory
 from tests.integration.fault_tools import (
     KEYS,
     CpuSampler,
@@ -55,7 +55,7 @@ BACKOFF = Backoff(base_s=0.1, cap_s=3.0)
 
 
 async def test_five_thousand_clients_reconnect_at_once_and_resume(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_url: str, redis_factory: RedisFactory
 ) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard < 2 * CLIENTS + 1000:
@@ -68,7 +68,7 @@ async def test_five_thousand_clients_reconnect_at_once_and_resume(
     # This loop runs 5,000 clients' reconnections: on a busy machine the test's own
     # Redis calls (counters, CPU samples) may wait seconds for it, longer than
     # redis-py's default 5 s timeouts. The hub's own client is not this one.
-    redis = Redis.from_url(redis_url, socket_timeout=30, socket_connect_timeout=30)
+    redis = redis_factory(socket_timeout=30, socket_connect_timeout=30)
     tally = Tally(f"reconnect storm, {CLIENTS} clients")
     clients: list[StormClient] = []
     try:
@@ -141,7 +141,6 @@ async def test_five_thousand_clients_reconnect_at_once_and_resume(
                 await stop_storm(clients)
     finally:
         await stop_storm(clients)
-        await redis.aclose()
 
     after = sum((c.outcomes for c in clients), Counter()) - before
     admitted = after["welcome"]

@@ -100,9 +100,8 @@ async def _scenario(server: EmbeddedRedis, config: Config) -> None:
         await eventually(lambda: len(acks) >= 15)
         acked_before = {a["alert"] for a in acks}
 
-        probe = Redis.from_url(server.url)
-        pid = int((await probe.info("server"))["process_id"])
-        await probe.aclose()
+        async with Redis.from_url(server.url) as probe:
+            pid = int((await probe.info("server"))["process_id"])
         os.kill(pid, signal.SIGKILL)  # no shutdown, no final fsync
         down_at = time.monotonic()
         await asyncio.to_thread(_reap, server)
@@ -131,49 +130,48 @@ async def _scenario(server: EmbeddedRedis, config: Config) -> None:
         await asyncio.to_thread(server.start)  # same port, same data dir: the AOF is replayed
         back_at = time.monotonic()
         healthy = asyncio.create_task(_until_healthy(http, hub.http_url))
-        redis = Redis.from_url(server.url)
-        lost_by_redis = acked_before - {
-            k.rsplit(":", 1)[1] for k in await scan_keys(redis, KEYS.alert("*"))
-        }
-        single = await asyncio.wait_for(outage, 15)
-        tally.sent += 1
-        tally.acked += 1
-        acks.append(single)
-        retried.append("during-outage")
-        # As the protocol asks: re-send the same ref after `unavailable` (the hub's
-        # pool may still hold a connection from before the restart).
-        again = await _resend_until_acked(
-            raw,
-            {
-                "type": "alert.submit",
-                "ref": "raw-1",
-                "category": "noise",
-                "lat": CENTRE[0],
-                "lon": CENTRE[1],
-            },
-        )
-        assert again["type"] == "alert.ack", again
-        tally.sent += 1
-        tally.acked += 1
-        acks.append(again)
-        await eventually(lambda: len(acks) >= 40, 15)
-        stop.set()
-        await asyncio.gather(*traffic)
-        healthy_after = await healthy - back_at
+        async with Redis.from_url(server.url) as redis:
+            lost_by_redis = acked_before - {
+                k.rsplit(":", 1)[1] for k in await scan_keys(redis, KEYS.alert("*"))
+            }
+            single = await asyncio.wait_for(outage, 15)
+            tally.sent += 1
+            tally.acked += 1
+            acks.append(single)
+            retried.append("during-outage")
+            # As the protocol asks: re-send the same ref after `unavailable` (the hub's
+            # pool may still hold a connection from before the restart).
+            again = await _resend_until_acked(
+                raw,
+                {
+                    "type": "alert.submit",
+                    "ref": "raw-1",
+                    "category": "noise",
+                    "lat": CENTRE[0],
+                    "lon": CENTRE[1],
+                },
+            )
+            assert again["type"] == "alert.ack", again
+            tally.sent += 1
+            tally.acked += 1
+            acks.append(again)
+            await eventually(lambda: len(acks) >= 40, 15)
+            stop.set()
+            await asyncio.gather(*traffic)
+            healthy_after = await healthy - back_at
 
-        expected = await incident_offsets(redis)
-        last = max(tuple(map(int, o.split("-"))) for o in expected)
-        counted = (console, unit)
-        await eventually(lambda: all(c.ledgers["events"].last >= last for c in counted), 15)
-        await asyncio.sleep(0.2)
-        for client in counted:
-            tally.add_client(client.ledgers["events"], expected)
-        alerts = {a["alert"] for a in acks}
-        stored = {k.rsplit(":", 1)[1] for k in await scan_keys(redis, KEYS.alert("*"))}
-        idem = await redis.get(KEYS.idempotency("c0", "during-outage"))
-        sessions = (console.conn.sessions, unit.conn.sessions)
-        library_dupes = console.conn.duplicates + unit.conn.duplicates
-        await redis.aclose()
+            expected = await incident_offsets(redis)
+            last = max(tuple(map(int, o.split("-"))) for o in expected)
+            counted = (console, unit)
+            await eventually(lambda: all(c.ledgers["events"].last >= last for c in counted), 15)
+            await asyncio.sleep(0.2)
+            for client in counted:
+                tally.add_client(client.ledgers["events"], expected)
+            alerts = {a["alert"] for a in acks}
+            stored = {k.rsplit(":", 1)[1] for k in await scan_keys(redis, KEYS.alert("*"))}
+            idem = await redis.get(KEYS.idempotency("c0", "during-outage"))
+            sessions = (console.conn.sessions, unit.conn.sessions)
+            library_dupes = console.conn.duplicates + unit.conn.duplicates
         for client in counted:
             await client.conn.close()
         for citizen in citizens:
@@ -221,7 +219,7 @@ async def _until_healthy(http: httpx.AsyncClient, url: str, timeout: float = 15.
 
 
 async def test_a_silently_dead_stream_feed_turns_healthz_red(
-    hub_factory: HubFactory, config: Config, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    hub_factory: HubFactory, config: Config, redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The subscription dies without an error: the follower reads from an offset past the
     end of the stream (what a Redis whose stream ids went backwards does to it), so every
@@ -250,13 +248,11 @@ async def test_a_silently_dead_stream_feed_turns_healthz_red(
         detected_s = time.monotonic() - died_at
         assert health.json()["redis"] is True and health.json()["streams"] is False
         # The remedy is a restart (here: the feed re-anchored) and clients' resume.
-        redis = Redis.from_url(redis_url)
         rt.read_offset = (await redis.xrevrange(KEYS.events, count=1))[0][0].decode()
         rt.canary_offset = (await redis.xrevrange(KEYS.canary, count=1))[0][0].decode()
         await console.drop()
         await console.connect()
         expected = await incident_offsets(redis)
-        await redis.aclose()
         last = max(offset_key(o) for o in expected)
         await eventually(lambda: console.ledgers["events"].last >= last)
         await asyncio.sleep(0.2)

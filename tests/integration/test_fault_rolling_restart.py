@@ -131,9 +131,8 @@ async def crowd_on(url: str) -> AsyncIterator[Crowd]:
 
 
 async def test_sighup_rolling_restart_of_two_workers_loses_nothing(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_url: str, redis: Redis
 ) -> None:
-    redis = Redis.from_url(redis_url)
     tally = Tally("rolling restart")
     async with serve(tmp_path, redis_url, workers=2) as hub, crowd_on(hub.ws_url) as crowd:
         old = set(hub.workers())
@@ -157,15 +156,13 @@ async def test_sighup_rolling_restart_of_two_workers_loses_nothing(
         await crowd.stop_traffic()
         figures = await crowd.settle_and_count(redis, tally)
         closes = crowd.session_closes()
-    await redis.aclose()
     assert closes and set(closes) <= DRAINED, closes  # drained: never 1006
     tally.check(restart_s=round(restart_s, 2), sighup_retries=retries, **figures)
 
 
 async def test_sigterm_drains_a_single_process_and_its_successor_resumes_everyone(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_url: str, redis: Redis
 ) -> None:
-    redis = Redis.from_url(redis_url)
     tally = Tally("sigterm and restart")
     async with serve(tmp_path, redis_url) as first:
         port = first.port
@@ -192,7 +189,6 @@ async def test_sigterm_drains_a_single_process_and_its_successor_resumes_everyon
     finally:
         await crowd.stop_traffic()
         await crowd.close()
-        await redis.aclose()
     # Every session was closed 1012 first, never 1006. Those that came back while the
     # process was draining were turned away with 1012 — or, when the process exited in
     # the middle of turning one away, saw the connection end (1006): a reconnect attempt

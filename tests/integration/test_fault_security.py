@@ -100,9 +100,8 @@ class Legit:
         from tests.integration.fault_tools import Ledger
 
         assert self.console is not None
-        redis = Redis.from_url(redis_url)
-        expected = await incident_offsets(redis)
-        await redis.aclose()
+        async with Redis.from_url(redis_url) as redis:
+            expected = await incident_offsets(redis)
         ledger = Ledger()
         self.seen += self.console.backlog + await self.console.collect(0.3)
         for message in self.seen:
@@ -449,12 +448,11 @@ async def _state(redis: Redis) -> dict[str, set[str]]:
 # this process (uvicorn's ping payloads, in the event loop's thread) does that, not us.
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 async def test_fuzzed_frames_leave_the_hub_up_answering_and_its_state_clean(
-    hub_factory: HubFactory, redis_url: str
+    hub_factory: HubFactory, redis_url: str, redis: Redis
 ) -> None:
     config: Config = load_config(env={"VIGIE_LIMITS": "off"})  # every frame reaches the parser
     tally = Tally("security: fuzz")
     legit = Legit(tally)
-    redis = Redis.from_url(redis_url)
     async with hub_factory(config) as hub:
         await legit.join(hub)
         await legit.report()  # state the fuzzer must not damage
@@ -476,7 +474,6 @@ async def test_fuzzed_frames_leave_the_hub_up_answering_and_its_state_clean(
         await legit.settle(redis_url)
         after = await _state(redis)
         await legit.close()
-    await redis.aclose()
 
     acks = [r for r in fuzzer.replies if r["type"] == "alert.ack"] + legit.acks
     oks = [r for r in fuzzer.replies if r["type"] == "ok"]

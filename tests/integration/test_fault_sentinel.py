@@ -150,14 +150,13 @@ async def _under_traffic(topology: ReplicatedRedis, hubs: Any, http: httpx.Async
         await asyncio.wait_for(asyncio.gather(*traffic), 40)
     tally.sent += 2
     tally.acked += 2  # the probes' first alerts after the kill
-    new = Redis.from_url(topology.node(promoted).url)
     try:
-        acks = [a for _, a in acked] + [a for _, a in probed]
-        figures = await _count(new, tally, console, unit, acks, written)
-        figures["unavailable_answers"] = sum([await _unavailable(http, h) for h in hubs])
-        figures["healthz_during_failover"] = health_during
+        async with Redis.from_url(topology.node(promoted).url) as new:
+            acks = [a for _, a in acked] + [a for _, a in probed]
+            figures = await _count(new, tally, console, unit, acks, written)
+            figures["unavailable_answers"] = sum([await _unavailable(http, h) for h in hubs])
+            figures["healthz_during_failover"] = health_during
     finally:
-        await new.aclose()
         for client in (console, unit):
             await client.conn.close()
         for citizen in citizens:
@@ -258,9 +257,8 @@ async def test_a_manual_failover_demotes_the_primary_and_the_hub_follows(
             citizen, _ = await connect(hub.ws_url, "citizen", "c1")
             acks = [await _until_acked(citizen, n) for n in range(5)]
             old = topology.primary.port
-            sentinel = Redis(host="127.0.0.1", port=topology.sentinels[0].port)
-            await sentinel.execute_command("SENTINEL", "FAILOVER", "vigie")
-            await sentinel.aclose()
+            async with Redis(host="127.0.0.1", port=topology.sentinels[0].port) as sentinel:
+                await sentinel.execute_command("SENTINEL", "FAILOVER", "vigie")
             switched_at = time.monotonic()
             promoted = await _until_promoted(topology, old)
             acks += [await _until_acked(citizen, n) for n in range(5, 15)]
@@ -268,9 +266,8 @@ async def test_a_manual_failover_demotes_the_primary_and_the_hub_follows(
             refused = hub.node.metrics.errors["unavailable"]
             await citizen.close()
             role = await _until_demoted(topology.node(old).url)
-        new = Redis.from_url(topology.node(promoted).url)
-        stored = {k.rsplit(":", 1)[1] for k in await scan_keys(new, KEYS.alert("*"))}
-        await new.aclose()
+        async with Redis.from_url(topology.node(promoted).url) as new:
+            stored = {k.rsplit(":", 1)[1] for k in await scan_keys(new, KEYS.alert("*"))}
     assert role == "slave"  # the old primary was demoted (later), not killed
     assert {a["alert"] for a in acks} <= stored and len(acks) == 15
     print(

@@ -52,7 +52,7 @@ TRANSPORT_HIGH_WATER = 64 * 1024  # asyncio/uvloop default: uvicorn's send waits
 
 @pytest.mark.slow
 async def test_a_thousand_clients_that_never_read_get_4408_and_memory_stays_bounded(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_url: str, redis: Redis
 ) -> None:
     config = write_config(
         tmp_path / "small-outbox.toml",
@@ -105,9 +105,7 @@ async def test_a_thousand_clients_that_never_read_get_4408_and_memory_stays_boun
         eofs = sum(s.eof for s in sockets)
         for sock in sockets:
             sock.close()
-        redis = Redis.from_url(redis_url)
         expected = await incident_offsets(redis)
-        await redis.aclose()
         last = max(offset_key(o) for o in expected)
         await eventually(lambda: reader.ledgers["events"].last >= last, 10)
         await asyncio.sleep(0.2)
@@ -187,9 +185,8 @@ async def _fall_behind_then_resume(
                 late.ledgers["events"].offer(message)
         buffered = len(late.ledgers["events"].accepted)
         await late.connect()
-        redis = Redis.from_url(redis_url)
-        expected = await incident_offsets(redis)
-        await redis.aclose()
+        async with Redis.from_url(redis_url) as redis:
+            expected = await incident_offsets(redis)
         last = max(offset_key(o) for o in expected)
         await eventually(lambda: late.ledgers["events"].last >= last or late.close_codes, 10)
         await asyncio.sleep(0.2)

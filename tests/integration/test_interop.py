@@ -83,12 +83,11 @@ async def test_a_notice_is_a_public_cap_alert_and_an_atom_entry(hub: RunningHub)
 
 
 async def test_notices_are_kept_until_they_expire_and_no_longer(
-    hub: RunningHub, redis_url: str
+    hub: RunningHub, redis: Redis
 ) -> None:
     console = await _console(hub)
     short = await _notice(console, "s", expires_s=60)
     default = await _notice(console, "d")
-    redis = Redis.from_url(redis_url)
     keys = TenantKeys("narbonne")
     assert 59_000 < await redis.pttl(keys.notice(short["notice"])) <= 60_000
     assert 86_399_000 < await redis.pttl(keys.notice(default["notice"])) <= 86_400_000
@@ -106,17 +105,14 @@ async def test_notices_are_kept_until_they_expire_and_no_longer(
     assert [e.findtext(f"{A}id", "").rsplit("/", 1)[1] for e in feed.findall(f"{A}entry")] == [
         f"{short['notice']}.cap.xml"
     ]
-    await redis.aclose()
     await console.close()
 
 
-async def test_a_resent_notice_is_stored_once(hub: RunningHub, redis_url: str) -> None:
+async def test_a_resent_notice_is_stored_once(hub: RunningHub, redis: Redis) -> None:
     console = await _console(hub)
     first, again = await _notice(console, "same"), await _notice(console, "same")
     assert first == again
-    redis = Redis.from_url(redis_url)
     assert await redis.zrange(TenantKeys("narbonne").notices, 0, -1) == [first["notice"].encode()]
-    await redis.aclose()
     await console.close()
 
 
@@ -133,15 +129,13 @@ async def test_a_resent_notice_is_stored_once(hub: RunningHub, redis_url: str) -
     ],
 )
 async def test_bad_notices_are_refused_and_nothing_is_kept(
-    hub: RunningHub, redis_url: str, fields: dict[str, Any], code: str
+    hub: RunningHub, redis: Redis, fields: dict[str, Any], code: str
 ) -> None:
     console = await _console(hub)
     reply = await _notice(console, "bad", **fields)
     assert reply["type"] == "error" and reply["code"] == code
-    redis = Redis.from_url(redis_url)
     assert await redis.exists(TenantKeys("narbonne").notices) == 0
     assert await redis.hget(TenantKeys("narbonne").seq, "notice") is None
-    await redis.aclose()
     await console.close()
 
 
@@ -270,12 +264,10 @@ async def test_eido_is_for_consoles_of_the_town_only(
     await citizen.close()
 
 
-async def test_the_client_library_sets_a_notice_expiry(hub: RunningHub, redis_url: str) -> None:
+async def test_the_client_library_sets_a_notice_expiry(hub: RunningHub, redis: Redis) -> None:
     async with Console(hub.ws_url, token("console", "op1")) as console:
         ok = await console.notice(CELLS, "Marché déplacé", "info", expires_s=120)
-    redis = Redis.from_url(redis_url)
     assert 119_000 < await redis.pttl(TenantKeys("narbonne").notice(ok["notice"])) <= 120_000
-    await redis.aclose()
 
 
 async def test_merged_incidents_name_each_other_in_their_eido(hub: RunningHub) -> None:

@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 from hub.config import Config, Rate
 from hub.core.messages import ROLES, allowed_roles
 from hub.server.runner import RunningHub
-from tests.conftest import HubFactory
+from tests.conftest import HubFactory, RedisFactory
 from tests.wire import Peer, connect
 
 NARBONNE = (43.1839, 3.0042)
@@ -43,10 +43,8 @@ async def hub(hub_factory: HubFactory, two_towns: Config) -> AsyncIterator[Runni
 
 
 @pytest.fixture
-async def r(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
+def r(redis_factory: RedisFactory) -> Redis:
+    return redis_factory(decode_responses=True)
 
 
 async def submit(citizen: Peer, point: tuple[float, float], ref: str = "r") -> dict[str, Any]:

@@ -174,7 +174,7 @@ async def test_decline_returns_to_queue_and_recommends_next(hub: RunningHub) -> 
 
 
 async def test_deadline_expires_exactly_once_with_two_processes(
-    hub_factory: Any, redis_url: str
+    hub_factory: Any, redis: Redis
 ) -> None:
     async with hub_factory() as a, hub_factory() as b:
         console, _ = await connect(a.ws_url, "console", "op1")
@@ -193,7 +193,6 @@ async def test_deadline_expires_exactly_once_with_two_processes(
         )
         await unit.expect("assignment")
         # Pull the deadline forward instead of waiting 5 s.
-        redis = Redis.from_url(redis_url)
         await redis.zadd("vg:{narbonne}:deadlines", {assigned["assignment"]: 1})
         expired = await console.expect("assignment.state", state="expired")
         assert expired["assignment"] == assigned["assignment"]
@@ -207,13 +206,12 @@ async def test_deadline_expires_exactly_once_with_two_processes(
             {"type": "assignment.accept", "ref": "late", "assignment": assigned["assignment"]}
         )
         assert late["type"] == "error" and late["code"] == "conflict"
-        await redis.aclose()
         for peer in (console, unit, citizen):
             await peer.close()
 
 
 async def test_an_offer_ends_at_its_deadline_not_at_the_next_poll(
-    hub: RunningHub, redis_url: str
+    hub: RunningHub, redis: Redis
 ) -> None:
     # The deadline loop sleeps until the next deadline (at most a second): one
     # set 1.5 s ahead, between two of its reads, still ends on time.
@@ -225,7 +223,6 @@ async def test_an_offer_ends_at_its_deadline_not_at_the_next_poll(
     assign = {"type": "dispatch.assign", "ref": "as", "incident": incident, "unit": "u1"}
     assigned = await console.request({**assign, "timeout_s": 60})
     await unit.expect("assignment")
-    redis = Redis.from_url(redis_url)
     loop = asyncio.get_running_loop()
     set_at = loop.time()
     await redis.zadd("vg:{narbonne}:deadlines", {assigned["assignment"]: time.time() * 1000 + 1500})
@@ -233,7 +230,6 @@ async def test_an_offer_ends_at_its_deadline_not_at_the_next_poll(
     waited = loop.time() - set_at
     assert expired["assignment"] == assigned["assignment"]
     assert 1.3 <= waited <= 2.3, waited  # on time (a loaded machine adds some)
-    await redis.aclose()
     for peer in (console, unit, citizen):
         await peer.close()
 

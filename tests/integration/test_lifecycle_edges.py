@@ -89,7 +89,7 @@ async def test_snapshot_lists_interventions_in_progress(hub: RunningHub) -> None
 
 
 async def test_a_report_joining_a_dispatched_incident_does_not_requeue_it(
-    hub: RunningHub, redis_url: str
+    hub: RunningHub, redis: Redis
 ) -> None:
     console, _ = await connect(hub.ws_url, "console", "op1")
     await console.expect("snapshot")
@@ -100,9 +100,7 @@ async def test_a_report_joining_a_dispatched_incident_does_not_requeue_it(
     await _dispatched(hub, console, unit, ack["incident"])
     joined = await _report(bob, "b", "noise")
     assert joined["incident"] == ack["incident"]
-    redis = Redis.from_url(redis_url)
     assert await redis.zscore("vg:{narbonne}:open", ack["incident"]) is None
-    await redis.aclose()
     for peer in (console, unit, alice, bob):
         await peer.close()
 
@@ -151,32 +149,29 @@ async def test_a_resume_offset_from_the_future_starts_over(hub: RunningHub) -> N
         await peer.close()
 
 
-async def test_a_reader_behind_a_trim_resyncs_its_sessions(hub: RunningHub, redis_url: str) -> None:
+async def test_a_reader_behind_a_trim_resyncs_its_sessions(hub: RunningHub, redis: Redis) -> None:
     console, _ = await connect(hub.ws_url, "console", "op1")
     await console.expect("snapshot")
     citizen, _ = await connect(hub.ws_url, "citizen", "c1")
     await _report(citizen, "a", "noise", at=CENTRE)
     rt = hub.node.tenants["narbonne"]
-    redis = Redis.from_url(redis_url)
     await redis.xtrim("vg:{narbonne}:events", maxlen=0)  # as if trimmed while we were away
     await redis.xadd("vg:{narbonne}:events", {"k": "queue", "d": b"{}"})
     rt.read_offset = "1-0"  # this process last read long before the trim
     await hub.node._resync_if_trimmed(rt)
     await asyncio.wait_for(console.ws.wait_closed(), 5)
     assert console.ws.close_code == 1012
-    await redis.aclose()
     await citizen.close()
 
 
 async def test_a_unit_left_online_by_a_killed_process_is_swept_offline(
-    hub: RunningHub, redis_url: str
+    hub: RunningHub, redis: Redis
 ) -> None:
     from hub.server.timers import PRESENCE_STALE_MS, refresh_presence, sweep_presence
 
     console, _ = await connect(hub.ws_url, "console", "op1")
     await console.expect("snapshot")
     alive = await _unit_covering(hub, "alive")
-    redis = Redis.from_url(redis_url)
     long_ago = int(time.time() * 1000) - 2 * PRESENCE_STALE_MS
     # "ghost" was connected to a process that died with SIGKILL: counted, never released.
     await redis.hset("vg:{narbonne}:unit:ghost", mapping={"id": "ghost", "sessions": 1,
@@ -191,7 +186,6 @@ async def test_a_unit_left_online_by_a_killed_process_is_swept_offline(
     assert await sweep_presence(hub.node, rt) == ["ghost"]
     offline = await console.expect("unit", change="offline")
     assert offline["unit"]["id"] == "ghost" and offline["unit"]["online"] is False
-    await redis.aclose()
     for peer in (console, alive):
         await peer.close()
 

@@ -18,15 +18,12 @@ from tests.integration.test_lifecycle import CENTRE, _report, _unit_covering
 from tests.wire import connect, token
 
 
-async def test_aging_lifts_an_old_incident_above_fresh_ones(
-    hub: RunningHub, redis_url: str
-) -> None:
+async def test_aging_lifts_an_old_incident_above_fresh_ones(hub: RunningHub, redis: Redis) -> None:
     console, _ = await connect(hub.ws_url, "console", "op1")
     await console.expect("snapshot")
     citizen, _ = await connect(hub.ws_url, "citizen", "c1")
     old = await _report(citizen, "old", "vandalism")  # priority 3
     fresh = await _report(citizen, "fresh", "theft", at=(43.16, 3.16))  # priority 2
-    redis = Redis.from_url(redis_url)
     forty_min_ago = int(old["at"]) - 40 * 60 * 1000
     await redis.hset(f"vg:{{narbonne}}:inc:{old['incident']}", "opened_at", forty_min_ago)
     rt = hub.node.tenants["narbonne"]
@@ -37,7 +34,6 @@ async def test_aging_lifts_an_old_incident_above_fresh_ones(
     assert not await age_queue(hub.node, rt)  # this period's lock is taken: runs once
     top = await redis.zrevrange("vg:{narbonne}:open", 0, 0)
     assert top == [old["incident"].encode()]
-    await redis.aclose()
     for peer in (console, citizen):
         await peer.close()
 
@@ -66,13 +62,12 @@ async def test_http_incident_api(hub: RunningHub) -> None:
 
 
 async def test_closed_incident_and_its_alerts_expire_after_retention(
-    hub: RunningHub, redis_url: str
+    hub: RunningHub, redis: Redis
 ) -> None:
     console, _ = await connect(hub.ws_url, "console", "op1")
     await console.expect("snapshot")
     citizen, _ = await connect(hub.ws_url, "citizen", "c1")
     ack = await _report(citizen, "r", "noise")
-    redis = Redis.from_url(redis_url)
     prefix = "vg:{narbonne}:"
     assert await redis.ttl(f"{prefix}alert:{ack['alert']}") == -1  # live: kept
     await console.request(
@@ -86,7 +81,6 @@ async def test_closed_incident_and_its_alerts_expire_after_retention(
     ):
         assert ninety_days - 5 <= await redis.ttl(key) <= ninety_days, key
     assert await redis.zscore(f"{prefix}open", ack["incident"]) is None
-    await redis.aclose()
     for peer in (console, citizen):
         await peer.close()
 
@@ -108,11 +102,10 @@ async def test_auto_dispatch_of_priority_one(hub_factory: Any, config: Any, auto
             await peer.close()
 
 
-async def test_aging_a_queue_longer_than_one_batch(hub: RunningHub, redis_url: str) -> None:
+async def test_aging_a_queue_longer_than_one_batch(hub: RunningHub, redis: Redis) -> None:
     """Aging reads and writes the queue batch by batch; the result is the whole queue's."""
     console, _ = await connect(hub.ws_url, "console", "op1")
     await console.expect("snapshot")
-    redis = Redis.from_url(redis_url)
     now = 1_800_000_000_000
     count = 2 * PIPELINE_CHUNK + 50  # three batches
     async with redis.pipeline(transaction=False) as pipe:
@@ -140,5 +133,4 @@ async def test_aging_a_queue_longer_than_one_batch(hub: RunningHub, redis_url: s
         assert float(stored) == pytest.approx(expected)
     assert await redis.zscore("vg:{narbonne}:open", "gone") == 0
     assert await redis.zscore("vg:{narbonne}:live", "gone") is None  # XX: never added
-    await redis.aclose()
     await console.close()

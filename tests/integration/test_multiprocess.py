@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from hub.server.runner import RunningHub
 from hub.store.keys import TenantKeys
-from tests.conftest import HubFactory
+from tests.conftest import HubFactory, RedisFactory
 from tests.integration.test_cli import http_get, vigie_env, vigie_serve
 from tests.wire import SECRET, Peer, connect
 
@@ -33,10 +33,8 @@ CITIZENS = itertools.count(1)
 
 
 @pytest.fixture
-async def r(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
+def r(redis_factory: RedisFactory) -> Redis:
+    return redis_factory(decode_responses=True)
 
 
 async def report(url: str, point: tuple[float, float], category: str = "noise") -> str:

@@ -160,13 +160,12 @@ async def test_no_event_newer_than_the_opt_in_snapshot_arrives_before_it(
 
 
 async def test_a_request_sent_while_the_session_opens_waits_for_it(
-    hub_factory: HubFactory, redis_url: str
+    hub_factory: HubFactory, redis: Redis
 ) -> None:
     # The app sends its opt-in right behind its hello. While the session is being
     # opened (Redis paused: its sync cannot finish) the request waits, and is
     # handled once the session is live; it used to run while the session was still
     # syncing, and the opt-in's hold failed as `internal`.
-    redis = Redis.from_url(redis_url)
     async with hub_factory() as hub:
         ws = await open_client(hub.ws_url, "vigie.v1.json")
         received: list[dict[str, object]] = []
@@ -184,4 +183,3 @@ async def test_a_request_sent_while_the_session_opens_waits_for_it(
             ws.close()
             if ws.transport is not None:
                 ws.transport.abort()
-    await redis.aclose()

@@ -29,7 +29,7 @@ from hub.server import open311 as server
 from hub.server.runner import RunningHub, running_hub
 from hub.store.embedded import EmbeddedRedis
 from hub.store.keys import TenantKeys
-from tests.conftest import HubFactory
+from tests.conftest import HubFactory, RedisFactory
 from tests.wire import SECRET, connect
 
 KEY = "fms-test-key-0123456789abcdef"
@@ -100,10 +100,8 @@ async def http(o311: RunningHub) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-async def r(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
+def r(redis_factory: RedisFactory) -> Redis:
+    return redis_factory(decode_responses=True)
 
 
 def xml(response: httpx.Response) -> ET.Element:

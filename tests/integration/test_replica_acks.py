@@ -67,38 +67,37 @@ async def test_no_ack_until_a_replica_has_the_write_and_a_retry_waits_again(
     primary_and_replica: tuple[EmbeddedRedis, EmbeddedRedis], config: Config
 ) -> None:
     primary, replica = primary_and_replica
-    redis = Redis.from_url(primary.url)
-    await _until_synced(redis)
-    cfg = no_alert_limit(config)
-    cfg = replace(cfg, hub=replace(cfg.hub, ack_replicas=None, ack_timeout_ms=TIMEOUT_MS))
-    async with running_hub(cfg, primary.url, SECRET) as hub:
-        acks = hub.node.store.acks
-        assert (acks.replicas_online, acks.required) == (1, 1)  # "auto" found the replica
-        citizen, _ = await connect(hub.ws_url, "citizen", "c1")
-        console, _ = await connect(hub.ws_url, "console", "op1")
-        unit, _ = await connect(hub.ws_url, "unit", "u1")
-        # Even with the replica up, a WAIT may time out (a slow fsync on a loaded
-        # machine): `unavailable` is always a legal answer, so retry as clients do.
-        first = await _until_acked(citizen, _submit("r1"))
-        assert first["type"] == "alert.ack", first
-        waits_before = acks.batches
+    async with Redis.from_url(primary.url) as redis:
+        await _until_synced(redis)
+        cfg = no_alert_limit(config)
+        cfg = replace(cfg, hub=replace(cfg.hub, ack_replicas=None, ack_timeout_ms=TIMEOUT_MS))
+        async with running_hub(cfg, primary.url, SECRET) as hub:
+            acks = hub.node.store.acks
+            assert (acks.replicas_online, acks.required) == (1, 1)  # "auto" found the replica
+            citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+            console, _ = await connect(hub.ws_url, "console", "op1")
+            unit, _ = await connect(hub.ws_url, "unit", "u1")
+            # Even with the replica up, a WAIT may time out (a slow fsync on a loaded
+            # machine): `unavailable` is always a legal answer, so retry as clients do.
+            first = await _until_acked(citizen, _submit("r1"))
+            assert first["type"] == "alert.ack", first
+            waits_before = acks.batches
 
-        os.kill(replica._process.pid, signal.SIGSTOP)  # type: ignore[union-attr]
-        try:
-            frozen = await _while_frozen(hub.node, redis, citizen, console, first["incident"])
-        finally:
-            os.kill(replica._process.pid, signal.SIGCONT)  # type: ignore[union-attr]
+            os.kill(replica._process.pid, signal.SIGSTOP)  # type: ignore[union-attr]
+            try:
+                frozen = await _while_frozen(hub.node, redis, citizen, console, first["incident"])
+            finally:
+                os.kill(replica._process.pid, signal.SIGCONT)  # type: ignore[union-attr]
 
-        again = await _until_acked(citizen, _submit("r2", 1))
-        assert again["type"] == "alert.ack" and again["alert"] == frozen["stored_alert"]
-        assigned = await _until_acked(console, frozen["assign"])
-        assert assigned["type"] == "ok" and assigned["assignment"] == frozen["assignment"]
-        alerts = await scan_keys(redis, KEYS.alert("*"))
-        assignments = await scan_keys(redis, KEYS.assignment("*"))
-        for peer in (citizen, console, unit):
-            await peer.close()
-        timeouts, waits = acks.timeouts, acks.batches - waits_before
-    await redis.aclose()
+            again = await _until_acked(citizen, _submit("r2", 1))
+            assert again["type"] == "alert.ack" and again["alert"] == frozen["stored_alert"]
+            assigned = await _until_acked(console, frozen["assign"])
+            assert assigned["type"] == "ok" and assigned["assignment"] == frozen["assignment"]
+            alerts = await scan_keys(redis, KEYS.alert("*"))
+            assignments = await scan_keys(redis, KEYS.assignment("*"))
+            for peer in (citizen, console, unit):
+                await peer.close()
+            timeouts, waits = acks.timeouts, acks.batches - waits_before
     assert len(alerts) == 2 and len(assignments) == 1  # each write stored once
     print(
         f"\n[replica acks] WAIT {TIMEOUT_MS} ms: {timeouts} WAIT timeouts in all, "
@@ -159,9 +158,8 @@ async def test_the_writes_of_one_tick_share_one_wait(
 ) -> None:
     """40 citizens submit at once: 40 acks, and fewer WAITs than writes (batched)."""
     primary, _ = primary_and_replica
-    redis = Redis.from_url(primary.url)
-    await _until_synced(redis)
-    await redis.aclose()
+    async with Redis.from_url(primary.url) as redis:
+        await _until_synced(redis)
     cfg = no_alert_limit(config)
     cfg = replace(cfg, hub=replace(cfg.hub, ack_replicas=1))
     async with running_hub(cfg, primary.url, SECRET) as hub:

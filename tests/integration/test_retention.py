@@ -23,7 +23,7 @@ T = "vg:{narbonne}:"
 
 
 async def test_vigie_purge_removes_what_is_past_its_period_and_keeps_the_rest(
-    hub: RunningHub, redis_url: str
+    hub: RunningHub, redis_url: str, redis: Redis
 ) -> None:
     console, _ = await connect(hub.ws_url, "console", "op1")
     await console.expect("snapshot")
@@ -44,7 +44,6 @@ async def test_vigie_purge_removes_what_is_past_its_period_and_keeps_the_rest(
     await console.close()
 
     now = int(time.time() * 1000)
-    redis = Redis.from_url(redis_url)
     old = acks["old"]["incident"]
     await redis.hset(f"{T}inc:{old}", "closed_at", now - 100 * DAY_MS)  # closed 100 days ago
     await redis.zadd(f"{T}open311", {"al-old": now - 100 * DAY_MS, "al-new": now})
@@ -78,13 +77,9 @@ async def test_vigie_purge_removes_what_is_past_its_period_and_keeps_the_rest(
 
     code, out, _ = await run_vigie("purge", env=vigie_env(VIGIE_REDIS_URL=redis_url))
     assert code == 0 and orjson.loads(out)[0]["incidents"] == 0  # idempotent
-    await redis.aclose()
 
 
-async def test_the_hub_trims_the_event_stream_by_age(
-    hub_factory: HubFactory, redis_url: str
-) -> None:
-    redis = Redis.from_url(redis_url)
+async def test_the_hub_trims_the_event_stream_by_age(hub_factory: HubFactory, redis: Redis) -> None:
     await redis.xadd(f"{T}events", {"k": "unit", "d": '{"lat": 43.1}'}, id="1000-1")
     fresh = await redis.xadd(f"{T}events", {"k": "unit", "d": '{"lat": 43.2}'})
     async with hub_factory():
@@ -94,7 +89,6 @@ async def test_the_hub_trims_the_event_stream_by_age(
             await asyncio.sleep(0.05)
         (first,) = await redis.xrange(f"{T}events", count=1)
         assert first[0] == fresh
-    await redis.aclose()
 
 
 async def test_vigie_purge_of_an_unknown_tenant_is_refused(redis_url: str) -> None:
@@ -105,7 +99,7 @@ async def test_vigie_purge_of_an_unknown_tenant_is_refused(redis_url: str) -> No
 
 
 async def test_each_kind_expires_on_its_own_clock(
-    hub_factory: HubFactory, redis_url: str, config: Config
+    hub_factory: HubFactory, redis: Redis, config: Config
 ) -> None:
     """A trail kept longer than its incident, inboxes shorter: the expiries set when
     the incident closes and when an inbox is written follow `[retention]`."""
@@ -124,10 +118,8 @@ async def test_each_kind_expires_on_its_own_clock(
         await zoe.expect("alert.status", status="resolved")
         for peer in (console, zoe):
             await peer.close()
-    redis = Redis.from_url(redis_url)
     incident = f"{T}inc:{ack['incident']}"
     assert 29 * 86_400 < await redis.ttl(incident) <= 30 * 86_400
     assert 29 * 86_400 < await redis.ttl(f"{T}alert:{ack['alert']}") <= 30 * 86_400
     assert 364 * 86_400 < await redis.ttl(f"{incident}:history") <= 365 * 86_400
     assert 9 * 86_400 < await redis.ttl(f"{T}inbox:citizen:zoe") <= 10 * 86_400
-    await redis.aclose()

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import httpx
 from redis.asyncio import Redis
@@ -26,8 +27,9 @@ def _submit(ref: str, n: int) -> dict[str, object]:
     return {"type": "alert.submit", "ref": ref, "category": "noise", "lat": lat, "lon": lon}
 
 
-async def test_submits_of_one_turn_share_a_pipeline(redis_url: str, config: Config) -> None:
-    redis = Redis.from_url(redis_url)
+async def test_submits_of_one_turn_share_a_pipeline(
+    redis_url: str, redis: Redis, config: Config
+) -> None:
     async with running_hub(no_alert_limit(config), redis_url, SECRET) as hub:
         acks = hub.node.store.acks
         assert acks.required == 0  # one server, no replica: no WAIT
@@ -51,26 +53,24 @@ async def test_submits_of_one_turn_share_a_pipeline(redis_url: str, config: Conf
         for c in citizens:
             await c.close()
         alerts = await scan_keys(redis, KEYS.alert("*"))
-    await redis.aclose()
     assert len(alerts) == CITIZENS + 1  # each stored once
 
 
 async def test_a_turn_after_a_script_flush_loads_the_script_and_runs_each_write_once(
     redis_url: str,
 ) -> None:
-    redis = redis_client(redis_url)
-    acks = ReplicaAcks(redis, AckPolicy(fixed=0))
-    incr, fail = redis.register_script(INCR), redis.register_script(FAIL)
-    assert await acks.run(incr, ["n"], [], "fence") == 1  # a lone write: one plain call
-    await redis.script_flush()  # the server forgets every script, as after a restart
-    replies = await asyncio.gather(
-        acks.run(fail, ["n"], [], "fence"),  # none in flight: a plain call at once
-        *(acks.run(incr, ["n"], [], "fence") for _ in range(10)),  # the rest: one pipeline
-        return_exceptions=True,
-    )
-    assert "refused by the script" in str(replies[0])  # one script's error is its own
-    assert sorted(replies[1:]) == list(range(2, 12))  # each ran once, after the load
-    # The pipeline's ten were loaded and sent again; the plain call reloads by itself.
-    assert acks.reloads == 10 and acks.turns == 3  # the lone call, then the turn's two
-    assert int(await redis.get("n")) == 11
-    await redis.aclose()
+    async with contextlib.aclosing(redis_client(redis_url)) as redis:
+        acks = ReplicaAcks(redis, AckPolicy(fixed=0))
+        incr, fail = redis.register_script(INCR), redis.register_script(FAIL)
+        assert await acks.run(incr, ["n"], [], "fence") == 1  # a lone write: one plain call
+        await redis.script_flush()  # the server forgets every script, as after a restart
+        replies = await asyncio.gather(
+            acks.run(fail, ["n"], [], "fence"),  # none in flight: a plain call at once
+            *(acks.run(incr, ["n"], [], "fence") for _ in range(10)),  # the rest: one pipeline
+            return_exceptions=True,
+        )
+        assert "refused by the script" in str(replies[0])  # one script's error is its own
+        assert sorted(replies[1:]) == list(range(2, 12))  # each ran once, after the load
+        # The pipeline's ten were loaded and sent again; the plain call reloads by itself.
+        assert acks.reloads == 10 and acks.turns == 3  # the lone call, then the turn's two
+        assert int(await redis.get("n")) == 11

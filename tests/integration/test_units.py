@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from hub.server.runner import RunningHub
 from hub.store.keys import TenantKeys
-from tests.conftest import HubFactory
+from tests.conftest import HubFactory, RedisFactory
 from tests.wire import Peer, connect
 
 CENTRE = (43.1839, 3.0042)
@@ -37,10 +37,8 @@ CITIZENS = itertools.count(1)  # a new citizen id for every report, across hubs
 
 
 @pytest.fixture
-async def r(redis_url: str) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url, decode_responses=True)
-    yield client
-    await client.aclose()
+def r(redis_factory: RedisFactory) -> Redis:
+    return redis_factory(decode_responses=True)
 
 
 class Town:
