@@ -3,11 +3,12 @@ buckets, and the `[open311]` settings (hub/server/open311.py uses both)."""
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
 
-from hub.config import ConfigError, Open311Endpoint, Rate, load_config
+from hub.config import DEFAULT_CONFIG, ConfigError, Open311Endpoint, Rate, load_config
 from hub.core.ratelimit import BucketTable
 
 MINIMAL = """
@@ -70,7 +71,9 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_the_default_is_60_a_minute(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, MINIMAL), env={}).open311 == Open311Endpoint()
     assert Open311Endpoint().get_rate_limit == Rate(60, 60.0)
-    assert load_config(env={}).open311.get_rate_limit == Rate(60, 60.0)  # the shipped file
+    shipped = tomllib.loads(DEFAULT_CONFIG.read_text("utf-8"))
+    assert shipped["open311"] == {"get_rate_limit": "60/60"}  # the example says it
+    assert load_config(env={}).open311.get_rate_limit == Rate(60, 60.0)
 
 
 @pytest.mark.parametrize(("value", "rate"), [('"10/1"', Rate(10, 1.0)), ('"off"', Rate(0, 1.0))])
