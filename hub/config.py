@@ -26,6 +26,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "HubSettings",
+    "Open311Endpoint",
     "Open311Partner",
     "Open311Service",
     "Open311Settings",
@@ -139,6 +140,17 @@ class Open311Settings:
 # Response targets by priority (seconds, received → a unit on scene or the end):
 # what the statistics' "share handled within target" measures. The town sets its own.
 DEFAULT_TARGETS_S: Mapping[int, int] = {1: 600, 2: 1200, 3: 3600, 4: 7200, 5: 86_400}
+
+
+@dataclass(frozen=True, slots=True)
+class Open311Endpoint:
+    """The `/open311/v2/` endpoint as a whole (`[open311]`), whichever town is asked.
+
+    `get_rate_limit` bounds the public GETs per client address (per process):
+    `"60/60"` is a burst of 60, then one a second. POSTs have their partner's.
+    """
+
+    get_rate_limit: Rate = Rate(60, 60.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +281,7 @@ class Config:
     tenants: Mapping[str, TenantConfig]
     source: str = "<memory>"
     auth: AuthSettings = AuthSettings()
+    open311: Open311Endpoint = Open311Endpoint()
 
     def tenant(self, tenant_id: str) -> TenantConfig | None:
         """The tenant with this id, or None if the hub does not serve it."""
@@ -643,8 +656,19 @@ def _auth(value: Any, env: Mapping[str, str]) -> AuthSettings:
     return auth
 
 
+def _open311_endpoint(value: Any) -> Open311Endpoint:
+    raw = _table(value, "[open311]")
+    unknown = set(raw) - set(Open311Endpoint.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(
+            f"[open311]: unknown keys {sorted(unknown)} (a town's Open311 table is "
+            "[tenants.<id>.open311])"
+        )
+    return Open311Endpoint(get_rate_limit=_rate(raw, "get_rate_limit", "open311", "60/60"))
+
+
 def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
-    """Environment overrides: VIGIE_ALERT_RATE_LIMIT and VIGIE_LIMITS=off."""
+    """Environment overrides: VIGIE_ALERT_RATE_LIMIT and VIGIE_LIMITS=off (every limit)."""
     hub, tenants = config.hub, dict(config.tenants)
     if "VIGIE_ALERT_RATE_LIMIT" in env:
         rate = parse_rate(env["VIGIE_ALERT_RATE_LIMIT"], "VIGIE_ALERT_RATE_LIMIT")
@@ -660,6 +684,7 @@ def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
             limits_off=True,
         )
         tenants = {k: replace(t, alert_rate_limit=UNLIMITED) for k, t in tenants.items()}
+        config = replace(config, open311=Open311Endpoint(get_rate_limit=UNLIMITED))
     return replace(config, hub=hub, tenants=tenants)
 
 
@@ -677,4 +702,5 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     if not tenants:
         raise ConfigError(f"{path}: no [tenants.*] table")
     auth = _auth(raw.get("auth", {}), env)
-    return _apply_env(Config(hub, tenants, str(path), auth), env)
+    open311 = _open311_endpoint(raw.get("open311", {}))
+    return _apply_env(Config(hub, tenants, str(path), auth, open311), env)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
-__all__ = ["TokenBucket"]
+__all__ = ["BucketTable", "TokenBucket"]
 
 
 @dataclass(slots=True)
@@ -29,3 +30,40 @@ class TokenBucket:
             self.tokens -= cost
             return 0.0
         return (cost - self.tokens) / self.rate_per_s
+
+
+class BucketTable:
+    """One TokenBucket per key (a client address), at most `size` of them.
+
+    When the table is full, a new key evicts the least recently used one: the
+    key idle longest, whose bucket has most likely refilled, so forgetting it
+    gives back little. Only more than `size` keys active within one refill
+    period (capacity / rate) can make an evicted key start full again early.
+    """
+
+    def __init__(self, capacity: float, rate_per_s: float, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"size must be >= 1, got {size}")
+        self.capacity, self.rate_per_s, self.size = capacity, rate_per_s, size
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._buckets
+
+    def take(self, key: str, now: float, cost: float = 1.0) -> float:
+        """Take from `key`'s bucket: 0 if allowed, else seconds until it would be."""
+        if self.capacity <= 0:  # off: remember nobody
+            return 0.0
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self.size:
+                self._buckets.popitem(last=False)
+                self.evicted += 1
+            bucket = self._buckets[key] = TokenBucket(self.capacity, self.rate_per_s)
+        else:
+            self._buckets.move_to_end(key)
+        return bucket.take(now, cost)

@@ -5,20 +5,29 @@ The mapping is hub/core/open311.py; a posted request goes through the same
 format the path names (`.json` or `.xml`), errors included, in the spec's
 shape (`[{"code", "description"}]`, `<errors><error>`). The hub parses no XML:
 requests come as `application/x-www-form-urlencoded`, as the spec says.
+
+The GETs are public reads: any origin may read them from a browser (CORS
+`*`, no credentials), and each client address has a token bucket
+(`[open311] get_rate_limit`), since `GET requests` may scan 10,000 index
+entries in the Redis the dispatch path needs. POSTs get no CORS allowance.
 """
 
 from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from redis.exceptions import RedisError, ResponseError
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from hub.config import Config, Open311Partner, Open311Settings
 from hub.core import open311
@@ -33,6 +42,7 @@ from hub.core.open311_input import (
     parse_query,
     rows_in,
 )
+from hub.core.ratelimit import BucketTable
 from hub.core.supervision import Fault
 from hub.server.handlers import now_ms, store_alert
 from hub.server.node import Node, TenantRuntime
@@ -50,6 +60,10 @@ FIELDS_MAX = 200
 SCAN_BATCH = 500  # ids read per round trip while filtering GET requests
 SCAN_MAX = 10_000  # a GET requests reads at most this many index entries
 RETRY_AFTER_S = 2
+# Client addresses with a GET bucket, per process (~250 bytes each): past it the
+# address idle longest is forgotten (hub.core.ratelimit.BucketTable).
+GET_CLIENTS_MAX = 10_000
+PUBLIC_METHODS = ("GET", "HEAD", "OPTIONS")  # OPTIONS: the browsers' preflights
 # ProtocolError codes of store_alert → HTTP status. Rate limits and outages are
 # not in the spec's list: 429 and 503 with Retry-After tell a client to retry.
 STATUS_FOR: dict[ErrorCode, int] = {
@@ -78,13 +92,19 @@ def _error(exc: Open311Error, fmt: str) -> Response:
     return _answer("errors", exc.errors, fmt, exc.status, **headers)
 
 
-def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    """Run `handler` with the path's format; every failure answers in that format."""
+def _endpoint(handler: Handler, gets: BucketTable) -> Callable[[Request], Awaitable[Response]]:
+    """Run `handler` with the path's format; every failure answers in that format.
+
+    A GET first takes a token from its client's bucket in `gets`.
+    """
 
     async def endpoint(request: Request) -> Response:
         default = "json" if request.url.path.endswith(".json") else "xml"
         fmt = request.path_params.get("fmt", default)
-        if fmt not in CONTENT_TYPES:
+        known = fmt in CONTENT_TYPES
+        if request.method != "POST" and (refused := _over_limit(request, gets)):
+            return _error(refused, fmt if known else "xml")  # every GET counts, errors too
+        if not known:
             return _error(Open311Error(404, "formats are .xml and .json"), "xml")
         try:
             return await handler(request, fmt)
@@ -102,6 +122,19 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             return _error(Open311Error(500, "internal error; the hub logged it"), fmt)
 
     return endpoint
+
+
+def _over_limit(request: Request, gets: BucketTable) -> Open311Error | None:
+    """A 429 when the client's address has no token left for a GET, else None."""
+    # The address uvicorn gives: X-Forwarded-For only from the proxies it trusts
+    # (FORWARDED_ALLOW_IPS, docs/deploy.md); the header itself is never read here.
+    address = request.client.host if request.client else ""
+    wait_s = gets.take(address, time.monotonic())
+    if wait_s <= 0:
+        return None
+    return Open311Error(
+        429, "too many requests from this address; retry later", retry_after_s=wait_s
+    )
 
 
 def _unavailable(request: Request, exc: BaseException) -> Open311Error:
@@ -298,8 +331,45 @@ async def not_found(request: Request, fmt: str) -> Response:
     raise Open311Error(404, "no such Open311 resource")
 
 
+class PublicReads:
+    """CORS for the public reads only: Starlette's CORSMiddleware, which POSTs bypass.
+
+    Any origin may read the GETs (`Access-Control-Allow-Origin: *`, errors
+    included; no credentials: nothing is per user) and preflight them. POSTs
+    get no allowance at all: partners post from their servers with an
+    `api_key`, and a key in a web page is a key anyone can read. A form post
+    is a CORS "simple request" that a browser sends without a preflight; the
+    answer then has no Access-Control-Allow-Origin, so the page cannot read it,
+    and the api_key decides whether anything is stored. A preflight for POST
+    is refused (400, methods GET and HEAD only).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=["*"],
+            allow_methods=["GET", "HEAD"],
+            expose_headers=["Retry-After"],  # not CORS-safelisted: a 429 must say when
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Public methods through CORSMiddleware, the others straight to the routes."""
+        public = scope["type"] == "http" and scope["method"] in PUBLIC_METHODS
+        await (self.cors if public else self.app)(scope, receive, send)
+
+
+def _get_buckets(config: Config) -> BucketTable:
+    rate = config.open311.get_rate_limit
+    capacity = 0 if rate.unlimited else rate.count
+    return BucketTable(capacity, rate.count / rate.per_s, GET_CLIENTS_MAX)
+
+
 def open311_mount(config: Config) -> BaseRoute:
-    """The `/open311/v2` routes (logs the partners that cannot post: no key)."""
+    """The `/open311/v2` routes (logs the partners that cannot post: no key).
+
+    The GETs' per-address buckets live here, one table per app (per process).
+    """
     for tenant in config.tenants.values():
         for partner in (tenant.open311.partners if tenant.open311 else {}).values():
             if partner.api_key is None:
@@ -307,15 +377,17 @@ def open311_mount(config: Config) -> BaseRoute:
                     "Open311 partner %s of %s has no api_key (%s is unset): its posts are refused",
                     partner.name, tenant.id, partner.key_source,
                 )  # fmt: skip
+    gets = _get_buckets(config)
     return Mount(
         "/open311/v2",
         name="open311",
         routes=[
-            Route("/discovery.{fmt}", _endpoint(discovery)),
-            Route("/services.{fmt}", _endpoint(service_list)),
-            Route("/services/{code}.{fmt}", _endpoint(service_definition)),
-            Route("/requests.{fmt}", _endpoint(requests), methods=["GET", "POST"]),
-            Route("/requests/{id}.{fmt}", _endpoint(get_request)),
-            Route("/{rest:path}", _endpoint(not_found)),
+            Route("/discovery.{fmt}", _endpoint(discovery, gets)),
+            Route("/services.{fmt}", _endpoint(service_list, gets)),
+            Route("/services/{code}.{fmt}", _endpoint(service_definition, gets)),
+            Route("/requests.{fmt}", _endpoint(requests, gets), methods=["GET", "POST"]),
+            Route("/requests/{id}.{fmt}", _endpoint(get_request, gets)),
+            Route("/{rest:path}", _endpoint(not_found, gets)),
         ],
+        middleware=[Middleware(PublicReads)],
     )
