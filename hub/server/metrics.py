@@ -27,6 +27,9 @@ class Metrics:
     closes: Counter[int] = field(default_factory=Counter)
     duplicates_suppressed: int = 0
     alerts_acked: int = 0
+    # Open311 GETs refused by the per-address limit (hub.server.open311): an operator
+    # sees a scraper, or a limit set too low for the town's open-data page.
+    open311_get_limited: int = 0
     # (loop, tenant, fault) and (source, tenant): see hub.server.supervision
     loop_errors: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     bad_records: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -68,6 +71,7 @@ class Metrics:
             "entries_read",
             "duplicates_suppressed",
             "alerts_acked",
+            "open311_get_limited",
         ):
             lines += [
                 f"# TYPE vigie_{name}_total counter",

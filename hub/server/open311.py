@@ -132,6 +132,7 @@ def _over_limit(request: Request, gets: BucketTable) -> Open311Error | None:
     wait_s = gets.take(address, time.monotonic())
     if wait_s <= 0:
         return None
+    _node(request).metrics.open311_get_limited += 1
     return Open311Error(
         429, "too many requests from this address; retry later", retry_after_s=wait_s
     )

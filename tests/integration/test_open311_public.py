@@ -165,6 +165,8 @@ async def test_over_the_burst_is_429_in_the_paths_format(limited: RunningHub) ->
         # Errors spend tokens too (an unknown id, a bad format): no free scanning.
         assert (await http.get("/requests/al-nope.json")).status_code == 429
         assert error_xml(await http.get("/discovery.txt"))[0] == "429"
+        metrics = (await http.get(f"{limited.http_url}/metrics")).text
+        assert "vigie_open311_get_limited_total 4\n" in metrics  # the operator sees them
         # POSTs are the partner's limit, not this one.
         form = {"service_code": "noise", "lat": "43.1839", "long": "3.0042"}
         form |= {"api_key": KEY, "device_id": "d2"}
