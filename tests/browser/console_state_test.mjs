@@ -105,6 +105,14 @@ export function test_recommended_units_first() {
   eq(unitChoices(state, 'in1').map((c) => [c.unit, c.recommended]), [['u3', true], ['u1', false], ['u2', false]], 'choices');
 }
 
+export function test_unit_choices_put_units_able_to_go_before_busy_and_offline_ones() {
+  const units = [unit('a-off', { online: false }), unit('b-busy', { status: 'busy' }), unit('c-free'),
+    unit('d-off-busy', { online: false, status: 'busy' }), unit('e-free')];
+  const { state } = run(initial(), { type: 'snapshot', incidents: [inc('in1')], units });
+  eq(unitChoices(state, 'in1').map((c) => c.unit), ['c-free', 'e-free', 'b-busy', 'a-off', 'd-off-busy'],
+    'no recommendation: the first choice is an online, available unit');
+}
+
 export function test_title_count_and_neighbours_and_staleness() {
   const { state } = run(initial(), { type: 'snapshot', incidents: [
     inc('a', { priority: 1, score: 100 }), inc('b', { priority: 2, score: 80, status: 'acknowledged' }),

@@ -143,7 +143,8 @@ export class IncidentPanel {
     const choices = unitChoices(state, this.id);
     const describe = (c) => {
       const u = state.units.get(c.unit);
-      const status = u ? t(`console.unitStatus.${u.status}`) : '';
+      let status = u ? t(`console.unitStatus.${u.status}`) : '';
+      if (u && !u.online) status = `${status}, ${t('console.units.offline')}`;
       return c.recommended ? t('console.actions.recommendedUnit', { unit: c.unit, status })
         : `${c.unit} (${status})`;
     };

@@ -215,13 +215,23 @@ export function isStale(unitView, now) {
 
 /**
  * Units to offer an incident to: the recommended ones first (the hub's order),
- * then the other units by id. Each entry: {unit, recommended, reason}.
+ * then the others: online and available, online and busy, offline, each by id.
+ * Each entry: {unit, recommended, reason}.
  */
 export function unitChoices(state, incidentId) {
   const rec = state.recommendations.get(incidentId);
   const first = rec?.units || [];
   const seen = new Set(first.map((r) => r.unit));
-  const rest = [...state.units.keys()].filter((id) => !seen.has(id)).sort();
+  // The rest, those able to go first: the list's first entry is what "Assign"
+  // sends when the operator does not choose, and an offline unit would only let
+  // the offer expire.
+  const readiness = (id) => {
+    const u = state.units.get(id);
+    if (!u.online) return 2;
+    return u.status === 'available' ? 0 : 1;
+  };
+  const rest = [...state.units.keys()].filter((id) => !seen.has(id))
+    .sort((a, b) => readiness(a) - readiness(b) || (a < b ? -1 : a > b ? 1 : 0));
   return [
     ...first.map((r) => ({ unit: r.unit, recommended: true, reason: r.reason })),
     ...rest.map((id) => ({ unit: id, recommended: false, reason: '' })),
