@@ -63,6 +63,7 @@ log = logging.getLogger("vigie.websocket")
 STATE_KEY = "vigie.websocket"  # the lifespan state entry uvicorn hands to each protocol
 WS_PATH = "/ws"
 CLOSE_TIMEOUT_S = 10.0  # how long the peer has to answer our close frame
+SHUTDOWN_CLOSE_WAIT_S = 1.0  # the same, when the process is exiting (uvicorn waits for it)
 FORBIDDEN = 403
 
 
@@ -225,12 +226,30 @@ class HubWebSocketProtocol(asyncio.Protocol):
         self._writable = None
 
     def shutdown(self) -> None:
-        """uvicorn is exiting: close with 1012 (as its own WebSocket protocols do)."""
+        """uvicorn is exiting: close with 1012 (as its own WebSocket protocols do), and
+        give the peer SHUTDOWN_CLOSE_WAIT_S to answer before the socket is closed.
+
+        Closing the socket at once, with frames the peer sent meanwhile still unread,
+        makes the kernel reset the connection (RST) instead of ending it (FIN), and a
+        peer that reads the reset first never reads our close frame: it sees 1006,
+        not 1012 (a rolling restart's citizens, reporting while their worker drained).
+        Reading resumes once the close is sent (`_send_close`), and the peer's answer
+        closes the socket (`_flush`); uvicorn waits for that before it exits.
+        """
         self.uncork()
         if self.conn.state is WsState.OPEN:
             self._send_close(CloseCode.SERVICE_RESTART, "")
-        if self.transport is not None:
-            self.transport.close()
+            self._flush()
+        transport = self.transport
+        if transport is None or self._lost:
+            return
+        if self.conn.state is not WsState.CLOSING:  # no close handshake to wait for
+            transport.close()
+            return
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._close_timer = loop.call_later(SHUTDOWN_CLOSE_WAIT_S, transport.close)
 
     # -- handshake --------------------------------------------------------------------
 

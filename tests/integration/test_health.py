@@ -7,6 +7,7 @@ from pathlib import Path
 
 import h3
 import httpx
+from redis.asyncio import Redis
 
 from hub.config import Config
 from hub.server import node as node_module
@@ -72,3 +73,28 @@ async def test_drain_closes_sessions_with_1012_and_refuses_new_ones(hub: Running
     await late.send({"type": "hello", "token": token("citizen", "c2")})
     await asyncio.wait_for(late.ws.wait_closed(), 5)
     assert late.ws.close_code == 1012
+
+
+async def test_a_peer_still_sending_at_exit_reads_1012_not_a_reset(
+    redis_url: str, config: Config, redis: Redis
+) -> None:
+    """A hub exiting while a peer's frames wait unread must not reset the connection.
+
+    While a message's handler waits on Redis (paused here), the hub reads no more
+    of that socket, so what the citizen sends meanwhile stays in the kernel.
+    Closing the socket then makes the kernel answer with RST, and a peer that
+    reads the reset first loses the close frame: 1006, as a rolling restart's
+    reporting citizens saw. The hub sends 1012, reads on, and closes after the
+    peer's answer.
+    """
+    async with running_hub(config, redis_url, SECRET) as hub:
+        citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+        await redis.execute_command("CLIENT", "PAUSE", 1500, "WRITE")  # the handler waits
+        alert = {"type": "alert.submit", "category": "noise", "lat": 43.1839, "lon": 3.0042}
+        await citizen.send({**alert, "ref": "first"})
+        await asyncio.sleep(0.2)  # its handler runs, reading is paused
+        for i in range(50):  # unread by the hub: in the kernel when it exits
+            await citizen.send({**alert, "ref": f"r{i}", "text": "x" * 500})
+        await asyncio.sleep(0.2)
+    await asyncio.wait_for(citizen.ws.wait_closed(), 10)
+    assert citizen.ws.close_code == 1012
