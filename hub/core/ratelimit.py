@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections import OrderedDict
 from dataclasses import dataclass
 
-__all__ = ["BucketTable", "TokenBucket"]
+__all__ = ["IPV6_PREFIX", "BucketTable", "TokenBucket", "client_key"]
+
+# An IPv6 subscriber usually holds a whole /64 and may pick any source address in
+# it: counted per address, one host would get a fresh allowance for every request.
+IPV6_PREFIX = 64
+
+
+def client_key(address: str) -> str:
+    """What per-client limits count by: the IPv4 address, or the IPv6 /64 it is in.
+
+    An IPv4-mapped IPv6 address (a dual-stack listener) counts as its IPv4 address;
+    anything that is not an IP address (a Unix socket's peer) counts as itself.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
+    return str(ip)
 
 
 @dataclass(slots=True)

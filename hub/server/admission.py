@@ -11,7 +11,7 @@ import time
 from collections import Counter
 
 from hub.config import HubSettings
-from hub.core.ratelimit import TokenBucket
+from hub.core.ratelimit import TokenBucket, client_key
 from hub.core.tokens import Claims
 
 __all__ = ["Admission"]
@@ -29,7 +29,9 @@ class Admission:
         self.refused = 0
 
     def admit_connection(self, peer: str) -> bool:
-        """Count a new connection from `peer`; False when over a limit (then not counted)."""
+        """Count a new connection from `peer` (by `client_key`: an IPv6 /64 is one
+        client); False when over a limit (then not counted)."""
+        peer = client_key(peer)
         cap = self.settings.connections_per_ip
         # The per-IP cap first: an address hammering at its cap must not spend the
         # shared connection rate, or it would lock every other address out.
@@ -41,6 +43,7 @@ class Admission:
 
     def release_connection(self, peer: str) -> None:
         """A connection admitted by `admit_connection` ended."""
+        peer = client_key(peer)
         self._per_ip[peer] -= 1
         if self._per_ip[peer] <= 0:
             del self._per_ip[peer]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -42,7 +43,7 @@ from hub.core.open311_input import (
     parse_query,
     rows_in,
 )
-from hub.core.ratelimit import BucketTable
+from hub.core.ratelimit import BucketTable, client_key
 from hub.core.supervision import Fault
 from hub.server.handlers import now_ms, store_alert
 from hub.server.node import Node, TenantRuntime
@@ -63,7 +64,8 @@ RETRY_AFTER_S = 2
 # Client addresses with a GET bucket, per process (~250 bytes each): past it the
 # address idle longest is forgotten (hub.core.ratelimit.BucketTable).
 GET_CLIENTS_MAX = 10_000
-PUBLIC_METHODS = ("GET", "HEAD", "OPTIONS")  # OPTIONS: the browsers' preflights
+READ_METHODS = ("GET", "HEAD")  # the public reads: CORS allowed, limited per client
+PUBLIC_METHODS = (*READ_METHODS, "OPTIONS")  # OPTIONS: the browsers' preflights
 # ProtocolError codes of store_alert → HTTP status. Rate limits and outages are
 # not in the spec's list: 429 and 503 with Retry-After tell a client to retry.
 STATUS_FOR: dict[ErrorCode, int] = {
@@ -88,7 +90,8 @@ def _answer(root: str, value: Any, fmt: str, status: int = 200, **headers: str) 
 def _error(exc: Open311Error, fmt: str) -> Response:
     headers = {}
     if exc.retry_after_s is not None:
-        headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
+        # Rounded up: a client that waits exactly this long finds a token back.
+        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
     return _answer("errors", exc.errors, fmt, exc.status, **headers)
 
 
@@ -102,7 +105,7 @@ def _endpoint(handler: Handler, gets: BucketTable) -> Callable[[Request], Awaita
         default = "json" if request.url.path.endswith(".json") else "xml"
         fmt = request.path_params.get("fmt", default)
         known = fmt in CONTENT_TYPES
-        if request.method != "POST" and (refused := _over_limit(request, gets)):
+        if request.method in READ_METHODS and (refused := _over_limit(request, gets)):
             return _error(refused, fmt if known else "xml")  # every GET counts, errors too
         if not known:
             return _error(Open311Error(404, "formats are .xml and .json"), "xml")
@@ -129,7 +132,7 @@ def _over_limit(request: Request, gets: BucketTable) -> Open311Error | None:
     # The address uvicorn gives: X-Forwarded-For only from the proxies it trusts
     # (FORWARDED_ALLOW_IPS, docs/deploy.md); the header itself is never read here.
     address = request.client.host if request.client else ""
-    wait_s = gets.take(address, time.monotonic())
+    wait_s = gets.take(client_key(address), time.monotonic())  # an IPv6 /64 is one client
     if wait_s <= 0:
         return None
     _node(request).metrics.open311_get_limited += 1
@@ -350,7 +353,7 @@ class PublicReads:
         self.cors = CORSMiddleware(
             app,
             allow_origins=["*"],
-            allow_methods=["GET", "HEAD"],
+            allow_methods=list(READ_METHODS),
             expose_headers=["Retry-After"],  # not CORS-safelisted: a 429 must say when
         )
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from hub.core.ratelimit import TokenBucket
+from hub.config import HubSettings, Rate
+from hub.core.ratelimit import TokenBucket, client_key
+from hub.server.admission import Admission
 
 
 def test_starts_full_then_limits() -> None:
@@ -64,3 +66,31 @@ def test_a_clock_stepping_back_grants_nothing() -> None:
     assert bucket.take(5.0) > 0
     assert bucket.take(5.0) > 0  # not a fresh, full bucket
     assert bucket.take(6.0) == 0.0  # time moves on from the earlier reading
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:aaaa::1", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:2::/64"),  # the same subscriber
+        ("2001:db8:1:3::1", "2001:db8:1:3::/64"),  # another one
+        ("::ffff:198.51.100.9", "198.51.100.9"),  # IPv4 on a dual-stack listener
+        ("::1", "::/64"),
+        ("", ""),  # no address known (a test client, a Unix socket): itself
+        ("not an address", "not an address"),
+    ],
+)
+def test_per_client_limits_count_an_ipv6_64_as_one_client(address: str, key: str) -> None:
+    assert client_key(address) == key
+
+
+def test_the_connection_cap_counts_an_ipv6_64_as_one_client() -> None:
+    # One host may pick any source address in its /64: a cap per address would
+    # give it a fresh allowance for every connection.
+    admission = Admission(HubSettings(connections_per_ip=1, connect_rate=Rate(0, 1.0)))
+    assert admission.admit_connection("2001:db8::1")
+    assert not admission.admit_connection("2001:db8::2")
+    assert admission.admit_connection("2001:db8:0:1::1")  # the next /64 is someone else
+    admission.release_connection("2001:db8::1")
+    assert admission.admit_connection("2001:db8::2")  # released by the /64, not the address
