@@ -36,6 +36,14 @@ TARGET_RATIO = 0.9
 CENTRE = (43.1839, 3.0042)  # Narbonne, place de l'Hôtel de Ville
 
 
+def at_least_one(text: str) -> int:
+    """An argparse type: a whole number, 1 or more."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -44,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-events", type=int, default=100_000, help="stop publishing after")
     p.add_argument("--window", type=int, default=20, help="events ahead of the sentinel")
     p.add_argument(
-        "--publishers", type=int, default=4,
+        "--publishers", type=at_least_one, default=4,
         help="connections the events are sent over in turn (1: the figures before 2026-12-02)",
     )  # fmt: skip
     p.add_argument("--rounds", type=int, default=3, help="baseline-then-hub pairs; median ratio")

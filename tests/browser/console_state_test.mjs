@@ -107,9 +107,11 @@ export function test_recommended_units_first() {
 
 export function test_unit_choices_put_units_able_to_go_before_busy_and_offline_ones() {
   const units = [unit('a-off', { online: false }), unit('b-busy', { status: 'busy' }), unit('c-free'),
-    unit('d-off-busy', { online: false, status: 'busy' }), unit('e-free')];
+    unit('d-off-busy', { online: false, status: 'busy' }), unit('e-free'), unit('f-duty', { status: 'off_duty' }),
+    unit('g-scene', { status: 'on_scene' })];
   const { state } = run(initial(), { type: 'snapshot', incidents: [inc('in1')], units });
-  eq(unitChoices(state, 'in1').map((c) => c.unit), ['c-free', 'e-free', 'b-busy', 'a-off', 'd-off-busy'],
+  eq(unitChoices(state, 'in1').map((c) => c.unit),
+    ['c-free', 'e-free', 'b-busy', 'g-scene', 'f-duty', 'a-off', 'd-off-busy'],
     'no recommendation: the first choice is an online, available unit');
 }
 

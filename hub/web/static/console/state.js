@@ -215,7 +215,8 @@ export function isStale(unitView, now) {
 
 /**
  * Units to offer an incident to: the recommended ones first (the hub's order),
- * then the others: online and available, online and busy, offline, each by id.
+ * then the others: online and available, online and busy (en route, on scene),
+ * online and off duty, offline, each by id.
  * Each entry: {unit, recommended, reason}.
  */
 export function unitChoices(state, incidentId) {
@@ -227,8 +228,9 @@ export function unitChoices(state, incidentId) {
   // the offer expire.
   const readiness = (id) => {
     const u = state.units.get(id);
-    if (!u.online) return 2;
-    return u.status === 'available' ? 0 : 1;
+    if (!u.online) return 3;
+    if (u.status === 'available') return 0;
+    return u.status === 'off_duty' ? 2 : 1; // busy, en route, on scene: on duty at least
   };
   const rest = [...state.units.keys()].filter((id) => !seen.has(id))
     .sort((a, b) => readiness(a) - readiness(b) || (a < b ? -1 : a > b ? 1 : 0));

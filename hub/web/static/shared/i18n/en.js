@@ -10,7 +10,6 @@ export default {
     signedOutHelp: "Open this page again from your sign-in portal.",
     signIn: "Sign in",
     loading: "Loading…",
-    error: "Error",
     retry: "Retry",
     // Failed requests, by error code (shared/errors.js): every code in ERROR_CODES.
     errors: {

@@ -10,7 +10,6 @@ export default {
     signedOutHelp: "Ouvrez à nouveau cette page depuis votre portail de connexion.",
     signIn: "Se connecter",
     loading: "Chargement…",
-    error: "Erreur",
     retry: "Réessayer",
     // Demandes échouées, par code d’erreur (shared/errors.js) : chaque code d’ERROR_CODES.
     errors: {
