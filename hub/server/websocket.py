@@ -315,8 +315,10 @@ class HubWebSocketProtocol(asyncio.Protocol):
         self._message(data)
 
     def _message(self, frame: str | bytes) -> None:
-        if self.protocol.close_code is not None:
-            return  # closing: nothing more is read
+        if self.protocol.close_code is not None or self.conn.state is not WsState.OPEN:
+            # Closing: nothing more is acted on. Frames still arrive after our close
+            # frame (read only so that the socket ends with FIN, see `shutdown`).
+            return
         if not self._hello_seen:  # the first frame: the hello
             self._hello_seen = True
             if self._hello_timer is not None:
