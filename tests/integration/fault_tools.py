@@ -580,6 +580,22 @@ class Counted:
         ]
 
 
+async def tally_stored(
+    redis: Redis, tally: Tally, counted: Iterable[Counted], settle_s: float = 0.2
+) -> set[str]:
+    """Wait until every counted client has the stream's last incident event, leave
+    `settle_s` for a late duplicate, add their events ledgers to `tally`, and return
+    the ids of the alerts stored in `redis` (what the acks are compared with)."""
+    counted = list(counted)
+    expected = await incident_offsets(redis)
+    last = max(offset_key(o) for o in expected)
+    await eventually(lambda: all(c.ledgers["events"].last >= last for c in counted), 15)
+    await asyncio.sleep(settle_s)
+    for client in counted:
+        tally.add_client(client.ledgers["events"], expected)
+    return {k.rsplit(":", 1)[1] for k in await scan_keys(redis, KEYS.alert("*"))}
+
+
 # -- a raw WebSocket socket that can stop reading -----------------------------------------
 
 

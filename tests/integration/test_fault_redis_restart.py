@@ -42,6 +42,7 @@ from tests.integration.fault_tools import (
     no_alert_limit,
     scan_keys,
     submit_counted,
+    tally_stored,
 )
 from tests.wire import SECRET, Peer, connect, token
 
@@ -160,15 +161,9 @@ async def _scenario(server: EmbeddedRedis, config: Config) -> None:
             await asyncio.gather(*traffic)
             healthy_after = await healthy - back_at
 
-            expected = await incident_offsets(redis)
-            last = max(tuple(map(int, o.split("-"))) for o in expected)
             counted = (console, unit)
-            await eventually(lambda: all(c.ledgers["events"].last >= last for c in counted), 15)
-            await asyncio.sleep(0.2)
-            for client in counted:
-                tally.add_client(client.ledgers["events"], expected)
+            stored = await tally_stored(redis, tally, counted)
             alerts = {a["alert"] for a in acks}
-            stored = {k.rsplit(":", 1)[1] for k in await scan_keys(redis, KEYS.alert("*"))}
             idem = await redis.get(KEYS.idempotency("c0", "during-outage"))
             sessions = (console.conn.sessions, unit.conn.sessions)
             library_dupes = console.conn.duplicates + unit.conn.duplicates

@@ -23,18 +23,15 @@ import pytest
 from redis.asyncio import Redis
 
 from clients import Backoff, Citizen, Console, Overflow, Unit
-from hub.core.offsets import offset_key
 from tests.integration.fault_tools import (
     CENTRE,
-    KEYS,
     Counted,
     Tally,
     eventually,
-    incident_offsets,
     join_tasks,
     near,
-    scan_keys,
     serve,
+    tally_stored,
     wait_workers_serving,
 )
 from tests.wire import token
@@ -97,15 +94,9 @@ class Crowd:
 
     async def settle_and_count(self, redis: Redis, tally: Tally) -> dict[str, object]:
         """Wait until everyone has the whole stream, then count against Redis."""
-        expected = await incident_offsets(redis)
-        last = max(offset_key(o) for o in expected)
-        await eventually(lambda: all(c.ledgers["events"].last >= last for c in self.counted), 15)
-        await asyncio.sleep(0.3)  # room for a late duplicate
+        stored = await tally_stored(redis, tally, self.counted, settle_s=0.3)
         tally.sent, tally.acked = self.sent, len(self.acks)
-        for client in self.counted:
-            tally.add_client(client.ledgers["events"], expected)
         alerts = {a["alert"] for a in self.acks}
-        stored = {k.rsplit(":", 1)[1] for k in await scan_keys(redis, KEYS.alert("*"))}
         assert stored == alerts and len(alerts) == tally.acked == tally.sent
         return {
             "closes": dict(self.session_closes()),

@@ -41,10 +41,10 @@ from tests.integration.fault_tools import (
     Counted,
     Tally,
     eventually,
-    incident_offsets,
     near,
     scan_keys,
     serve,
+    tally_stored,
     write_config,
 )
 from tests.wire import Peer, connect, token
@@ -175,14 +175,7 @@ async def _count(
     written: list[float],
 ) -> dict[str, Any]:
     """Compare what the clients got with the new primary, the source of truth now."""
-    expected = await incident_offsets(new)
-    last = max(tuple(map(int, o.split("-"))) for o in expected)
-    counted = (console, unit)
-    await eventually(lambda: all(c.ledgers["events"].last >= last for c in counted), 15)
-    await asyncio.sleep(0.2)
-    for client in counted:
-        tally.add_client(client.ledgers["events"], expected)
-    stored = {k.rsplit(":", 1)[1] for k in await scan_keys(new, KEYS.alert("*"))}
+    stored = await tally_stored(new, tally, (console, unit))
     missing = {a["alert"] for a in acks} - stored
     sessions = (console.conn.sessions, unit.conn.sessions)
     return {
