@@ -111,6 +111,8 @@ def _secret(dev: bool) -> str | None:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from hub.server.uvserver import serve
+
     config = load_config(args.config)
     secret = _secret(args.dev)
     if secret is None:
@@ -129,7 +131,7 @@ def _serve(args: argparse.Namespace) -> int:
         # Worker processes build the app from the environment (uvicorn --factory).
         os.environ.update(VIGIE_SECRET=secret, VIGIE_REDIS_URL=url, VIGIE_CONFIG=config.source)
         os.environ["VIGIE_DEV"] = "1" if args.dev else "0"
-        uvicorn.run(
+        server_config = uvicorn.Config(
             "hub.server.app:app_from_env",
             factory=True,
             host=args.host,
@@ -138,7 +140,7 @@ def _serve(args: argparse.Namespace) -> int:
             log_level=args.log_level,
             **uvicorn_options(config.hub.max_frame_bytes, config.hub.heartbeat_s, args.ws),  # type: ignore[arg-type]
         )
-    return 0
+        return serve(server_config)
 
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:

@@ -18,6 +18,7 @@ from hub.config import Config
 from hub.server.app import create_app
 from hub.server.node import Node
 from hub.server.transport import uvicorn_options
+from hub.server.uvserver import HubServer
 
 __all__ = ["RunningHub", "running_hub"]
 
@@ -68,7 +69,7 @@ async def running_hub(
     app = create_app(config, redis_url, secret, node_id, dev=dev)
     options = uvicorn_options(config.hub.max_frame_bytes, config.hub.heartbeat_s, ws)
     options.pop("loop")  # we are already inside a loop
-    server = uvicorn.Server(
+    server = HubServer(
         uvicorn.Config(app, host=host, port=port, log_level="warning", **options)  # type: ignore[arg-type]
     )
     task = asyncio.create_task(server.serve(), name="uvicorn")
