@@ -138,5 +138,5 @@ async def test_a_tick_of_the_default_wheel_visits_a_small_share_of_many_connecti
         wheel.add(conn)
     wheel.stop()
     per_bucket = Counter(c.heartbeat_slot for c in conns)
-    assert len(per_bucket) == SLOTS and max(per_bucket.values()) <= 40
-    assert wheel.period_s / SLOTS <= 0.1  # and the wheel turns often enough to keep up
+    assert len(per_bucket) == SLOTS and max(per_bucket.values()) <= 100
+    assert wheel.period_s / SLOTS <= 0.25  # and the wheel turns often enough to keep up
