@@ -32,6 +32,7 @@ from hub.config import load_config
 
 TARGET_KIB_PER_SESSION = 12.0
 TARGET_IDLE_CPU = 1.0
+IDLE_CPU_DIGITS = 2  # the target is 1 %: one decimal would round 0.96 and 1.04 alike
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"  idle {args.idle - max(left, 0):5.0f}/{args.idle:g} s"
                 f" | hub CPU {cpu['hub']:5.1f} % | hub RSS {rss_mib:6.1f} MiB"
             )
-        cpu = meter.percent()
+        cpu = meter.percent(IDLE_CPU_DIGITS)
         run.progress.done()
         run.stop_profile()
         after = run.town.status() if run.town else {}

@@ -87,7 +87,7 @@ def run_idle_baseline(plan: IdlePlan, progress: Progress) -> dict[str, Any]:
                     f" | server CPU {meter.percent()['server']:5.1f} %"
                 )
             progress.done()
-            cpu = meter.percent()["server"]
+            cpu = meter.percent(2)["server"]  # as the hub's figure (bench_idle.IDLE_CPU_DIGITS)
             rss_after = rss_bytes(server.pid)
             for pipe in pipes:
                 pipe.send("stop")

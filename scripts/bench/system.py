@@ -106,11 +106,11 @@ class CpuMeter:
         self._t0 = time.monotonic()
         self._start = {name: self._read(pid) for name, pid in self.pids.items()}
 
-    def percent(self) -> dict[str, float]:
-        """Percent of one core used by each process since `start`."""
+    def percent(self, digits: int = 1) -> dict[str, float]:
+        """Percent of one core used by each process since `start`, to `digits` decimals."""
         elapsed = max(time.monotonic() - self._t0, 1e-9)
         return {
-            name: round(100 * (self._read(pid) - self._start[name]) / elapsed, 1)
+            name: round(100 * (self._read(pid) - self._start[name]) / elapsed, digits)
             for name, pid in self.pids.items()
         }
 
