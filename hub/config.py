@@ -664,7 +664,11 @@ def _open311_endpoint(value: Any) -> Open311Endpoint:
             f"[open311]: unknown keys {sorted(unknown)} (a town's Open311 table is "
             "[tenants.<id>.open311])"
         )
-    return Open311Endpoint(get_rate_limit=_rate(raw, "get_rate_limit", "open311", "60/60"))
+    if "get_rate_limit" not in raw:
+        return Open311Endpoint()  # the default is the dataclass's, written once
+    return Open311Endpoint(
+        get_rate_limit=parse_rate(str(raw["get_rate_limit"]), "open311.get_rate_limit")
+    )
 
 
 def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
