@@ -12,6 +12,7 @@ import h3
 from hub.config import TenantConfig
 from hub.core.errors import ErrorCode, ProtocolError
 from hub.core.geo import cell_of, ring_cells
+from hub.core.lifecycle import ALERT_RECEIVED
 from hub.core.messages import AlertSubmit, CitizenFollow, Cover, UnitPosition, UnitStatus
 from hub.core.priority import corroboration_ladder
 from hub.core.stats import stamp_of
@@ -41,7 +42,7 @@ async def submit_alert(node: Node, session: Session, msg: AlertSubmit) -> dict[s
     node.set_follow(session, alert_cell=outcome.cell)  # notices for where it last reported
     return {
         "type": "alert.ack", "ref": msg.ref, "alert": outcome.alert,
-        "incident": outcome.incident, "status": "received", "at": outcome.at,
+        "incident": outcome.incident, "status": ALERT_RECEIVED, "at": outcome.at,
     }  # fmt: skip
 
 

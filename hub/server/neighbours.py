@@ -7,6 +7,7 @@ from typing import Any
 
 from hub.core.coverage import cells_overlap
 from hub.core.errors import ErrorCode, ProtocolError
+from hub.core.lifecycle import ALERT_RECEIVED
 from hub.core.messages import IncidentPublish, NeighbourCorroborate, NeighboursFollow
 from hub.core.neighbours import NEIGHBOUR_CELLS_MAX, NEIGHBOURS_SNAPSHOT_MAX
 from hub.core.offsets import offset_key
@@ -73,7 +74,7 @@ async def corroborate(node: Node, session: Session, msg: NeighbourCorroborate) -
     node.metrics.alerts_acked += 1
     return {
         "type": "alert.ack", "ref": msg.ref, "alert": alert, "incident": incident,
-        "status": "received", "at": now,
+        "status": ALERT_RECEIVED, "at": now,
     }  # fmt: skip
 
 

@@ -24,6 +24,7 @@ from hub.core.codec import EncodedEvent
 from hub.core.coverage import CoverageIndex, cells_overlap, unit_coverage
 from hub.core.errors import CloseCode
 from hub.core.geo import TenantArea
+from hub.core.lifecycle import UNIT_UNSEEN
 from hub.core.offsets import offset_key
 from hub.core.privacy import notice_for_residents
 from hub.core.recommend import UnitInfo
@@ -148,7 +149,7 @@ class Node:
         online: bool | None = None,
     ) -> None:
         """Update a unit on the board and re-index its local sessions' coverage."""
-        old = rt.board.get(unit_id) or UnitInfo(unit_id, "off_duty", False, None)
+        old = rt.board.get(unit_id) or UnitInfo(unit_id, UNIT_UNSEEN, False, None)
         unit = replace(
             old,
             sector=old.sector if sector is None else tuple(sector),
