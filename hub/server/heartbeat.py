@@ -32,14 +32,14 @@ log = logging.getLogger("vigie.heartbeat")
 
 # 100 buckets: a tick every 0.25 s at the default 25 s period, and 100 pings
 # a tick for 10,000 sessions. Each tick wakes an otherwise idle process, which
-# on the VMs measured here costs more than its pings (80 to 270 µs of CPU), so
-# fewer ticks are cheaper: at rest with 10,000 sessions (and uvicorn at one
-# tick a second, hub.server.uvserver), 250 buckets took 1.23 % of a core, 100
-# took 1.01 %, 25 (a tick a second, 400 pings) 1.02 %. Each ping is a write
-# system call (~13 µs here, on loopback it also runs the receiver's TCP): 100
-# pings put about 1.3 ms in the latency tail of whatever waits behind a tick,
-# where 25 buckets' 400 would put 5 ms; 50 buckets once measured 3 ms (12 ms
-# under load) on another VM.
+# on the VMs measured here costs more than its pings (34 to 196 µs of CPU:
+# docs/performance.md, eighth step), so fewer ticks are cheaper: at rest with
+# 10,000 sessions (and uvicorn at one tick a second, hub.server.uvserver), 250
+# buckets took 1.23 % of a core, 100 took 1.01 %, 25 (a tick a second, 400
+# pings) 1.02 %. Each ping is a write system call (~13 µs here, on loopback it
+# also runs the receiver's TCP): 100 pings put about 1.3 ms in the latency tail
+# of whatever waits behind a tick, where 25 buckets' 400 would put 5 ms; 50
+# buckets once measured 3 ms (12 ms under load) on another VM.
 SLOTS = 100
 
 # A server frame is unmasked (RFC 6455 section 5.1) and the ping needs no

@@ -2,13 +2,13 @@
 
 uvicorn's main loop sleeps 0.1 s between ticks to refresh the `Date` header
 (once a second) and to notice `should_exit`. On the VMs this project is
-measured on, a wakeup of an otherwise idle process costs 80 to 270 µs of CPU, so
-those ten ticks a second were most of what a hub with no traffic spends: 0.37 %
-of a core with no session, against 0.13 % with one tick a second (hub alone,
-`/proc/<pid>/schedstat` over 30 s). `HubServer` ticks once a second, which keeps
-the header's one-second resolution, and wakes at once when asked to exit (a
-signal, `running_hub`'s exit, a failed background loop), so shutdown is not
-slower.
+measured on, a wakeup of an otherwise idle process costs 34 to 196 µs of CPU, so
+those ten ticks a second were most of what a hub with no traffic spends: 0.35 %
+of a core with no session, against 0.15 % with one tick a second (hub alone,
+`/proc/<pid>/schedstat` over 30 s; docs/performance.md, eighth step).
+`HubServer` ticks once a second, which keeps the header's one-second
+resolution, and wakes at once when asked to exit (a signal, `running_hub`'s
+exit, a failed background loop), so shutdown is not slower.
 
 With `--workers` above 1, uvicorn's supervisor builds a plain `uvicorn.Server` in
 each spawned worker (it names the class itself), so workers keep the 0.1-s tick.
