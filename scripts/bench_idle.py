@@ -23,7 +23,7 @@ import sys
 import time
 from typing import Any
 
-from bench.idle_baseline import IdlePlan, run_idle_baseline
+from bench.idle_baseline import IDLE_CPU_DIGITS, IdlePlan, run_idle_baseline
 from bench.report import Progress, check, print_table
 from bench.session import add_common_args, open_run
 from bench.system import rss_bytes
@@ -32,7 +32,6 @@ from hub.config import load_config
 
 TARGET_KIB_PER_SESSION = 12.0
 TARGET_IDLE_CPU = 1.0
-IDLE_CPU_DIGITS = 2  # the target is 1 %: one decimal would round 0.96 and 1.04 alike
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

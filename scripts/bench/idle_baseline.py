@@ -37,7 +37,11 @@ from bench.fanout import (
 from bench.report import Progress
 from bench.system import CpuMeter, rss_bytes
 
-__all__ = ["IdlePlan", "run_idle_baseline"]
+__all__ = ["IDLE_CPU_DIGITS", "IdlePlan", "run_idle_baseline"]
+
+# Idle CPU, the hub's and this server's, to two decimals: the target is 1 %, and
+# one decimal would round 0.96 and 1.04 alike.
+IDLE_CPU_DIGITS = 2
 
 SETTLE_S = 1.0  # after the last connection, before the window opens
 
@@ -87,7 +91,7 @@ def run_idle_baseline(plan: IdlePlan, progress: Progress) -> dict[str, Any]:
                     f" | server CPU {meter.percent()['server']:5.1f} %"
                 )
             progress.done()
-            cpu = meter.percent(2)["server"]  # as the hub's figure (bench_idle.IDLE_CPU_DIGITS)
+            cpu = meter.percent(IDLE_CPU_DIGITS)["server"]
             rss_after = rss_bytes(server.pid)
             for pipe in pipes:
                 pipe.send("stop")
