@@ -68,6 +68,9 @@ class TenantRuntime:
     keys: TenantKeys
     area: TenantArea
     consoles: set[Session] = field(default_factory=set)
+    # This process's unit sessions, whatever they cover: what the presence loop
+    # marks seen, without walking every citizen's session (10,000 at rest).
+    unit_sessions: set[Session] = field(default_factory=set)
     units: CoverageIndex[Session] = field(default_factory=CoverageIndex)
     citizens_following: set[Session] = field(default_factory=set)  # notice recipients
     neighbours: set[Session] = field(default_factory=set)  # opted in to the neighbours' feed
@@ -120,6 +123,8 @@ class Node:
         rt.by_identity.setdefault(session.identity, set()).add(session)
         if session.role == "console":
             rt.consoles.add(session)
+        elif session.role == "unit":
+            rt.unit_sessions.add(session)
         self.metrics.sessions[session.role] += 1
 
     def unregister(self, session: Session) -> None:
@@ -133,6 +138,7 @@ class Node:
             if not peers:
                 del rt.by_identity[session.identity]
         rt.consoles.discard(session)
+        rt.unit_sessions.discard(session)
         rt.units.remove(session)
         rt.citizens_following.discard(session)
         rt.neighbours.discard(session)

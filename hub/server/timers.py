@@ -142,7 +142,7 @@ async def _every(period_s: float, name: str, node: Node, rt: TenantRuntime, job:
 
 async def refresh_presence(node: Node, rt: TenantRuntime) -> None:
     """Mark the units connected to this process as seen now (one pipeline)."""
-    units = {sub for role, sub in rt.by_identity if role == "unit"}
+    units = {session.sub for session in rt.unit_sessions}
     if units:
         for record in await node.dispatch.touch_units(rt.keys, units, now_ms()):
             skip(node.metrics, rt.config.id, record)

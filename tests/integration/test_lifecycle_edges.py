@@ -190,6 +190,35 @@ async def test_a_unit_left_online_by_a_killed_process_is_swept_offline(
         await peer.close()
 
 
+async def test_presence_marks_this_process_units_seen_and_nobody_else(
+    hub: RunningHub, redis: Redis
+) -> None:
+    from hub.server.timers import refresh_presence
+
+    unit = await _unit_covering(hub, "alive")
+    citizen, _ = await connect(hub.ws_url, "citizen", "c1")
+    console, _ = await connect(hub.ws_url, "console", "op1")
+    await console.expect("snapshot")
+    rt = hub.node.tenants["narbonne"]
+    assert {s.sub for s in rt.unit_sessions} == {"alive"}
+    await redis.hset("vg:{narbonne}:unit:alive", "seen_at", 1)
+    await refresh_presence(hub.node, rt)
+    assert int(await redis.hget("vg:{narbonne}:unit:alive", "seen_at")) > 1
+    for sub in ("c1", "op1"):  # a citizen or an operator is never made a unit record
+        assert not await redis.exists(f"vg:{{narbonne}}:unit:{sub}")
+    await unit.close()
+    for _ in range(100):
+        if not rt.unit_sessions:
+            break
+        await asyncio.sleep(0.02)
+    assert not rt.unit_sessions  # gone with its session: the loop no longer touches it
+    await redis.hset("vg:{narbonne}:unit:alive", "seen_at", 1)
+    await refresh_presence(hub.node, rt)
+    assert await redis.hget("vg:{narbonne}:unit:alive", "seen_at") == b"1"
+    for peer in (citizen, console):
+        await peer.close()
+
+
 async def test_a_retried_command_acts_once_and_gets_the_same_reply(hub: RunningHub) -> None:
     console, _ = await connect(hub.ws_url, "console", "op1")
     await console.expect("snapshot")
