@@ -10,7 +10,10 @@ over the idle window. Targets (issue #10): <= 12 KiB per session, <= 1 % of a co
 
 First, unless --skip-baseline, the same number of idle connections is held for
 the same window by a bare `websockets` server pinging at the hub's period
-(`bench.idle_baseline`): the floor of both figures on this machine, same run.
+(`bench.idle_baseline`): the floor of both figures on this machine, same run;
+then by a server that does nothing but the pings on the hub's own wheel and
+reads the pongs unparsed (`bench.heartbeat_floor`): the floor of the idle CPU
+of any server, same clients.
 
     .venv/bin/python scripts/bench_idle.py
     .venv/bin/python scripts/bench_idle.py --citizens 10000 --idle 60 --profile
@@ -44,7 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--settle", type=float, default=3.0, help="seconds after connecting")
     p.add_argument("--connect-timeout", type=float, default=600.0)
     p.add_argument(
-        "--skip-baseline", action="store_true", help="no bare websockets server run first"
+        "--skip-baseline",
+        action="store_true",
+        help="no bare websockets server nor pings-only server run first",
     )
     add_common_args(p)
     return p.parse_args(argv)
@@ -58,11 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         "codec": args.codec, "aof": not args.no_aof,
         "aof_rewrite": not args.no_aof_rewrite,
     }  # fmt: skip
-    baseline = None
+    baseline = floor = None
     if not args.skip_baseline:
         plan = IdlePlan(args.citizens, args.workers, args.idle, load_config().hub.heartbeat_s)
         print(f"baseline: {args.citizens} idle connections, bare websockets...", file=sys.stderr)
         baseline = run_idle_baseline(plan, Progress())
+        print(f"floor: {args.citizens} idle connections, pings only...", file=sys.stderr)
+        floor = run_idle_baseline(plan, Progress(), floor=True)
     with open_run("idle", args, params) as run:
         status = run.start_town(
             citizens=args.citizens, units=0, consoles=0, connect_timeout_s=args.connect_timeout
@@ -98,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             dropped_sessions=dropped,
             lost=dropped,
             baseline=baseline,
+            floor=floor,
             targets={
                 "rss_per_connection_kib": TARGET_KIB_PER_SESSION,
                 "idle_cpu_percent": TARGET_IDLE_CPU,
@@ -113,32 +121,48 @@ def table(results: dict[str, Any], args: argparse.Namespace) -> None:
     per = results["rss_per_connection_kib"]
     cpu = results["idle_cpu_percent"]["hub"]
     base = results.get("baseline") or {}
+    floor = results.get("floor") or {}
 
     def bare(key: str) -> object:
         return base.get(key, "-")
 
+    def least(key: str) -> object:
+        return floor.get(key, "-")
+
     print_table(
         f"idle capacity: {args.citizens} citizen sessions, {args.idle:g} s idle",
         [
-            ["sessions connected", results["hub_sessions"], bare("connections"), "", ""],
-            ["connect time s", results["connect"]["connect_s"], bare("connect_s"), "", ""],
-            ["sessions dropped", results["dropped_sessions"], bare("dropped"), "0", ""],
+            ["sessions connected", results["hub_sessions"], bare("connections"),
+             least("connections"), "", ""],
+            ["connect time s", results["connect"]["connect_s"], bare("connect_s"),
+             least("connect_s"), "", ""],
+            ["sessions dropped", results["dropped_sessions"], bare("dropped"), least("dropped"),
+             "0", ""],
             ["RSS idle, before MiB", results["hub_rss_idle_mib"], bare("server_rss_idle_mib"),
-             "", ""],
-            ["RSS connected MiB", results["hub_rss_mib"], bare("server_rss_mib"), "", ""],
+             least("server_rss_idle_mib"), "", ""],
+            ["RSS connected MiB", results["hub_rss_mib"], bare("server_rss_mib"),
+             least("server_rss_mib"), "", ""],
             ["RSS per session KiB", per, bare("rss_per_connection_kib"),
-             f"<= {TARGET_KIB_PER_SESSION:g}", check(per, TARGET_KIB_PER_SESSION)],
-            ["CPU idle % of a core", cpu, bare("idle_cpu_percent"), f"<= {TARGET_IDLE_CPU:g}",
-             check(cpu, TARGET_IDLE_CPU)],
-            ["Redis CPU idle %", results["idle_cpu_percent"]["redis"], "-", "", ""],
+             least("rss_per_connection_kib"), f"<= {TARGET_KIB_PER_SESSION:g}",
+             check(per, TARGET_KIB_PER_SESSION)],
+            ["CPU idle % of a core", cpu, bare("idle_cpu_percent"), least("idle_cpu_percent"),
+             f"<= {TARGET_IDLE_CPU:g}", check(cpu, TARGET_IDLE_CPU)],
+            ["Redis CPU idle %", results["idle_cpu_percent"]["redis"], "-", "-", "", ""],
         ],
-        ["figure", "hub", "bare websockets", "target", ""],
+        ["figure", "hub", "bare websockets", "pings only", "target", ""],
     )  # fmt: skip
     if base:
         print(
             f"hub / bare websockets: RSS per session {_ratio(per, base['rss_per_connection_kib'])},"
             f" idle CPU {_ratio(cpu, base['idle_cpu_percent'])}"
             f" (the bare server pings every {base['ping_interval_s']:g} s, as the hub)"
+        )
+    if floor:
+        print(
+            f"hub / pings only: idle CPU {_ratio(cpu, floor['idle_cpu_percent'])}; above it"
+            f" {cpu - floor['idle_cpu_percent']:.2f} point(s) of a core (the pings only server"
+            " writes the hub's ping on the hub's wheel and reads pongs unparsed: the floor"
+            " of any server keeping these connections alive, bench.heartbeat_floor)"
         )
 
 

@@ -564,9 +564,16 @@ class BaselineServer:
 
     START_TIMEOUT_S = 30.0
 
-    def __init__(self, ping_interval_s: float = 20.0) -> None:
+    def __init__(
+        self,
+        ping_interval_s: float = 20.0,
+        target: Callable[[Connection, float], None] | None = None,
+    ) -> None:
         # websockets' default keepalive (20 s); the idle baseline pings as the hub does.
         self.ping_interval_s = ping_interval_s
+        # The server's process function (default: `serve_baseline`); it sends
+        # ("listening", port) on its pipe. The idle floor (bench.heartbeat_floor) is another.
+        self.target = target or serve_baseline
         self.process: BaseProcess | None = None
         self._pipe: Connection | None = None
 
@@ -580,7 +587,7 @@ class BaselineServer:
         context = multiprocessing.get_context("spawn")
         self._pipe, theirs = context.Pipe(duplex=False)
         self.process = context.Process(
-            target=serve_baseline, args=(theirs, self.ping_interval_s), daemon=True
+            target=self.target, args=(theirs, self.ping_interval_s), daemon=True
         )
         try:
             self.process.start()

@@ -8,7 +8,9 @@ on the same machine, in the same invocation: the fan-out's baseline server
 connection), pinging every `ping_interval_s` as the hub does, with N lean
 clients (`bench.wsclient`, the hub's load generator's) that answer its pings
 and send nothing else. Its RSS per connection and its CPU over the idle window
-are the floor the hub's are read against.
+are the floor the hub's are read against. With `floor`, the server is
+`bench.heartbeat_floor`'s instead: the pings and pongs' system calls alone,
+the floor of any server.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from bench.fanout import (
     spawn_workers,
     stop_workers,
 )
+from bench.heartbeat_floor import serve_floor
 from bench.report import Progress
 from bench.system import CpuMeter, rss_bytes
 
@@ -63,13 +66,18 @@ class IdlePlan:
         )  # fmt: skip
 
 
-def run_idle_baseline(plan: IdlePlan, progress: Progress) -> dict[str, Any]:
+def run_idle_baseline(plan: IdlePlan, progress: Progress, *, floor: bool = False) -> dict[str, Any]:
     """Connect the clients, stay idle for `plan.idle_s`, measure the server.
+
+    `floor`: the server is `bench.heartbeat_floor`'s (pings on the hub's wheel, and
+    nothing else) instead of the bare `websockets` one; the same clients either way.
 
     Raises:
         WorkerFailed: a client process failed, or a connection was dropped.
     """
-    server = BaselineServer(ping_interval_s=plan.ping_interval_s)
+    name = "floor" if floor else "baseline"
+    target = serve_floor if floor else None
+    server = BaselineServer(ping_interval_s=plan.ping_interval_s, target=target)
     with server as url:
         rss_before = rss_bytes(server.pid)  # listening, no client yet
         fanout = plan.fanout_plan(url)
@@ -87,7 +95,7 @@ def run_idle_baseline(plan: IdlePlan, progress: Progress) -> dict[str, Any]:
             while (left := end - time.monotonic()) > 0:
                 time.sleep(min(1.0, left))
                 progress.show(
-                    f"  baseline idle {plan.idle_s - max(left, 0):5.0f}/{plan.idle_s:g} s"
+                    f"  {name} idle {plan.idle_s - max(left, 0):5.0f}/{plan.idle_s:g} s"
                     f" | server CPU {meter.percent()['server']:5.1f} %"
                 )
             progress.done()
@@ -102,7 +110,7 @@ def run_idle_baseline(plan: IdlePlan, progress: Progress) -> dict[str, Any]:
                 pipe.close()
     if still_open != connected:
         raise WorkerFailed(
-            f"idle baseline: {connected - still_open} of {connected} connections dropped"
+            f"idle {name}: {connected - still_open} of {connected} connections dropped"
         )
     per = (rss_after - rss_before) / connected if connected else 0.0
     return {

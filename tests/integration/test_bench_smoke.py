@@ -200,3 +200,45 @@ def test_a_fanout_recipient_checks_order_per_publisher_lane(
         recipient.on_message(1, orjson.dumps({"type": "incident", "incident": {"text": text}}))
     assert recipient.last == [4, 2]
     assert (recipient.unique, recipient.dups, recipient.gaps) == (5, 1, 1)
+
+
+def test_the_pings_only_floor_subscribes_then_pings_on_the_hub_wheel() -> None:
+    """bench.heartbeat_floor (bench_idle's third column): the handshake, the idle clients'
+    subscription, then the hub's ping frame at the period, and pongs read unparsed."""
+    from bench.fanout import BaselineServer
+    from bench.heartbeat_floor import serve_floor
+
+    with BaselineServer(ping_interval_s=0.3, target=serve_floor) as url:
+        pings = asyncio.run(_pings_seen(url, listen_s=1.0))
+    assert pings >= 2  # one a period, answered each time: the connection stays up
+
+
+async def _pings_seen(url: str, listen_s: float) -> int:
+    from bench.frames import OP_TEXT, FrameReader, check_response, encode_frame
+    from bench.frames import handshake_request
+
+    host, _, rest = url.removeprefix("ws://").partition(":")
+    port = int(rest.rstrip("/"))
+    reader, writer = await asyncio.open_connection(host, port)
+    request, key = handshake_request(host, port, "/", None)
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    check_response(head[:-4], key)
+    frames = FrameReader()
+    writer.write(encode_frame(OP_TEXT, b"sub"))
+    messages: list[Any] = []
+    while not messages:
+        messages = frames.feed(await reader.read(4096))
+    assert orjson.loads(messages[0][1]) == {"type": "subscribed"}
+    pings = 0
+    end = time.monotonic() + listen_s
+    with contextlib.suppress(TimeoutError):
+        while (left := end - time.monotonic()) > 0:
+            data = await asyncio.wait_for(reader.read(4096), left)
+            assert data, "the floor server closed the connection"
+            frames.feed(data)
+            if pong := frames.data_to_send():  # a ping came: answer it, as the clients do
+                pings += 1
+                writer.write(pong)
+    writer.close()
+    return pings
