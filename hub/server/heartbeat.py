@@ -26,6 +26,8 @@ from websockets.protocol import Protocol as WsProtocol
 from websockets.protocol import State as WsState
 from websockets.streams import StreamReader
 
+from hub.server.beats import next_beat
+
 __all__ = ["PING_FRAME", "SLOTS", "Beating", "HeartbeatWheel", "between_frames", "is_lone_pong"]
 
 log = logging.getLogger("vigie.heartbeat")
@@ -123,8 +125,11 @@ class HeartbeatWheel:
             self._timer = None
 
     def _schedule(self) -> None:
+        # On the multiples of the tick (hub.server.beats): at the default period
+        # a tick falls on every whole second, where the periodic loops wake too.
         tick = self.period_s / len(self._slots)
-        self._timer = asyncio.get_running_loop().call_later(tick, self._turn)
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_at(next_beat(loop.time(), tick, tick), self._turn)
 
     def _turn(self) -> None:
         bucket = self._slots[self._hand]

@@ -32,6 +32,7 @@ from hub.core.records import BadRecord
 from hub.core.routing import Reader, audience, includes
 from hub.core.session import State
 from hub.core.supervision import Fault, LoopHealth
+from hub.server.beats import sleep_to_beat
 from hub.server.cork import Cork
 from hub.server.metrics import Metrics
 from hub.server.session import Session
@@ -394,7 +395,7 @@ class Node:
                 )
                 continue
             health.ok()
-            await asyncio.sleep(CANARY_PERIOD_S)
+            await sleep_to_beat(CANARY_PERIOD_S)
 
     async def _follow(self, rt: TenantRuntime) -> None:
         """Follow the tenant's streams for ever; faults as hub.core.supervision says."""

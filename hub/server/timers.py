@@ -24,6 +24,7 @@ from hub.core import lifecycle, priority
 from hub.core.errors import ErrorCode, ProtocolError
 from hub.core.records import BadRecord
 from hub.core.supervision import LoopHealth
+from hub.server.beats import sleep_to_beat
 from hub.server.handlers import now_ms
 from hub.server.node import Node, TenantRuntime
 from hub.server.recommending import lifecycle_context, recommend_and_dispatch
@@ -64,9 +65,10 @@ class NextTurn:
     seconds: float
 
 
-async def expire_due(node: Node, rt: TenantRuntime) -> NextTurn:
+async def expire_due(node: Node, rt: TenantRuntime) -> NextTurn | None:
     """End every offered assignment past its deadline; the next turn comes at the
-    next deadline, at most `DEADLINE_POLL_S` away (at once when more were due)."""
+    next deadline when it is less than `DEADLINE_POLL_S` away (at once when more
+    were due), else on the loop's next beat (None), at most `DEADLINE_POLL_S` away."""
     now = now_ms()
     due, ahead_ms = await node.dispatch.due_assignments(rt.keys, now, DEADLINE_BATCH)
     for assignment in due:
@@ -87,9 +89,10 @@ async def expire_due(node: Node, rt: TenantRuntime) -> NextTurn:
             await recommend_and_dispatch(node, rt, found[0], now, exclude=(unit,))
     if len(due) >= DEADLINE_BATCH:
         return NextTurn(0.0)  # more may be due
-    if ahead_ms is None:
-        return NextTurn(DEADLINE_POLL_S)
-    return NextTurn(min(DEADLINE_POLL_S, max(0.0, (ahead_ms - now_ms()) / 1000)))
+    ahead_s = None if ahead_ms is None else (ahead_ms - now_ms()) / 1000
+    if ahead_s is None or ahead_s >= DEADLINE_POLL_S:
+        return None  # nothing due within the poll: the next beat
+    return NextTurn(max(0.0, ahead_s))
 
 
 async def age_queue(node: Node, rt: TenantRuntime, now: int | None = None) -> bool:
@@ -128,7 +131,8 @@ Job = Callable[[Node, TenantRuntime], Awaitable[object]]
 
 
 async def _every(period_s: float, name: str, node: Node, rt: TenantRuntime, job: Job) -> None:
-    """Run `job` for one tenant every `period_s`; faults as hub.core.supervision says."""
+    """Run `job` for one tenant every `period_s` (on the beats of hub.server.beats,
+    unless it names its next turn); faults as hub.core.supervision says."""
     health = LoopHealth.default()
     while True:
         try:
@@ -137,7 +141,10 @@ async def _every(period_s: float, name: str, node: Node, rt: TenantRuntime, job:
             await after_fault(node.metrics, name, rt.config.id, health, exc, period_s)
             continue
         health.ok()
-        await asyncio.sleep(done.seconds if isinstance(done, NextTurn) else period_s)
+        if isinstance(done, NextTurn):
+            await asyncio.sleep(done.seconds)  # a deadline: its own time, not a beat's
+        else:
+            await sleep_to_beat(period_s)
 
 
 async def refresh_presence(node: Node, rt: TenantRuntime) -> None:

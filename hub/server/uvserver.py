@@ -7,7 +7,8 @@ those ten ticks a second were most of what a hub with no traffic spends: 0.35 %
 of a core with no session, against 0.15 % with one tick a second (hub alone,
 `/proc/<pid>/schedstat` over 30 s; docs/performance.md, eighth step).
 `HubServer` ticks once a second, which keeps the header's one-second
-resolution, and wakes at once when asked to exit (a signal, `running_hub`'s
+resolution (on whole seconds of the loop's clock, with the other periodic
+timers: hub.server.beats), and wakes at once when asked to exit (a signal, `running_hub`'s
 exit, a failed background loop), so shutdown is not slower.
 
 With `--workers` above 1, uvicorn's supervisor builds a plain `uvicorn.Server` in
@@ -22,6 +23,8 @@ import contextlib
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
+
+from hub.server.beats import next_beat
 
 __all__ = ["TICK_S", "HubServer", "serve"]
 
@@ -69,7 +72,8 @@ class HubServer(uvicorn.Server):
         assert self._loop is not None
         waiter: asyncio.Future[None] = self._loop.create_future()
         self._waiter = waiter
-        timer = self._loop.call_later(seconds, _release, waiter)
+        # On a whole second of the loop's clock, with the other periodic timers.
+        timer = self._loop.call_at(next_beat(self._loop.time(), seconds), _release, waiter)
         try:
             if not self._exit_requested:
                 await waiter
