@@ -11,8 +11,9 @@ period and is dropped (1011), as uvicorn does with ping timeout = interval.
 
 At rest the heartbeat is most of what a hub does (10,000 sessions at 25 s:
 400 pings and 400 pongs a second), so both are made cheap: the ping is one
-pre-built frame (`PING_FRAME`), and a pong read on its own is recognised from
-its bytes (`is_lone_pong`) without a trip through websockets' frame parser.
+pre-built frame (`PING_FRAME`), and a pong read on its own between frames is
+recognised from its bytes (`is_empty_pong`, `between_frames`) without a trip
+through websockets' frame parser.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from websockets.streams import StreamReader
 
 from hub.server.beats import next_beat
 
-__all__ = ["PING_FRAME", "SLOTS", "Beating", "HeartbeatWheel", "between_frames", "is_lone_pong"]
+__all__ = ["PING_FRAME", "SLOTS", "Beating", "HeartbeatWheel", "between_frames", "is_empty_pong"]
 
 log = logging.getLogger("vigie.heartbeat")
 
@@ -70,14 +71,15 @@ def between_frames(conn: WsProtocol) -> bool:
     return getattr(gen, "gi_code", None) is _WAITING_FOR_A_FRAME
 
 
-def is_lone_pong(conn: WsProtocol, data: bytes) -> bool:
-    """True when `data` is exactly one client pong with no payload, read between frames.
+def is_empty_pong(data: bytes) -> bool:
+    """True when `data` is exactly one client pong with no payload.
 
-    Such a pong changes nothing in websockets' state (it only becomes an
-    event), so the caller may take it as the heartbeat's answer and skip the
-    parser. Any other bytes, or a parser in the middle of a frame, go through it.
+    Read between frames (`between_frames`), such a pong changes nothing in
+    websockets' state (it only becomes an event), so the caller may take it as
+    the heartbeat's answer and skip the parser. Any other bytes, or a parser
+    in the middle of a frame, go through it.
     """
-    return len(data) == _PONG_LEN and data.startswith(_PONG_HEAD) and between_frames(conn)
+    return len(data) == _PONG_LEN and data.startswith(_PONG_HEAD)
 
 
 class Beating(Protocol):

@@ -50,7 +50,7 @@ from hub.server import handlers as _handlers  # noqa: F401  (registers handlers)
 from hub.server.admission import Admission
 from hub.server.cork import MAX_HELD_BYTES
 from hub.server.dispatch import handle
-from hub.server.heartbeat import PING_FRAME, HeartbeatWheel, is_lone_pong
+from hub.server.heartbeat import PING_FRAME, HeartbeatWheel, between_frames, is_empty_pong
 from hub.server.jwks import KeySource
 from hub.server.lifecycle import authenticate, opening, session_closed, session_opened
 from hub.server.node import Node
@@ -110,6 +110,7 @@ class HubWebSocketProtocol(asyncio.Protocol):
 
     __slots__ = (
         "_admitted_peer",
+        "_between_frames",
         "_claims",
         "_close_timer",
         "_consuming",
@@ -169,6 +170,7 @@ class HubWebSocketProtocol(asyncio.Protocol):
         self._syncing = False  # _open is running: a release waits for it
         self._release_due = False
         self.awaiting_pong = False
+        self._between_frames = False  # the parser waits for a frame's first byte (open only)
         self.heartbeat_slot = -1
 
     # -- asyncio.Protocol -------------------------------------------------------------
@@ -183,7 +185,7 @@ class HubWebSocketProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed the bytes in, act on what they were, write what is to be sent."""
-        if self.awaiting_pong and is_lone_pong(self.conn, data):
+        if self.awaiting_pong and self._between_frames and is_empty_pong(data):
             self.awaiting_pong = False  # the heartbeat's answer: nothing else to do
             return
         self.conn.receive_data(data)
@@ -192,6 +194,9 @@ class HubWebSocketProtocol(asyncio.Protocol):
                 self._handshake(event)
             elif isinstance(event, Frame):
                 self._frame(event)
+        # Where the parser stopped holds until more bytes are fed: read once here,
+        # not on each of the 400 pongs a second that skip the parser at rest.
+        self._between_frames = between_frames(self.conn)
         self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -518,6 +523,7 @@ class HubWebSocketProtocol(asyncio.Protocol):
         if self.conn.state is not WsState.OPEN:
             return
         self.conn.send_close(code, reason)
+        self._between_frames = False  # closing: every byte goes to websockets
         if self._close_timer is None and self.transport is not None:
             loop = asyncio.get_running_loop()
             self._close_timer = loop.call_later(CLOSE_TIMEOUT_S, self.transport.close)
@@ -546,6 +552,7 @@ class HubWebSocketProtocol(asyncio.Protocol):
             self.layer.wheel.discard(self)
             return
         if self.awaiting_pong:
+            self._between_frames = False
             self.conn.fail(CloseCode.INTERNAL_ERROR, "keepalive ping timeout")
             self._flush()
             if self.transport is not None:

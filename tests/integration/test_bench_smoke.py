@@ -214,8 +214,7 @@ def test_the_pings_only_floor_subscribes_then_pings_on_the_hub_wheel() -> None:
 
 
 async def _pings_seen(url: str, listen_s: float) -> int:
-    from bench.frames import OP_TEXT, FrameReader, check_response, encode_frame
-    from bench.frames import handshake_request
+    from bench.frames import OP_TEXT, FrameReader, check_response, encode_frame, handshake_request
 
     host, _, rest = url.removeprefix("ws://").partition(":")
     port = int(rest.rstrip("/"))

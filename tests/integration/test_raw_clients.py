@@ -59,3 +59,37 @@ async def test_the_load_generators_client_answers_the_hubs_pings_and_stays_conne
             if ws.transport is not None:
                 ws.transport.abort()
         assert [m["type"] for m in received[:2]] == ["welcome", "snapshot"]
+
+
+async def test_bytes_that_look_like_a_pong_in_the_middle_of_a_frame_go_to_the_parser(
+    hub_factory: HubFactory,
+) -> None:
+    """The hub skips websockets' parser for a lone empty pong only between frames:
+    here the six bytes of a pong are the masking key and payload of a text frame
+    whose two-byte header came first, while a ping waits for its answer."""
+    async with hub_factory(heartbeat_s=1.0) as hub:
+        raw = await RawSocket.open(
+            hub.port, {"type": "hello", "token": token("console", "split")}, keep=True
+        )
+        loop = asyncio.get_running_loop()
+
+        async def read_once() -> None:  # what arrived, without answering the pings
+            for _, data in raw.reader.feed(await loop.sock_recv(raw.sock, 65536)):
+                raw.messages.append(orjson.loads(data))
+
+        try:
+            async with asyncio.timeout(5):
+                while raw.reader.pings == 0:
+                    await read_once()
+            await loop.sock_sendall(raw.sock, bytes([0x80 | OP_TEXT, 0x80 | 2]))
+            await asyncio.sleep(0.05)  # its own segment, its own data_received
+            mask = bytes([0x8A, 0x80, 0, 0])  # a pong's first two bytes, then two zeros
+            payload = bytes(b ^ m for b, m in zip(b"{}", mask, strict=False))
+            await loop.sock_sendall(raw.sock, mask + payload)
+            async with asyncio.timeout(0.6):  # within the ping's period: before any drop
+                while not any(m.get("type") == "error" for m in raw.messages):
+                    await read_once()
+        finally:
+            raw.close()
+        assert [m["type"] for m in raw.messages[:2]] == ["welcome", "snapshot"]
+        assert raw.messages[-1]["type"] == "error"  # "{}" was read as the message it is
