@@ -45,17 +45,10 @@ def next_beat(now: float, delay_s: float, beat_s: float = BEAT_S) -> float:
     return on_grid if on_grid > now + RESOLUTION_S else now + delay_s
 
 
-def _release(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
-
-
 async def sleep_to_beat(delay_s: float, beat_s: float = BEAT_S) -> None:
     """Sleep at most `delay_s`, until a beat (`next_beat`)."""
     loop = asyncio.get_running_loop()
-    waiter: asyncio.Future[None] = loop.create_future()
-    timer = loop.call_at(next_beat(loop.time(), delay_s, beat_s), _release, waiter)
-    try:
-        await waiter
-    finally:
-        timer.cancel()
+    now = loop.time()
+    # asyncio.sleep reads the clock again: microseconds off the beat, under the
+    # timer's millisecond, so the loops still fire in the same turn.
+    await asyncio.sleep(next_beat(now, delay_s, beat_s) - now)
