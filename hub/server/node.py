@@ -47,9 +47,14 @@ log = logging.getLogger("vigie.node")
 
 EVENTS = "events"  # client-facing name of the tenant's shared stream
 INBOX = "inbox"  # client-facing name of a session's personal stream
-FOLLOW_BLOCK_MS = 1000
 FOLLOW_COUNT = 500  # entries per read; a full batch means we are behind the writers
 CANARY_PERIOD_S = 2.0  # each process writes a canary to each tenant's canary stream
+# The reader's XREAD blocks a little longer than the canary period: at rest it
+# returns with each canary (the read proves it still receives), never on a timer
+# of Redis's own between two canaries, which cost one more wakeup of the process
+# a second for nothing. It stays below the client's socket timeout
+# (hub.server.app.REDIS_TIMEOUT_S), which still bounds a read from a hung Redis.
+FOLLOW_BLOCK_MS = int(CANARY_PERIOD_S * 1000) + 500
 CANARY_MAXLEN = 100  # the canary stream keeps only the last few
 CANARY_STALE_S = 10.0  # no canary read back for this long: the feed is dead, say so
 
