@@ -197,6 +197,47 @@ async def test_cancel_while_nobody_works_on_it(
     assert [a["status"] for a in await stored_alerts(web_hub, "carol")] == ["cancelled"]
 
 
+async def test_cancel_tapped_while_the_report_is_being_sent_withdraws_it_once_acked(
+    open_app: OpenApp, browser: Browser, web_hub: WebHub
+) -> None:
+    """The tap comes while the hub stores the report: the hub holds it, so the app
+    withdraws it there once the ack comes, not only on the phone."""
+    context = await phone(browser)
+    held: list[Any] = []
+    gate = {"open": False}
+    sockets: list[Any] = []
+
+    def hold_acks(ws: Any) -> None:
+        server = ws.connect_to_server()
+        ws.on_message(server.send)
+
+        def from_server(m: Any) -> None:
+            if '"alert.ack"' in str(m) and not gate["open"]:
+                held.append(m)
+            else:
+                ws.send(m)
+
+        server.on_message(from_server)
+        sockets.append(ws)
+
+    await context.route_web_socket("**/ws", hold_acks)
+    page = await open_citizen(open_app, browser, "erin", context=context)
+    await report(page, "Noise")
+    row = my_alert(page)
+    for _ in range(200):  # stored at the hub, its ack held back
+        if held:
+            break
+        await asyncio.sleep(0.05)
+    assert held, "the hub acked the report"
+    await expect(row).to_have_attribute("data-status", "waiting")
+    await row.get_by_role("button", name="Cancel").click()
+    gate["open"] = True
+    for m in held:
+        sockets[-1].send(m)
+    await expect(row).to_have_attribute("data-status", "cancelled")
+    assert [a["status"] for a in await stored_alerts(web_hub, "erin")] == ["cancelled"]
+
+
 async def test_cancel_refused_by_the_hub_shows_why(
     open_app: OpenApp, browser: Browser, web_hub: WebHub
 ) -> None:

@@ -33,6 +33,7 @@ class CitizenApp {
     this.saver = new Saver(key);
     this.outboxKey = `outbox:${key}:`;
     this.inFlight = new Set(); // refs being sent now (not persisted: a reload sends again)
+    this.cancelAfterSend = new Set(); // refs whose Cancel was tapped while they were being sent
     this.cells = new Map(); // "lat,lon" → cell, for citizen.follow
     this.followed = []; // the cells the hub last accepted
     this.conn = new Connection({
@@ -205,7 +206,16 @@ class CitizenApp {
       this.retryLater(); // timeout or connection lost: it stays waiting
     } finally {
       this.inFlight.delete(a.ref);
+      if (this.cancelAfterSend.delete(a.ref)) this.cancelNow(a.ref);
     }
+  }
+
+  /** Carry out a Cancel tapped during the send, on the report as the answer left it:
+   * withdrawn at the hub once acked (the ack reached the state before the request
+   * settled: connection.js), taken back here when it is still waiting. */
+  cancelNow(ref) {
+    const a = this.state.alerts.find((x) => x.ref === ref);
+    if (a && (S.withdrawable(a) || S.cancellable(a))) this.cancel(a);
   }
 
   failed(a, reply) {
@@ -220,9 +230,12 @@ class CitizenApp {
 
   async cancel(a) {
     if (S.withdrawable(a)) {
-      // Not sent yet: it just stays on the phone. Being sent right now: its ack is
-      // about to come, and then the row offers the hub's withdrawal (alert.cancel).
-      if (this.inFlight.has(a.ref)) return;
+      // Not sent yet: it just stays on the phone. Being sent right now: the hub may
+      // already hold it, so the tap waits for the answer (send, cancelNow).
+      if (this.inFlight.has(a.ref)) {
+        this.cancelAfterSend.add(a.ref);
+        return;
+      }
       // On disk first, then on screen: a reload right after the tap must not find
       // the report still waiting (in the outbox or the stored state) and send it.
       const withdraw = { type: 'report.withdraw', ref: a.ref };
