@@ -1,7 +1,8 @@
 """The console's unit board and map markers: an offer counting down and left to
-expire, and still counting down after a reload; stale positions drawn apart, and the
-sound of a new P1 once switched on. Offers here expire after 2 s (the tenant's
-assignment_timeout_s) unless a test asks for longer, to keep it short."""
+expire, and still counting down after a reload; stale positions drawn apart; the
+names of units on one spot kept apart; and the sound of a new P1 once switched on.
+Offers here expire after 2 s (the tenant's assignment_timeout_s) unless a test asks
+for longer, to keep it short."""
 
 from __future__ import annotations
 
@@ -71,6 +72,26 @@ async def test_stale_positions_are_drawn_apart(web_hub: WebHub, open_app: OpenAp
     )
     for peer in (fresh, old):
         await peer.close()
+
+
+async def test_units_on_one_spot_have_their_names_drawn_apart(
+    web_hub: WebHub, open_app: OpenApp
+) -> None:
+    """Three patrols at the station: three readable names, a dot where they are."""
+    units = [await unit_covering(web_hub, f"patrol-{n}") for n in ("nord", "sud", "centre")]
+    page = await open_console(open_app)
+    labels = page.locator(".unit-marker span")
+    await expect(labels).to_have_count(3)
+    await expect(page.locator(".unit-marker.displaced")).to_have_count(2)
+    boxes = await labels.evaluate_all(
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return [r.left, r.top, r.right, r.bottom]; })"
+    )
+    for i, (l1, t1, r1, b1) in enumerate(boxes):
+        for l2, t2, r2, b2 in boxes[i + 1 :]:
+            assert r1 <= l2 or r2 <= l1 or b1 <= t2 or b2 <= t1, f"{boxes} overlap"
+    for unit in units:
+        await unit.close()
 
 
 async def test_a_new_p1_sounds_once_sound_is_on_and_the_title_counts(

@@ -7,6 +7,8 @@
 /* global L */
 
 const FONT = '700 11px system-ui, sans-serif';
+const W = 22; // px, a label's box
+const H = 14;
 
 function cssColour(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || '#fff';
@@ -46,6 +48,16 @@ export const PriorityLabels = L.Layer.extend({
     if (this.labels.delete(id)) this.redraw();
   },
 
+  /** The labels' boxes on screen, centred, in container px (what unit labels avoid). */
+  boxes() {
+    const map = this._map;
+    if (!map) return [];
+    return [...this.labels.values()].map(({ latlng }) => {
+      const at = map.latLngToContainerPoint(latlng);
+      return { x: at.x, y: at.y, w: W, h: H };
+    });
+  },
+
   /** What is drawn, for tests: [[id, priority], ...]. */
   drawn() {
     return [...this.labels].map(([id, l]) => [id, l.priority]);
@@ -81,7 +93,7 @@ export const PriorityLabels = L.Layer.extend({
       if (at.x < -20 || at.y < -20 || at.x > size.x + 20 || at.y > size.y + 20) continue;
       const [fill, text] = this.colours[priority - 1] || this.colours[4];
       ctx.fillStyle = fill;
-      ctx.fillRect(at.x - 11, at.y - 7, 22, 14);
+      ctx.fillRect(at.x - W / 2, at.y - H / 2, W, H);
       ctx.fillStyle = text;
       ctx.fillText(`P${priority}`, at.x, at.y + 0.5);
     }

@@ -1,10 +1,12 @@
 // The map: the town outline, each live incident as its H3 hexagon coloured and
 // labelled by priority, units as markers (drawn apart when their position is
-// stale), the notice composer's cells. Leaflet's layers are added and removed
+// stale; their names moved apart where they would overlap: declutter.js), the
+// notice composer's cells. Leaflet's layers are added and removed
 // as incidents come and go, never rebuilt per event.
 /* global L */
 
 import { h } from '../shared/dom.js';
+import { declutter } from './declutter.js';
 import { PriorityLabels } from './labels-layer.js';
 import { isStale } from './state.js';
 
@@ -21,7 +23,8 @@ export class IncidentMap {
     this.onPick = onPick;
     this.describeUnit = describeUnit;
     this.hexes = new Map();   // incident id → {layer, cell, priority}
-    this.markers = new Map(); // unit id → {marker, look}
+    this.markers = new Map(); // unit id → {marker, look, size}
+    this.layoutFrame = null;
     this.selected = null;
     this.picking = false;
     this.map = L.map(el, { zoomControl: true, attributionControl: Boolean(tenant.tiles), keyboard: true });
@@ -33,6 +36,7 @@ export class IncidentMap {
     this.noticeLayer = L.layerGroup().addTo(this.map);
     this.labels = new PriorityLabels().addTo(this.map);
     this.map.on('click', (e) => { if (this.picking) this.onPick(e.latlng); });
+    this.map.on('zoomend moveend resize', () => this.scheduleLayout());
   }
 
   /** Patch the layers that the changes touch. */
@@ -52,7 +56,7 @@ export class IncidentMap {
   patchIncident(inc, id) {
     const hex = this.hexes.get(id);
     if (!inc) {
-      if (hex) { hex.layer?.remove(); this.hexes.delete(id); this.labels.delete(id); }
+      if (hex) { hex.layer?.remove(); this.hexes.delete(id); this.labels.delete(id); this.scheduleLayout(); }
       return;
     }
     if (hex && hex.cell === inc.cell) {
@@ -77,6 +81,7 @@ export class IncidentMap {
     entry.layer = layer.addTo(this.map);
     entry.centre = layer.getBounds().getCenter();
     this.labels.set(id, entry.centre, entry.priority);
+    this.scheduleLayout(); // unit names keep off the new label
     if (this.selected === id) this.highlight(id, true);
   }
 
@@ -109,19 +114,53 @@ export class IncidentMap {
   patchUnit(u, id, now) {
     const entry = this.markers.get(id);
     if (!u || u.lat === undefined || u.lon === undefined) {
-      if (entry) { entry.marker.remove(); this.markers.delete(id); }
+      if (entry) { entry.marker.remove(); this.markers.delete(id); this.scheduleLayout(); }
       return;
     }
     const look = `${u.status}|${isStale(u, now) ? 'stale' : 'fresh'}|${u.online ? 'on' : 'off'}`;
     if (!entry) {
       const marker = L.marker([u.lat, u.lon], { icon: this.icon(u, id, look), interactive: false, keyboard: false });
-      this.markers.set(id, { marker: marker.addTo(this.map), look });
+      this.markers.set(id, { marker: marker.addTo(this.map), look, size: null });
+      this.scheduleLayout();
       return;
     }
-    entry.marker.setLatLng([u.lat, u.lon]);
+    const was = entry.marker.getLatLng();
+    if (was.lat !== u.lat || was.lng !== u.lon) {
+      entry.marker.setLatLng([u.lat, u.lon]);
+      this.scheduleLayout();
+    }
     if (entry.look !== look) {
       entry.look = look;
+      entry.size = null; // a new element: measured again
       entry.marker.setIcon(this.icon(u, id, look));
+      this.scheduleLayout();
+    }
+  }
+
+  /** Move the unit labels apart, at most once a frame (positions come ≤ 1/s per unit). */
+  scheduleLayout() {
+    if (this.layoutFrame) return;
+    this.layoutFrame = requestAnimationFrame(() => {
+      this.layoutFrame = null;
+      this.layout();
+    });
+  }
+
+  layout() {
+    const boxes = [];
+    const labels = new Map();
+    for (const [id, entry] of this.markers) {
+      const label = entry.marker.getElement()?.firstElementChild;
+      if (!label) continue;
+      entry.size ||= { w: label.offsetWidth, h: label.offsetHeight };
+      const at = this.map.latLngToContainerPoint(entry.marker.getLatLng());
+      boxes.push({ id, x: at.x, y: at.y, ...entry.size });
+      labels.set(id, label);
+    }
+    for (const [id, dy] of declutter(boxes, this.labels.boxes())) {
+      const marker = labels.get(id).parentElement; // its label and leader read --dy
+      marker.style.setProperty('--dy', `${dy}px`);
+      marker.classList.toggle('displaced', dy !== 0);
     }
   }
 
