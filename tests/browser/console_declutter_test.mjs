@@ -1,5 +1,5 @@
 // Pure tests of the unit labels' layout (hub/web/static/console/declutter.js).
-import { declutter } from '../../hub/web/static/console/declutter.js';
+import { declutter, gather } from '../../hub/web/static/console/declutter.js';
 
 function eq(a, b, what = '') {
   if (a !== b) throw new Error(`${what}: ${JSON.stringify(a)} !== ${JSON.stringify(b)}`);
@@ -43,4 +43,18 @@ export function test_the_same_input_in_another_order_gives_the_same_layout() {
   const one = declutter(boxes);
   const two = declutter([...boxes].reverse());
   for (const b of boxes) eq(one.get(b.id), two.get(b.id), b.id);
+}
+
+const prio = (id, x, y, priority) => ({ id, x, y, w: 22, h: 14, priority });
+
+export function test_a_heap_of_priority_labels_shows_its_most_urgent_with_a_count() {
+  const kept = gather([prio('in1', 100, 100, 4), prio('in2', 105, 102, 1), prio('in3', 98, 96, 3)]);
+  eq(kept.length, 1, 'one label for the heap');
+  eq(kept[0].id, 'in2', 'the P1');
+  eq(kept[0].more, 2, 'standing for two more');
+}
+
+export function test_priority_labels_apart_are_all_kept_most_urgent_first() {
+  const kept = gather([prio('in1', 100, 100, 4), prio('in2', 200, 100, 2), prio('in3', 100, 200, 2)]);
+  eq(kept.map((k) => `${k.id}:${k.more}`).join(), 'in2:0,in3:0,in1:0', 'all kept, P2s first by id');
 }

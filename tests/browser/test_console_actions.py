@@ -4,6 +4,7 @@ untrusted texts shown literally."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -150,6 +151,41 @@ async def test_close_and_reject_with_a_note_and_errors_shown(
         ("close", "handled by phone")
     ]
     await console.close()
+
+
+async def test_neighbouring_incidents_share_one_label_until_zoomed_in(
+    open_app: OpenApp, citizen: Peer
+) -> None:
+    """At the town's zoom three incidents a street apart would pile their labels:
+    the most urgent is drawn with the count of the others, and zooming in parts them."""
+    page = await open_console(open_app)
+    lat, lon = CENTRE
+    await report(citizen, "r1", "noise", at=(lat, lon))
+    await report(citizen, "r2", "fire", at=(lat + 0.002, lon))
+    await report(citizen, "r3", "theft", at=(lat, lon + 0.002))
+    await expect(page.locator("#map path.hex")).to_have_count(3)
+    incidents = await page.evaluate("[...window.vigieConsole.state().incidents.values()]")
+    fire = next(i["id"] for i in incidents if i["category"] == "fire")
+    await expect_drawn(page, {fire: 2})
+    heap = await page.locator("#map path.hex-p1").bounding_box()
+    assert heap is not None
+    await page.mouse.move(heap["x"] + heap["width"] / 2, heap["y"] + heap["height"] / 2)
+    # Three zoom levels in (Leaflet: 60 px of wheel a level), around the pointer: the
+    # heap stays in view.
+    await page.mouse.wheel(0, -180)
+    await expect_drawn(page, {i["id"]: 0 for i in incidents})
+
+
+async def expect_drawn(page: Page, gathered: dict[str, int]) -> None:
+    """The priority labels drawn, each with how many others it stands for, within 5 s
+    (wait_for_function would evaluate a string: the console's CSP forbids it)."""
+    seen = None
+    for _ in range(100):
+        seen = await page.evaluate("window.vigieConsole.gathered()")
+        if seen == gathered:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"labels drawn: {seen}, expected {gathered}")
 
 
 async def test_set_priority_and_a_refused_command_is_shown(

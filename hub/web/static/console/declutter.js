@@ -1,9 +1,14 @@
-// Unit labels on the map, kept apart. Units on a crowded spot (a shift starting at
-// the station, three patrols at one incident) would draw their names on top of one
-// another and over the incidents' priority labels, so nobody could read them. A
-// label that would overlap one already placed moves up or down by whole rows,
-// nearest free row first; the map marks the unit's true position with a dot.
-// Pure: boxes in, offsets out (map.js measures and applies them).
+// The map's labels, kept readable. Pure: boxes in, layout out (map.js and
+// labels-layer.js measure and draw).
+//
+// Units on a crowded spot (a shift starting at the station, three patrols at one
+// incident) would draw their names on top of one another and over the incidents'
+// priority labels (`declutter`): a name that would overlap one already placed moves
+// up or down by whole rows, nearest free row first, and the map marks the unit's
+// true position with a dot. Incidents in neighbouring cells, seen at the town's
+// zoom, would pile their "P3" labels into an unreadable heap (`gather`): the most
+// urgent of a heap is drawn, with how many more it stands for ("P1 +2"); zooming
+// in takes the heap apart.
 
 const MAX_ROWS = 40; // rows tried each way before a label is left where it is
 
@@ -38,4 +43,24 @@ export function declutter(boxes, obstacles = [], gap = 2) {
 function overlaps(p, box, dy, gap) {
   return Math.abs(p.x - box.x) < (p.w + box.w) / 2 + gap
     && Math.abs(p.y - (box.y + dy)) < (p.h + box.h) / 2 + gap;
+}
+
+/**
+ * Labels that would overlap, gathered: the most urgent of each heap (lowest
+ * priority number, then id) is kept, with `more`, how many others it stands for.
+ *
+ * @param {{id: string, x: number, y: number, w: number, h: number, priority: number}[]} labels
+ * @param {number} [gap] px kept between two labels
+ * @returns {{id: string, x: number, y: number, w: number, h: number, priority: number, more: number}[]}
+ *   the kept labels, most urgent first
+ */
+export function gather(labels, gap = 1) {
+  const order = [...labels].sort((a, b) => a.priority - b.priority || (a.id < b.id ? -1 : 1));
+  const kept = [];
+  for (const label of order) {
+    const heap = kept.find((k) => overlaps(k, label, 0, gap));
+    if (heap) heap.more += 1;
+    else kept.push({ ...label, more: 0 });
+  }
+  return kept;
 }

@@ -3,8 +3,11 @@
 // labels over the map cost the page more to paint than everything else it does
 // (scripts/bench_console.py measured it); one canvas redrawn at most once per
 // frame costs about a millisecond. The labels repeat what the queue says, so the
-// canvas is hidden from assistive technology.
+// canvas is hidden from assistive technology. Labels that would overlap are drawn
+// as one, the most urgent with a count ("P1 +2": declutter.js `gather`).
 /* global L */
+
+import { gather } from './declutter.js';
 
 const FONT = '700 11px system-ui, sans-serif';
 const W = 22; // px, a label's box
@@ -23,9 +26,11 @@ export const PriorityLabels = L.Layer.extend({
   onAdd(map) {
     this.canvas = L.DomUtil.create('canvas', 'priority-labels leaflet-zoom-hide');
     this.canvas.setAttribute('aria-hidden', 'true');
-    // Their own pane, above the hexagons (overlayPane, z-index 400) and below the units.
+    // Their own pane, above the hexagons (overlayPane, z-index 400) and the units'
+    // markers (600): the units' names keep off these labels (declutter.js), so only
+    // a unit's dot or the line to its name can pass under one, never over it.
     const pane = map.getPane('priorityLabels') || map.createPane('priorityLabels');
-    pane.style.zIndex = 450;
+    pane.style.zIndex = 640; // below the tooltips (650)
     pane.style.pointerEvents = 'none';
     pane.appendChild(this.canvas);
     this.colours = [1, 2, 3, 4, 5].map((p) => [cssColour(`--p${p}`), cssColour(`--on-p${p}`)]);
@@ -48,19 +53,38 @@ export const PriorityLabels = L.Layer.extend({
     if (this.labels.delete(id)) this.redraw();
   },
 
-  /** The labels' boxes on screen, centred, in container px (what unit labels avoid). */
+  /** The drawn labels' boxes, centred, in container px (what unit names avoid). */
   boxes() {
-    const map = this._map;
-    if (!map) return [];
-    return [...this.labels.values()].map(({ latlng }) => {
-      const at = map.latLngToContainerPoint(latlng);
-      return { x: at.x, y: at.y, w: W, h: H };
-    });
+    return this.layout().map(({ x, y, w, h }) => ({ x, y, w, h }));
   },
 
-  /** What is drawn, for tests: [[id, priority], ...]. */
+  /** What is drawn, for tests: [[id, priority], ...] (a heap: its most urgent). */
   drawn() {
-    return [...this.labels].map(([id, l]) => [id, l.priority]);
+    return this.layout().map((l) => [l.id, l.priority]);
+  },
+
+  /** How many labels each drawn one stands for besides itself, for tests: {id: n}. */
+  gathered() {
+    return Object.fromEntries(this.layout().map((l) => [l.id, l.more]));
+  },
+
+  /** The labels on screen, heaps gathered, each with its text and width. */
+  layout() {
+    const map = this._map;
+    if (!map) return [];
+    const size = map.getSize();
+    const onScreen = [];
+    for (const [id, { latlng, priority }] of this.labels) {
+      const at = map.latLngToContainerPoint(latlng);
+      if (at.x < -20 || at.y < -20 || at.x > size.x + 20 || at.y > size.y + 20) continue;
+      onScreen.push({ id, x: at.x, y: at.y, w: W, h: H, priority });
+    }
+    const ctx = this.measure || (this.measure = document.createElement('canvas').getContext('2d'));
+    ctx.font = FONT;
+    return gather(onScreen).map((l) => {
+      const text = l.more ? `P${l.priority} +${l.more}` : `P${l.priority}`;
+      return { ...l, text, w: Math.max(W, Math.ceil(ctx.measureText(text).width) + 8) };
+    });
   },
 
   redraw() {
@@ -86,16 +110,13 @@ export const PriorityLabels = L.Layer.extend({
     ctx.font = FONT;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
-    // The most urgent last, so they are on top where labels overlap.
-    const order = [...this.labels.values()].sort((a, b) => b.priority - a.priority);
-    for (const { latlng, priority } of order) {
-      const at = map.latLngToContainerPoint(latlng);
-      if (at.x < -20 || at.y < -20 || at.x > size.x + 20 || at.y > size.y + 20) continue;
-      const [fill, text] = this.colours[priority - 1] || this.colours[4];
+    // The most urgent last, so they are on top where a heap's count makes it wider.
+    for (const { x, y, w, priority, text } of this.layout().reverse()) {
+      const [fill, ink] = this.colours[priority - 1] || this.colours[4];
       ctx.fillStyle = fill;
-      ctx.fillRect(at.x - W / 2, at.y - H / 2, W, H);
-      ctx.fillStyle = text;
-      ctx.fillText(`P${priority}`, at.x, at.y + 0.5);
+      ctx.fillRect(x - w / 2, y - H / 2, w, H);
+      ctx.fillStyle = ink;
+      ctx.fillText(text, x, y + 0.5);
     }
   },
 });

@@ -179,7 +179,8 @@ async function main() {
   conn.start();
   // For tests and the benchmark: read-only views of what the page holds.
   window.vigieConsole = {
-    state: () => state, selected: () => selected, labels: () => map.labels.drawn(), alarm, conn, stats, hotspots,
+    state: () => state, selected: () => selected, labels: () => map.labels.drawn(),
+    gathered: () => map.labels.gathered(), alarm, conn, stats, hotspots,
   };
 }
 

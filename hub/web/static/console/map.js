@@ -92,6 +92,7 @@ export class IncidentMap {
     path?.classList.remove(...PRIORITY_CLASSES);
     path?.classList.add(`hex-p${priority}`);
     this.labels.set(hex.id, hex.centre, priority);
+    this.scheduleLayout(); // a heap's most urgent label may have changed
   }
 
   /** Highlight an incident's hexagon (and bring it into view). */
