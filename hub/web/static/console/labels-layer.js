@@ -79,7 +79,7 @@ export const PriorityLabels = L.Layer.extend({
       if (at.x < -20 || at.y < -20 || at.x > size.x + 20 || at.y > size.y + 20) continue;
       onScreen.push({ id, x: at.x, y: at.y, w: W, h: H, priority });
     }
-    const ctx = this.measure || (this.measure = document.createElement('canvas').getContext('2d'));
+    const ctx = this.canvas.getContext('2d'); // measuring only: draw() sets its own state
     ctx.font = FONT;
     return gather(onScreen).map((l) => {
       const text = l.more ? `P${l.priority} +${l.more}` : `P${l.priority}`;
